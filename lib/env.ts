@@ -1,0 +1,75 @@
+// The one place that reads process.env: validated once, typed everywhere else.
+import path from "node:path";
+import { z } from "zod";
+
+const port = z.coerce.number().int().min(1).max(65535);
+const optional = z.preprocess((v) => (v === "" ? undefined : v), z.string().optional());
+
+const databaseUrl = z.string().refine((v) => {
+  try {
+    const u = new URL(v);
+    return (u.protocol === "postgresql:" || u.protocol === "postgres:") && u.hostname !== "" && u.pathname.length > 1;
+  } catch {
+    return false;
+  }
+}, "must look like postgresql://user:password@host:5432/database");
+
+const schema = z.object({
+  NODE_ENV: z.enum(["development", "production", "test"]).default("production"),
+  DATABASE_URL: z.preprocess((v) => (v === "" ? undefined : v), databaseUrl.optional()),
+  PSS_DATA_DIR: z.string().default("./.data"),
+  HOST: z.string().default("0.0.0.0"),
+  PORT: port.default(3000),
+  DEVICE_PORT: port.default(8443),
+  PSS_PUBLIC_URL: optional,
+  PSS_MASTER_KEY: optional,
+  PSS_ADMIN_EMAIL: z.preprocess((v) => (v === "" ? undefined : v), z.email().optional()),
+  PSS_ADMIN_PASSWORD: optional,
+  PSS_DEVICE_HOSTNAMES: z.string().default(""),
+  PSS_SUBJECT_PREFIX: z.string().min(1).max(16).default("PSS"),
+  NEXTAUTH_URL: optional,
+  NEXTAUTH_SECRET: optional,
+  OIDC_ISSUER: optional,
+  OIDC_CLIENT_ID: optional,
+  OIDC_CLIENT_SECRET: optional,
+  OIDC_ROLE_CLAIM: z.string().default("email"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+export type Env = z.infer<typeof schema> & {
+  /** absolute data directory (embedded database, generated secrets) */
+  dataDir: string;
+  /** true when no DATABASE_URL is set: PGlite in `${dataDir}/pglite` */
+  embedded: boolean;
+  /** base URL for CRL and OCSP links */
+  publicUrl: string;
+};
+
+export class ConfigError extends Error {
+  readonly code = "config_invalid";
+}
+
+/** Parse an environment (defaults to process.env). Throws ConfigError with one readable line. */
+export function parseEnv(source: Record<string, string | undefined> = process.env): Env {
+  const parsed = schema.safeParse(source);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError(`invalid configuration: ${issue.path.join(".")} ${issue.message}`);
+  }
+  const e = parsed.data;
+  const dataDir = path.resolve(e.PSS_DATA_DIR);
+  return {
+    ...e,
+    dataDir,
+    embedded: !e.DATABASE_URL,
+    publicUrl: (e.PSS_PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ""),
+  };
+}
+
+let cached: Env | undefined;
+
+/** The process configuration, parsed on first use. */
+export function env(): Env {
+  cached ??= parseEnv();
+  return cached;
+}

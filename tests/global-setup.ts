@@ -1,0 +1,32 @@
+// Vitest global setup: migrate one database for the whole run, in a child process (the wasm schema
+// engine allows one instance per process). PGlite by default; TEST_DATABASE_URL selects PostgreSQL.
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { TestProject } from "vitest/node";
+
+export default function setup(project: TestProject) {
+  const pgUrl = process.env.TEST_DATABASE_URL;
+  const childEnv: Record<string, string | undefined> = { ...process.env, NODE_ENV: "test" };
+  let template = "";
+  if (pgUrl) {
+    childEnv.DATABASE_URL = pgUrl;
+  } else {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "pss-test-template-"));
+    delete childEnv.DATABASE_URL;
+    childEnv.PSS_DATA_DIR = dataDir;
+    template = path.join(dataDir, "pglite");
+  }
+  execFileSync(process.execPath, ["--import", "tsx", "scripts/migrate.ts", "deploy"], { env: childEnv, stdio: "inherit" });
+  project.provide("pssTestDb", pgUrl ? { kind: "postgres", url: pgUrl } : { kind: "pglite", dir: template });
+  return () => {
+    if (template) fs.rmSync(path.dirname(template), { recursive: true, force: true });
+  };
+}
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    pssTestDb: { kind: "pglite"; dir: string } | { kind: "postgres"; url: string };
+  }
+}
