@@ -2,7 +2,8 @@
 import path from "node:path";
 import { z } from "zod";
 
-const port = z.coerce.number().int().min(1).max(65535);
+// 0 asks the OS for a free port (tests).
+const port = z.coerce.number().int().min(0).max(65535);
 const optional = z.preprocess((v) => (v === "" ? undefined : v), z.string().optional());
 
 const databaseUrl = z.string().refine((v) => {

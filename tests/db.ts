@@ -4,7 +4,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, inject } from "vitest";
-import { closeDb, type Db, useDatabase } from "../lib/db/client.ts";
+import { closeDb, type Db, openDatabase } from "../lib/db/client.ts";
 
 export function testDb(): Db {
   const t = inject("pssTestDb");
@@ -13,9 +13,9 @@ export function testDb(): Db {
   if (t.kind === "pglite") {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), "pss-test-db-"));
     fs.cpSync(t.dir, tmp, { recursive: true });
-    client = useDatabase({ kind: "pglite", dir: tmp });
+    client = openDatabase({ kind: "pglite", dir: tmp });
   } else {
-    client = useDatabase(t);
+    client = openDatabase(t);
   }
   afterAll(async () => {
     await closeDb();

@@ -8,7 +8,7 @@ import type { TestProject } from "vitest/node";
 
 export default function setup(project: TestProject) {
   const pgUrl = process.env.TEST_DATABASE_URL;
-  const childEnv: Record<string, string | undefined> = { ...process.env, NODE_ENV: "test" };
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: "test" };
   let template = "";
   if (pgUrl) {
     childEnv.DATABASE_URL = pgUrl;

@@ -6,7 +6,7 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { PrismaClient } from "../../generated/prisma/client.ts";
 import { env } from "../env.ts";
-import { type DbTarget, dbTarget, pgConfig } from "./target.ts";
+import { type DbTarget, dbTarget, lockEmbedded, pgConfig } from "./target.ts";
 
 /** Secrets never leave the data layer unless a query asks for them by name. */
 const omit = {
@@ -14,36 +14,45 @@ const omit = {
   oAuthClient: { secretHash: true },
 } as const;
 
-export type Db = ReturnType<typeof newClient>;
-
 function newClient(target: DbTarget) {
   if (target.kind === "pglite") {
     fs.mkdirSync(target.dir, { recursive: true });
-    return new PrismaClient({ adapter: new PrismaPGlite(new PGlite(target.dir)), omit });
+    const release = lockEmbedded(target.dir);
+    const pglite = new PGlite(target.dir);
+    const client = new PrismaClient({ adapter: new PrismaPGlite(pglite), omit });
+    return {
+      db: client,
+      target,
+      close: async () => {
+        await client.$disconnect();
+        await pglite.close();
+        release();
+      },
+    };
   }
-  return new PrismaClient({ adapter: new PrismaPg({ ...pgConfig(target.url), max: 16 }), omit });
+  const client = new PrismaClient({ adapter: new PrismaPg({ ...pgConfig(target.url), max: 16 }), omit });
+  return { db: client, target, close: () => client.$disconnect() };
 }
 
-const g = globalThis as unknown as { __pssDb?: { db: Db; target: DbTarget } };
+export type Db = ReturnType<typeof newClient>["db"];
+
+const g = globalThis as unknown as { __pssDb?: ReturnType<typeof newClient> };
 
 /** The process-wide client for the configured database. */
 export function db(): Db {
-  if (!g.__pssDb) {
-    const target = dbTarget(env());
-    g.__pssDb = { db: newClient(target), target };
-  }
+  g.__pssDb ??= newClient(dbTarget(env()));
   return g.__pssDb.db;
 }
 
-/** Use a specific database for this process (tests, CLI --database). Must run before the first db(). */
-export function useDatabase(target: DbTarget): Db {
+/** Use a specific database for this process (tests). Must run before the first db(). */
+export function openDatabase(target: DbTarget): Db {
   if (g.__pssDb) throw new Error("database already opened");
-  g.__pssDb = { db: newClient(target), target };
+  g.__pssDb = newClient(target);
   return g.__pssDb.db;
 }
 
 export async function closeDb(): Promise<void> {
   const cur = g.__pssDb;
   g.__pssDb = undefined;
-  await cur?.db.$disconnect();
+  await cur?.close();
 }

@@ -6,7 +6,7 @@ import fs from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { bindMigrationAwareSqlAdapterFactory, ColumnTypeEnum } from "@prisma/driver-adapter-utils";
-import { type DbTarget, pgConfig } from "./target.ts";
+import { type DbTarget, lockEmbedded, pgConfig } from "./target.ts";
 
 const ROOT = process.cwd();
 const SCHEMA = path.join(ROOT, "prisma/schema.prisma");
@@ -79,8 +79,15 @@ async function adapterFactory(target: DbTarget): Promise<{ factory: Any; close: 
       }
     }
     await fs.mkdir(target.dir, { recursive: true });
+    const unlock = lockEmbedded(target.dir);
     const client = new PGlite(target.dir);
-    return { factory: new SafePrismaPGlite(client), close: () => client.close() };
+    return {
+      factory: new SafePrismaPGlite(client),
+      close: async () => {
+        await client.close();
+        unlock();
+      },
+    };
   }
   const { PrismaPg } = await import("@prisma/adapter-pg");
   const config = pgConfig(target.url);

@@ -1,5 +1,7 @@
+import fs from "node:fs";
 import path from "node:path";
 import type { Env } from "../env.ts";
+import { AppError } from "../errors.ts";
 
 /** Where the database lives: an embedded PGlite directory, or a PostgreSQL server URL. */
 export type DbTarget = { kind: "pglite"; dir: string } | { kind: "postgres"; url: string };
@@ -25,4 +27,46 @@ export function describeTarget(t: DbTarget): string {
   if (t.kind === "pglite") return `embedded PGlite at ${t.dir}`;
   const c = pgConfig(t.url);
   return `PostgreSQL ${c.user}@${c.host}:${c.port}/${c.database}`;
+}
+
+/**
+ * PGlite is one process's database: a second opener would corrupt it. Take an exclusive lock file
+ * beside the data directory (a stale lock of a dead process is taken over). Returns the release function.
+ */
+export function lockEmbedded(dir: string): () => void {
+  const file = `${dir}.lock`;
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(file, String(process.pid), { flag: "wx" });
+      const release = () => {
+        try {
+          if (fs.readFileSync(file, "utf8") === String(process.pid)) fs.unlinkSync(file);
+        } catch {}
+      };
+      process.once("exit", release);
+      return release;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      const pid = Number(fs.readFileSync(file, "utf8"));
+      if (pid && pid !== process.pid && isAlive(pid)) {
+        throw new AppError(
+          "database_busy",
+          `the embedded database ${dir} is open in process ${pid} (is PSS running?): stop it first, or set DATABASE_URL to share a PostgreSQL server`,
+          409,
+        );
+      }
+      fs.rmSync(file, { force: true });
+    }
+  }
+  throw new AppError("database_busy", `cannot lock the embedded database ${dir}`, 409);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
 }

@@ -1,0 +1,13 @@
+import Link from "next/link";
+
+export default function NotFound() {
+  return (
+    <main className="mx-auto max-w-lg p-10 text-center">
+      <h1 className="text-2xl font-semibold">404 — Not found</h1>
+      <p className="mt-3 text-slate-600 dark:text-slate-400">There is nothing here, or it belongs to someone else.</p>
+      <Link href="/" className="mt-6 inline-block text-blue-700 underline dark:text-blue-400">
+        Back to the overview
+      </Link>
+    </main>
+  );
+}

@@ -1,0 +1,28 @@
+import { type ParseArgsConfig, parseArgs } from "node:util";
+import { AppError } from "../lib/errors.ts";
+
+export type CommandContext = { args: string[]; json: boolean };
+
+export type Command = {
+  /** e.g. "user create" */
+  name: string;
+  summary: string;
+  usage: string;
+  run(ctx: CommandContext): Promise<unknown>;
+  /** does the command open the database (and so need migrations first)? */
+  needsDb?: boolean;
+};
+
+/** Parse a command's flags; unknown flags are a usage error, not a silent no-op. */
+export function flags<T extends NonNullable<ParseArgsConfig["options"]>>(args: string[], options: T) {
+  try {
+    return parseArgs({ args, options: { ...options, json: { type: "boolean" } }, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new AppError("usage", e instanceof Error ? e.message : String(e), 2);
+  }
+}
+
+export function required(value: string | undefined, flag: string): string {
+  if (value === undefined || value === "") throw new AppError("usage", `missing --${flag}`, 2);
+  return value;
+}

@@ -1,0 +1,62 @@
+// The `pss` command line: `pss <group> <verb> [--flags] [--json]`. With --json every command prints one
+// JSON object (errors too: {"error": {"code", "message"}}), for scripts.
+import { ZodError } from "zod";
+import { closeDb } from "../lib/db/client.ts";
+import { deployMigrations } from "../lib/db/migrator.ts";
+import { dbTarget } from "../lib/db/target.ts";
+import { ConfigError, env } from "../lib/env.ts";
+import { AppError } from "../lib/errors.ts";
+import { customerCreate } from "./commands/customer.ts";
+import { dbMigrate } from "./commands/db.ts";
+import { userCreate } from "./commands/user.ts";
+import type { Command } from "./io.ts";
+
+const COMMANDS: Command[] = [dbMigrate, userCreate, customerCreate];
+
+function usage(): string {
+  return ["usage: pss <command> [options] [--json]", "", ...COMMANDS.map((c) => `  ${c.usage}\n      ${c.summary}`)].join("\n");
+}
+
+function toError(e: unknown): { code: string; message: string; exit: number } {
+  if (e instanceof AppError) return { code: e.code, message: e.message, exit: e.status === 2 ? 2 : 1 };
+  if (e instanceof ConfigError) return { code: e.code, message: e.message, exit: 1 };
+  if (e instanceof ZodError) {
+    const i = e.issues[0];
+    return { code: "invalid_input", message: `${i.path.join(".") || "input"}: ${i.message}`, exit: 2 };
+  }
+  return { code: "internal_error", message: e instanceof Error ? e.message.split("\n")[0] : String(e), exit: 1 };
+}
+
+function print(value: unknown, json: boolean) {
+  if (json) console.log(JSON.stringify(value));
+  else if (typeof value === "string") console.log(value);
+  else console.log(JSON.stringify(value, null, 2));
+}
+
+async function main(argv: string[]): Promise<number> {
+  const json = argv.includes("--json");
+  const words = argv.filter((a) => !a.startsWith("-"));
+  const cmd = COMMANDS.find((c) => c.name.split(" ").every((w, i) => words[i] === w));
+  if (!cmd) {
+    console.error(usage());
+    return argv.length === 0 || argv.includes("--help") ? 0 : 2;
+  }
+  const rest = [...argv];
+  for (const w of cmd.name.split(" ")) rest.splice(rest.indexOf(w), 1);
+  try {
+    // Migrations first, in this process (one schema engine per process; the CLI is its own process).
+    if (cmd.needsDb) await deployMigrations(dbTarget(env()));
+    print(await cmd.run({ args: rest, json }), json);
+    return 0;
+  } catch (e) {
+    const err = toError(e);
+    if (json) console.log(JSON.stringify({ error: { code: err.code, message: err.message } }));
+    else console.error(`pss: ${err.message}${err.exit === 2 ? `\n\n${cmd.usage}` : ""}`);
+    return err.exit;
+  } finally {
+    await closeDb().catch(() => {});
+  }
+}
+
+// Exit explicitly: the wasm schema engine leaves a timer pending.
+main(process.argv.slice(2)).then((code) => process.exit(code));

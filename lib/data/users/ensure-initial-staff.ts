@@ -1,0 +1,20 @@
+import { generatePassword } from "../../auth/password.ts";
+import { db } from "../../db/client.ts";
+import { env } from "../../env.ts";
+import { createUser } from "./create-user.ts";
+
+/**
+ * First start: create a staff account when none exists, from PSS_ADMIN_EMAIL / PSS_ADMIN_PASSWORD, or with
+ * a generated password returned to the caller to print once. Returns null when staff already exists.
+ */
+export async function ensureInitialStaff(): Promise<{ email: string; generatedPassword?: string } | null> {
+  if ((await db().user.count({ where: { role: "STAFF" } })) > 0) return null;
+  const e = env();
+  const email = e.PSS_ADMIN_EMAIL ?? "admin@pss.local";
+  const generatedPassword = e.PSS_ADMIN_PASSWORD ? undefined : generatePassword();
+  await createUser(
+    { email, role: "STAFF", password: e.PSS_ADMIN_PASSWORD ?? generatedPassword, name: "PSS staff" },
+    { type: "system", id: "first-start" },
+  );
+  return { email, generatedPassword };
+}

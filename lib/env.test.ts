@@ -1,0 +1,41 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, parseEnv } from "./env.ts";
+
+describe("parseEnv", () => {
+  it("defaults to the embedded database under ./.data and the spec's ports", () => {
+    const e = parseEnv({});
+    expect(e.embedded).toBe(true);
+    expect(e.dataDir).toMatch(/\.data$/);
+    expect([e.PORT, e.DEVICE_PORT]).toEqual([3000, 8443]);
+    expect(e.publicUrl).toBe("http://localhost:3000");
+  });
+
+  it("switches to PostgreSQL with DATABASE_URL", () => {
+    const e = parseEnv({ DATABASE_URL: "postgresql://u:p@db.example:5432/pss" });
+    expect(e.embedded).toBe(false);
+  });
+
+  it.each([
+    ["DATABASE_URL", "mysql://u@h/db"],
+    ["DATABASE_URL", "not a url"],
+    ["DATABASE_URL", "postgresql://host-without-db"],
+    ["PORT", "http"],
+    ["PORT", "70000"],
+    ["DEVICE_PORT", "-1"],
+    ["DEVICE_PORT", "8443x"],
+    ["PSS_ADMIN_EMAIL", "not-an-email"],
+    ["LOG_LEVEL", "loud"],
+  ])("refuses %s=%s with one readable line", (key, value) => {
+    expect(() => parseEnv({ [key]: value })).toThrow(ConfigError);
+    try {
+      parseEnv({ [key]: value });
+    } catch (e) {
+      expect((e as Error).message).toMatch(new RegExp(`^invalid configuration: ${key} `));
+      expect((e as Error).message).not.toContain("\n");
+    }
+  });
+
+  it("strips a trailing slash from PSS_PUBLIC_URL", () => {
+    expect(parseEnv({ PSS_PUBLIC_URL: "https://pki.example.com/" }).publicUrl).toBe("https://pki.example.com");
+  });
+});

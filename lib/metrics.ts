@@ -1,0 +1,39 @@
+// Prometheus metrics, one registry per process (shared by the custom server and the Next.js bundle).
+import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+
+function create() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "pss_" });
+  return {
+    registry,
+    httpRequests: new Counter({
+      name: "pss_http_requests_total",
+      help: "HTTP requests served",
+      labelNames: ["listener", "status"],
+      registers: [registry],
+    }),
+    certificatesIssued: new Counter({
+      name: "pss_certificates_issued_total",
+      help: "Certificates issued",
+      labelNames: ["profile"],
+      registers: [registry],
+    }),
+    refusals: new Counter({
+      name: "pss_refusals_total",
+      help: "Requests refused, by error code",
+      labelNames: ["code"],
+      registers: [registry],
+    }),
+    issueSeconds: new Histogram({
+      name: "pss_issue_seconds",
+      help: "Issuance latency",
+      labelNames: ["profile"],
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
+      registers: [registry],
+    }),
+  };
+}
+
+const g = globalThis as unknown as { __pssMetrics?: ReturnType<typeof create> };
+g.__pssMetrics ??= create();
+export const metrics = g.__pssMetrics;

@@ -1,0 +1,100 @@
+// One process starts everything (SPEC §9): migrations (in a child process: one wasm schema engine per
+// process, and PGlite allows one opener), then the portal + customer API on PORT and the mTLS device
+// listener on DEVICE_PORT. SIGTERM/SIGINT close both and the database.
+import { spawnSync } from "node:child_process";
+import http from "node:http";
+import type { Server } from "node:net";
+import path from "node:path";
+import next from "next";
+import { ensureInitialStaff } from "../lib/data/users/ensure-initial-staff.ts";
+import { closeDb } from "../lib/db/client.ts";
+import { ConfigError, env } from "../lib/env.ts";
+import { log } from "../lib/log.ts";
+import { metrics } from "../lib/metrics.ts";
+import { createDeviceListener } from "./device-listener.ts";
+import { deviceListenerTls } from "./device-tls.ts";
+
+const ROOT = path.resolve(import.meta.dirname, "..");
+
+function fail(message: string): never {
+  console.error(`pss: ${message}`);
+  process.exit(1);
+}
+
+function migrate() {
+  const r = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts/migrate.ts"), "deploy"], {
+    cwd: ROOT,
+    encoding: "utf8",
+  });
+  if (r.status !== 0) fail((r.stderr || r.stdout || "migration failed").trim().split("\n").at(-1) ?? "migration failed");
+  log.info({ migrate: r.stdout.trim() }, "database ready");
+}
+
+function listen(server: Server, port: number, host: string, name: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once("error", (e: NodeJS.ErrnoException) =>
+      reject(
+        new Error(
+          e.code === "EADDRINUSE" ? `port ${port} (${name}) is already in use` : `cannot listen on ${host}:${port} (${name}): ${e.message}`,
+        ),
+      ),
+    );
+    server.listen(port, host, () => resolve());
+  });
+}
+
+async function main() {
+  let e: ReturnType<typeof env>;
+  try {
+    e = env();
+  } catch (err) {
+    fail(err instanceof ConfigError ? err.message : String(err));
+  }
+  const dev = e.NODE_ENV === "development";
+  process.env.NEXTAUTH_URL ??= `http://localhost:${e.PORT}`; // next-auth reads it itself
+
+  migrate();
+  const staff = await ensureInitialStaff();
+  if (staff?.generatedPassword) {
+    // Printed once, on the console only (never in the structured log).
+    console.log(`\nCreated the first staff account: ${staff.email}\nIts generated password (shown only now): ${staff.generatedPassword}\n`);
+  } else if (staff) log.info({ email: staff.email }, "created the first staff account");
+
+  const app = next({ dev, dir: ROOT, hostname: "localhost", port: e.PORT });
+  const handle = app.getRequestHandler();
+  await app.prepare();
+
+  const web = http.createServer((req, res) => {
+    if (req.url === "/metrics") {
+      metrics.registry.metrics().then((body) => res.writeHead(200, { "content-type": metrics.registry.contentType }).end(body));
+      return;
+    }
+    res.on("finish", () => metrics.httpRequests.inc({ listener: "web", status: String(res.statusCode) }));
+    handle(req, res);
+  });
+  const device = createDeviceListener(await deviceListenerTls(e.dataDir));
+
+  await listen(web, e.PORT, e.HOST, "PORT");
+  await listen(device, e.DEVICE_PORT, e.HOST, "DEVICE_PORT");
+  log.info({ port: e.PORT, devicePort: e.DEVICE_PORT, database: e.embedded ? "embedded" : "postgresql" }, "pss started");
+  console.log(`PSS portal on http://localhost:${e.PORT} — device listener (mTLS) on https://localhost:${e.DEVICE_PORT}`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "shutting down");
+    const close = (s: Server) => new Promise<void>((r) => s.close(() => r()));
+    web.closeIdleConnections();
+    device.closeIdleConnections();
+    setTimeout(() => process.exit(0), 10_000).unref();
+    await Promise.all([close(web), close(device)]);
+    await app.close?.();
+    await closeDb();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+main().catch((err) => fail(err instanceof Error ? err.message : String(err)));
