@@ -6,12 +6,27 @@ import { deployMigrations } from "../lib/db/migrator.ts";
 import { dbTarget } from "../lib/db/target.ts";
 import { ConfigError, env } from "../lib/env.ts";
 import { AppError } from "../lib/errors.ts";
+import { caExport, caList, caRevoke, caRotate, init } from "./commands/ca.ts";
+import { certIssue, certRevoke, certShow, crlPublish } from "./commands/cert.ts";
 import { customerCreate } from "./commands/customer.ts";
 import { dbMigrate } from "./commands/db.ts";
 import { userCreate } from "./commands/user.ts";
 import type { Command } from "./io.ts";
 
-const COMMANDS: Command[] = [dbMigrate, userCreate, customerCreate];
+const COMMANDS: Command[] = [
+  dbMigrate,
+  init,
+  caList,
+  caRotate,
+  caRevoke,
+  caExport,
+  customerCreate,
+  userCreate,
+  certIssue,
+  certRevoke,
+  certShow,
+  crlPublish,
+];
 
 function usage(): string {
   return ["usage: pss <command> [options] [--json]", "", ...COMMANDS.map((c) => `  ${c.usage}\n      ${c.summary}`)].join("\n");
@@ -57,6 +72,12 @@ async function main(argv: string[]): Promise<number> {
     await closeDb().catch(() => {});
   }
 }
+
+// A command whose promise can never settle (a bug) must not exit 0 silently.
+process.on("beforeExit", () => {
+  console.error("pss: internal error: the command stopped without finishing");
+  process.exit(70);
+});
 
 // Exit explicitly: the wasm schema engine leaves a timer pending.
 main(process.argv.slice(2)).then((code) => process.exit(code));

@@ -7,7 +7,7 @@ import path from "node:path";
 import { CUSTOMER, E2E_DEVICE_PORT, E2E_PORT, STAFF, VIEWER } from "./fixtures.ts";
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "pss-e2e-"));
-const env = {
+const env: NodeJS.ProcessEnv = {
   ...process.env,
   PSS_DATA_DIR: dataDir,
   PORT: String(E2E_PORT),
@@ -21,6 +21,7 @@ delete env.DATABASE_URL;
 
 const pss = (...args: string[]) =>
   JSON.parse(execFileSync(process.execPath, ["bin/pss.mjs", ...args, "--json"], { env, encoding: "utf8" }));
+pss("init");
 const onboarded = pss(
   "customer",
   "create",

@@ -17,3 +17,7 @@ export function isUniqueViolation(e: unknown): boolean {
 }
 
 export const GENERIC_ERROR_MESSAGE = "Something went wrong. The error was logged; please try again.";
+
+export function isAppError(e: unknown): e is AppError {
+  return e instanceof AppError;
+}

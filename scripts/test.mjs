@@ -8,9 +8,11 @@ const skipE2e = process.argv.includes("--skip-e2e");
 const env = { ...process.env, NEXT_TELEMETRY_DISABLED: "1" };
 const totals = { passed: 0, failed: 0 };
 
+// A failing check (lint, types, build) counts as one failure in the summary, so it is never hidden.
 function step(title, cmd, args, opts = {}) {
   console.log(`\n── ${title}`);
   const r = spawnSync(cmd, args, { stdio: "inherit", env: { ...env, ...opts.env } });
+  if (r.status !== 0 && !opts.counted) totals.failed += 1;
   return r.status === 0;
 }
 
@@ -42,13 +44,12 @@ ok = step("lint and format (biome)", "npx", ["biome", "check", "."]) && ok;
 ok = step("type check (tsc)", "npx", ["tsc", "--noEmit", "-p", "."]) && ok;
 
 ok =
-  step(`unit + integration tests (vitest, ${process.env.TEST_DATABASE_URL ? "PostgreSQL" : "PGlite"})`, "npx", [
-    "vitest",
-    "run",
-    "--reporter=default",
-    "--reporter=json",
-    "--outputFile.json=test-results/vitest.json",
-  ]) && ok;
+  step(
+    `unit + integration tests (vitest, ${process.env.TEST_DATABASE_URL ? "PostgreSQL" : "PGlite"})`,
+    "npx",
+    ["vitest", "run", "--reporter=default", "--reporter=json", "--outputFile.json=test-results/vitest.json"],
+    { counted: true },
+  ) && ok;
 const vitest = readJson("test-results/vitest.json");
 if (vitest) {
   totals.passed += vitest.numPassedTests;
@@ -60,7 +61,7 @@ if (vitest) {
 if (!skipE2e) {
   ok = step("build (next build)", "npx", ["next", "build"], { env: { NODE_ENV: "production" } }) && ok;
   if (ensureChromium()) {
-    ok = step("end-to-end tests (playwright, Chromium)", "npx", ["playwright", "test"]) && ok;
+    ok = step("end-to-end tests (playwright, Chromium)", "npx", ["playwright", "test"], { counted: true }) && ok;
     const pw = readJson("test-results/e2e.json");
     if (pw) {
       totals.passed += pw.stats.expected;

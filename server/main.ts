@@ -6,13 +6,15 @@ import http from "node:http";
 import type { Server } from "node:net";
 import path from "node:path";
 import next from "next";
+import { ensureHierarchy } from "../lib/data/ca/hierarchy.ts";
+import { keyStore } from "../lib/data/ca/key-store.ts";
 import { ensureInitialStaff } from "../lib/data/users/ensure-initial-staff.ts";
 import { closeDb } from "../lib/db/client.ts";
 import { ConfigError, env } from "../lib/env.ts";
 import { log } from "../lib/log.ts";
 import { metrics } from "../lib/metrics.ts";
 import { createDeviceListener } from "./device-listener.ts";
-import { deviceListenerTls } from "./device-tls.ts";
+import { issueListenerTls } from "./device-tls.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 
@@ -60,23 +62,36 @@ async function main() {
     console.log(`\nCreated the first staff account: ${staff.email}\nIts generated password (shown only now): ${staff.generatedPassword}\n`);
   } else if (staff) log.info({ email: staff.email }, "created the first staff account");
 
-  const app = next({ dev, dir: ROOT, hostname: "localhost", port: e.PORT });
-  const handle = app.getRequestHandler();
-  await app.prepare();
-
+  // Bind both ports first: a port in use is reported before the slower start of Next.js.
+  let handle: ((req: http.IncomingMessage, res: http.ServerResponse) => void) | null = null;
   const web = http.createServer((req, res) => {
     if (req.url === "/metrics") {
       metrics.registry.metrics().then((body) => res.writeHead(200, { "content-type": metrics.registry.contentType }).end(body));
       return;
     }
     res.on("finish", () => metrics.httpRequests.inc({ listener: "web", status: String(res.statusCode) }));
+    if (!handle) {
+      res.writeHead(503, { "retry-after": "2", "content-type": "text/plain" }).end("starting\n");
+      return;
+    }
     handle(req, res);
   });
-  const device = createDeviceListener(await deviceListenerTls(e.dataDir));
-
   await listen(web, e.PORT, e.HOST, "PORT");
+
+  await keyStore(); // checks the master key against the database's canary: fail closed at start
+  const hierarchy = await ensureHierarchy();
+  if (hierarchy.created.length) log.info({ created: hierarchy.created }, "created the CA hierarchy");
+  const tls = await issueListenerTls();
+  const device = createDeviceListener(tls);
   await listen(device, e.DEVICE_PORT, e.HOST, "DEVICE_PORT");
-  log.info({ port: e.PORT, devicePort: e.DEVICE_PORT, database: e.embedded ? "embedded" : "postgresql" }, "pss started");
+
+  const app = next({ dev, dir: ROOT, hostname: "localhost", port: e.PORT });
+  await app.prepare();
+  handle = app.getRequestHandler();
+  log.info(
+    { port: e.PORT, devicePort: e.DEVICE_PORT, database: e.embedded ? "embedded" : "postgresql", listenerCert: tls.serial },
+    "pss started",
+  );
   console.log(`PSS portal on http://localhost:${e.PORT} — device listener (mTLS) on https://localhost:${e.DEVICE_PORT}`);
 
   let stopping = false;

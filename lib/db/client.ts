@@ -56,3 +56,11 @@ export async function closeDb(): Promise<void> {
   g.__pssDb = undefined;
   await cur?.close();
 }
+
+/** What an interactive transaction callback receives (and what db() is, minus connection control). */
+export type Tx = Omit<Db, "$connect" | "$disconnect" | "$on" | "$transaction" | "$extends">;
+
+/** Prisma's Bytes columns want a Uint8Array over a plain ArrayBuffer. */
+export function bytes(b: Uint8Array): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(b);
+}

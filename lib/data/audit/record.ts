@@ -1,5 +1,5 @@
 import type { Prisma } from "../../../generated/prisma/client.ts";
-import { db } from "../../db/client.ts";
+import { type Tx as DbTx, db } from "../../db/client.ts";
 
 /** Who did something: a portal user, an API client, a device (by certificate serial) or the system. */
 export type Actor =
@@ -17,7 +17,7 @@ export type AuditEntry = {
   ip?: string;
 };
 
-type Tx = Pick<Prisma.TransactionClient, "auditEvent">;
+type Tx = Pick<DbTx, "auditEvent">;
 
 /** Append an audit event, inside the caller's transaction when one is given. */
 export async function audit(tx: Tx | null, actor: Actor, e: AuditEntry): Promise<void> {

@@ -1,0 +1,266 @@
+// The CA hierarchy of SPEC §2, persisted: create it (idempotent), create a customer's CAs, find the
+// active CA of a scope, rotate a CA to a new generation, and the scheduled check that rotates what is due.
+import { randomUUID } from "node:crypto";
+import type { CaKind, CertificateAuthority } from "../../../generated/prisma/client.ts";
+import { bytes, type Tx as DbTx, db } from "../../db/client.ts";
+import { env } from "../../env.ts";
+import { AppError, isUniqueViolation } from "../../errors.ts";
+import { issueCaCertificate, readCertificate } from "../../pki/certificate.ts";
+import { CUSTOMER_CN, checkCustomerName, type SubjectFields } from "../../pki/names.ts";
+import { ocspIssuerHashes } from "../../pki/ocsp.ts";
+import { addValidity, CA_PROFILES, type CaProfileId } from "../../pki/profiles.ts";
+import type { Signer } from "../../pki/signer.ts";
+import { type Actor, audit } from "../audit/record.ts";
+import { keyStore, keyStoreIn } from "./key-store.ts";
+
+type Tx = DbTx;
+export type CaRow = CertificateAuthority;
+export type ActiveCa = { ca: CaRow; signer: Signer };
+
+const DAY = 86_400_000;
+
+/** What each kind of CA is: its profile, its parent kind, its subject, and when it is due for rotation. */
+const CA_SPEC: Record<CaKind, { profile: CaProfileId; parent: CaKind | null; rotateAfterDays?: number; childKinds: CaKind[] }> = {
+  ROOT: { profile: "root", parent: null, childKinds: ["BOOTSTRAP_INTERMEDIATE", "TLS_INTERMEDIATE"] },
+  BOOTSTRAP_INTERMEDIATE: { profile: "bootstrap-intermediate", parent: "ROOT", rotateAfterDays: 365, childKinds: ["BOOTSTRAP_ISSUING"] },
+  BOOTSTRAP_ISSUING: { profile: "bootstrap-issuing", parent: "BOOTSTRAP_INTERMEDIATE", rotateAfterDays: 90, childKinds: [] },
+  TLS_INTERMEDIATE: {
+    profile: "tls-intermediate",
+    parent: "ROOT",
+    rotateAfterDays: 365,
+    childKinds: ["CUSTOMER_TLS_ISSUING", "APPLICATION"],
+  },
+  CUSTOMER_TLS_ISSUING: { profile: "customer-tls-issuing", parent: "TLS_INTERMEDIATE", childKinds: [] },
+  APPLICATION: { profile: "application-ca", parent: "TLS_INTERMEDIATE", childKinds: [] },
+};
+
+const SYSTEM_CN: Partial<Record<CaKind, string>> = {
+  ROOT: "TLS Root CA",
+  BOOTSTRAP_INTERMEDIATE: "Bootstrapping Intermediate CA",
+  BOOTSTRAP_ISSUING: "Bootstrapping Issuing CA",
+  TLS_INTERMEDIATE: "TLS Intermediate CA",
+};
+
+/** The application CA profiles every customer gets (SPEC §3: v1 ships c2pa). */
+export const APPLICATION_PROFILES = ["c2pa"] as const;
+
+export type CaScope = { kind: CaKind; customerId?: string | null; application?: string | null };
+
+export function scopeKey(s: CaScope): string {
+  return `${s.kind}:${s.customerId ?? "-"}:${s.application ?? "-"}`;
+}
+
+function subjectFor(s: CaScope, generation: number, customerName?: string): SubjectFields {
+  const prefix = env().PSS_SUBJECT_PREFIX;
+  if (s.kind === "CUSTOMER_TLS_ISSUING")
+    return { organization: customerName!, commonName: CUSTOMER_CN.tlsIssuingCa(customerName!, generation, prefix) };
+  if (s.kind === "APPLICATION")
+    return { organization: customerName!, commonName: CUSTOMER_CN.applicationCa(customerName!, s.application!, generation, prefix) };
+  return { organization: prefix, commonName: `${prefix} ${SYSTEM_CN[s.kind]} G${generation}` };
+}
+
+/** Create one CA generation inside `tx`: new key in the key store, certificate signed by `parent`, row. */
+export async function createCa(tx: Tx, s: CaScope, parent: ActiveCa | null, customerName?: string, now = new Date()): Promise<ActiveCa> {
+  const spec = CA_SPEC[s.kind];
+  const last = await tx.certificateAuthority.findFirst({
+    where: { scope: scopeKey(s) },
+    orderBy: { generation: "desc" },
+    select: { generation: true },
+  });
+  const generation = (last?.generation ?? 0) + 1;
+  const id = randomUUID();
+  const keyRef = `ca/${id}`;
+  const signer = await (await keyStoreIn(tx)).generate(keyRef, "ECDSA-P256");
+  const cert = await issueCaCertificate({
+    profile: spec.profile,
+    subject: subjectFor(s, generation, customerName),
+    subjectKey: signer,
+    ...(parent
+      ? { issuer: { certDer: parent.ca.certDer, signer: parent.signer }, publicUrl: env().publicUrl, issuerId: parent.ca.id }
+      : {}),
+    now,
+  });
+  const hashes = ocspIssuerHashes(cert.der);
+  const ca = await tx.certificateAuthority.create({
+    data: {
+      id,
+      kind: s.kind,
+      profile: s.application ?? null,
+      customerId: s.customerId ?? null,
+      scope: scopeKey(s),
+      generation,
+      subject: cert.subject,
+      parentId: parent?.ca.id ?? null,
+      certDer: bytes(cert.der),
+      serial: cert.serialHex,
+      ski: readCertificate(cert.der).ski?.toString("hex") ?? "",
+      keyRef,
+      keyAlgorithm: signer.algorithm,
+      keyHashSha1: hashes.sha1.issuerKeyHash,
+      keyHashSha256: hashes.sha256.issuerKeyHash,
+      notBefore: cert.notBefore,
+      notAfter: cert.notAfter,
+    },
+  });
+  return { ca, signer };
+}
+
+/**
+ * The active CA of a scope with its signer, or null. Inside a transaction (`client` = tx) the key is read
+ * through the transaction too: PGlite has one connection, and a CA created in the same transaction is
+ * invisible outside it.
+ */
+export async function findActiveCa(s: CaScope, client: Tx = db()): Promise<ActiveCa | null> {
+  const ca = await client.certificateAuthority.findFirst({
+    where: { scope: scopeKey(s), status: "ACTIVE" },
+    orderBy: { generation: "desc" },
+  });
+  if (!ca) return null;
+  const store = client === db() ? await keyStore() : await keyStoreIn(client);
+  return { ca, signer: await store.signer(ca.keyRef) };
+}
+
+export async function activeCa(s: CaScope, client: Tx = db()): Promise<ActiveCa> {
+  const found = await findActiveCa(s, client);
+  if (!found) throw new AppError("ca_not_initialized", `no active ${s.kind} CA: run \`pss init\` (or onboard the customer) first`, 409);
+  return found;
+}
+
+const SYSTEM_KINDS: CaKind[] = ["ROOT", "BOOTSTRAP_INTERMEDIATE", "BOOTSTRAP_ISSUING", "TLS_INTERMEDIATE"];
+
+/**
+ * `pss init`: create the TLS Root CA, the Bootstrapping Intermediate and Issuing CAs and the TLS
+ * Intermediate CA — whichever do not exist yet. Idempotent, and safe when several processes race.
+ */
+export async function ensureHierarchy(actor: Actor = { type: "system", id: "init" }): Promise<{ created: CaKind[] }> {
+  const existing = await db().certificateAuthority.findMany({
+    where: { kind: { in: SYSTEM_KINDS }, status: "ACTIVE" },
+    select: { kind: true },
+  });
+  if (SYSTEM_KINDS.every((k) => existing.some((e) => e.kind === k))) return { created: [] };
+  try {
+    return await db().$transaction(
+      async (tx) => {
+        const created: CaKind[] = [];
+        const active = new Map<CaKind, ActiveCa>();
+        for (const kind of SYSTEM_KINDS) {
+          const found = await findActiveCa({ kind }, tx);
+          if (found) {
+            active.set(kind, found);
+            continue;
+          }
+          const parentKind = CA_SPEC[kind].parent;
+          const ca = await createCa(tx, { kind }, parentKind ? active.get(parentKind)! : null);
+          active.set(kind, ca);
+          created.push(kind);
+          await audit(tx, actor, { action: "ca.create", target: `ca:${ca.ca.id}`, details: { kind, subject: ca.ca.subject } });
+        }
+        return { created };
+      },
+      { timeout: 60_000 },
+    );
+  } catch (e) {
+    if (isUniqueViolation(e)) return { created: [] }; // another process initialized it at the same time
+    throw e;
+  }
+}
+
+/** Onboarding: the customer's TLS Issuing CA and its Application CAs, inside the onboarding transaction. */
+export async function createCustomerCas(tx: Tx, customer: { id: string; name: string }, actor: Actor): Promise<CaRow[]> {
+  checkCustomerName(customer.name, env().PSS_SUBJECT_PREFIX, APPLICATION_PROFILES);
+  const tlsIntermediate = await activeCa({ kind: "TLS_INTERMEDIATE" }, tx);
+  const scopes: CaScope[] = [
+    { kind: "CUSTOMER_TLS_ISSUING", customerId: customer.id },
+    ...APPLICATION_PROFILES.map((application) => ({ kind: "APPLICATION" as const, customerId: customer.id, application })),
+  ];
+  const rows: CaRow[] = [];
+  for (const s of scopes) {
+    const { ca } = await createCa(tx, s, tlsIntermediate, customer.name);
+    await audit(tx, actor, {
+      action: "ca.create",
+      customerId: customer.id,
+      target: `ca:${ca.id}`,
+      details: { kind: s.kind, subject: ca.subject },
+    });
+    rows.push(ca);
+  }
+  return rows;
+}
+
+/**
+ * Rotate a CA: a new generation (new key, new subject suffix) becomes active under its parent's
+ * active generation; the old one is retired — it keeps signing CRLs and answering OCSP for what it issued.
+ */
+export async function rotateCa(caId: string, actor: Actor, now = new Date()): Promise<{ retired: CaRow; active: CaRow }> {
+  const old = await db().certificateAuthority.findUnique({ where: { id: caId }, include: { customer: { select: { name: true } } } });
+  if (!old) throw new AppError("ca_not_found", "No such CA.", 404);
+  if (old.kind === "ROOT")
+    throw new AppError("ca_rotate_root", "The root is the trust anchor: rotating it is a re-keying ceremony, not a rotation.", 409);
+  if (old.status === "RETIRED") throw new AppError("ca_not_active", "This CA generation is already retired; rotate the active one.", 409);
+  const s: CaScope = { kind: old.kind, customerId: old.customerId, application: old.profile };
+  try {
+    return await db().$transaction(
+      async (tx) => {
+        const parent = await activeCa({ kind: CA_SPEC[old.kind].parent! }, tx);
+        const retired =
+          old.status === "ACTIVE"
+            ? await tx.certificateAuthority.update({ where: { id: old.id }, data: { status: "RETIRED", retiredAt: now } })
+            : old;
+        const { ca } = await createCa(tx, s, parent, old.customer?.name, now);
+        await audit(tx, actor, {
+          action: "ca.rotate",
+          customerId: old.customerId,
+          target: `ca:${ca.id}`,
+          details: { from: old.subject, to: ca.subject },
+        });
+        return { retired, active: ca };
+      },
+      { timeout: 60_000 },
+    );
+  } catch (e) {
+    if (isUniqueViolation(e)) throw new AppError("ca_rotation_in_progress", "Another rotation of this CA finished first.", 409);
+    throw e;
+  }
+}
+
+/** Why an active CA is due for rotation now, or null (SPEC §2 rules). */
+export function rotationDue(ca: Pick<CaRow, "kind" | "createdAt" | "notAfter">, now = new Date()): string | null {
+  const spec = CA_SPEC[ca.kind];
+  if (ca.kind === "ROOT") return null;
+  if (spec.rotateAfterDays && now.getTime() - ca.createdAt.getTime() >= spec.rotateAfterDays * DAY)
+    return `older than ${spec.rotateAfterDays} days`;
+  // "Rotated once it has less than its longest child validity + 30 days left" — only meaningful where the CA
+  // outlives its children by more than that margin (the 2-year Bootstrapping Intermediate signs 2-year
+  // issuing CAs, clamped to its own end: there the yearly rotation is what keeps children full-length).
+  const span = (kind: CaKind) => addValidity(now, CA_PROFILES[CA_SPEC[kind].profile].validity).getTime() - now.getTime();
+  const longestChild = Math.max(0, ...spec.childKinds.map(span));
+  const margin = longestChild + 30 * DAY;
+  if (spec.childKinds.length && span(ca.kind) > margin && ca.notAfter.getTime() - now.getTime() < margin) {
+    return "less than its longest child validity + 30 days left";
+  }
+  return null;
+}
+
+/** The scheduled check: rotate every active CA that is due, parents before children. */
+export async function rotateDueCas(
+  actor: Actor = { type: "system", id: "scheduler" },
+  now = new Date(),
+): Promise<{ rotated: { id: string; subject: string; reason: string }[] }> {
+  const rotated: { id: string; subject: string; reason: string }[] = [];
+  for (const kind of [
+    "BOOTSTRAP_INTERMEDIATE",
+    "TLS_INTERMEDIATE",
+    "BOOTSTRAP_ISSUING",
+    "CUSTOMER_TLS_ISSUING",
+    "APPLICATION",
+  ] as CaKind[]) {
+    const cas = await db().certificateAuthority.findMany({ where: { kind, status: "ACTIVE" } });
+    for (const ca of cas) {
+      const reason = rotationDue(ca, now);
+      if (!reason) continue;
+      const { active } = await rotateCa(ca.id, actor, now);
+      rotated.push({ id: active.id, subject: active.subject, reason });
+    }
+  }
+  return { rotated };
+}

@@ -1,0 +1,73 @@
+import type { CaKind } from "../../../generated/prisma/client.ts";
+import { db } from "../../db/client.ts";
+import { AppError } from "../../errors.ts";
+import { toPem } from "../../pki/der.ts";
+import { rotationDue } from "./hierarchy.ts";
+
+export type CaSummary = {
+  id: string;
+  kind: string;
+  application: string | null;
+  customerId: string | null;
+  generation: number;
+  subject: string;
+  status: string;
+  parentId: string | null;
+  serial: string;
+  notBefore: string;
+  notAfter: string;
+  keyAgeDays: number;
+  rotationDue: string | null;
+};
+
+/** Every CA generation (optionally one customer's), parents first. */
+export async function listCas(opts: { customerId?: string } = {}, now = new Date()): Promise<CaSummary[]> {
+  const rows = await db().certificateAuthority.findMany({
+    where: opts.customerId ? { customerId: opts.customerId } : {},
+    orderBy: [{ createdAt: "asc" }],
+    omit: { certDer: true },
+  });
+  return rows.map((ca) => ({
+    id: ca.id,
+    kind: ca.kind,
+    application: ca.profile,
+    customerId: ca.customerId,
+    generation: ca.generation,
+    subject: ca.subject,
+    status: ca.status,
+    parentId: ca.parentId,
+    serial: ca.serial,
+    notBefore: ca.notBefore.toISOString(),
+    notAfter: ca.notAfter.toISOString(),
+    keyAgeDays: Math.floor((now.getTime() - ca.createdAt.getTime()) / 86_400_000),
+    rotationDue: ca.status === "ACTIVE" ? rotationDue(ca, now) : null,
+  }));
+}
+
+/** A CA certificate as PEM: "root", a kind's active generation ("tls-intermediate"), or a CA id. */
+export async function exportCaPem(which: string): Promise<string> {
+  const kind = SYSTEM_KIND[which.toLowerCase()];
+  const ca = kind
+    ? await db().certificateAuthority.findFirst({
+        where: { kind, status: "ACTIVE" },
+        orderBy: { generation: "desc" },
+        select: { certDer: true },
+      })
+    : /^[0-9a-f-]{36}$/i.test(which)
+      ? await db().certificateAuthority.findUnique({ where: { id: which }, select: { certDer: true } })
+      : null;
+  if (!ca)
+    throw new AppError(
+      "ca_not_found",
+      `no such CA: ${which} (use root, bootstrap-intermediate, bootstrap-issuing, tls-intermediate or a CA id)`,
+      404,
+    );
+  return toPem("CERTIFICATE", ca.certDer);
+}
+
+const SYSTEM_KIND: Record<string, CaKind> = {
+  root: "ROOT",
+  "bootstrap-intermediate": "BOOTSTRAP_INTERMEDIATE",
+  "bootstrap-issuing": "BOOTSTRAP_ISSUING",
+  "tls-intermediate": "TLS_INTERMEDIATE",
+};

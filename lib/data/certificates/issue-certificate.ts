@@ -1,0 +1,189 @@
+// The one issuance use case every front end calls (customer API, device listener, CLI, portal):
+// find the active issuer of the profile → the signing core's pipeline (parse, verify, validate, build,
+// sign) → store the certificate, its device link and the audit event in one transaction.
+// A refusal stores nothing but a "refused" audit event.
+import type { CertKind } from "../../../generated/prisma/client.ts";
+import { bytes, db, type Tx } from "../../db/client.ts";
+import { env } from "../../env.ts";
+import { AppError } from "../../errors.ts";
+import { metrics } from "../../metrics.ts";
+import { type IssuedCertificate, issueCertificate } from "../../pki/certificate.ts";
+import { type ParsedCsr, parseCsr } from "../../pki/csr.ts";
+import { toPem } from "../../pki/der.ts";
+import { isPkiError } from "../../pki/errors.ts";
+import type { LeafProfileId } from "../../pki/profiles.ts";
+import { type Actor, audit } from "../audit/record.ts";
+import { type ActiveCa, activeCa, type CaScope } from "../ca/hierarchy.ts";
+
+export type IssueRequest = {
+  profile: LeafProfileId;
+  csr: string | Uint8Array | ParsedCsr;
+  /** the customer the certificate is for (every profile but server) */
+  customerId?: string;
+  /** the customer user's UID, carried in the SAN */
+  uid?: string;
+  /** a device id the caller vouches for (mTLS: from the authenticating certificate) */
+  deviceId?: string;
+  /** "create": the device must be new (EST simpleenroll); "upsert" (default): create or rotate */
+  device?: "create" | "upsert";
+  /** what authorized this issuance: "bootstrap:<serial>", "key:<kid>", "cli", … */
+  authorizedBy?: string;
+  /** the bootstrapping certificate (row id) that enrolls a new device */
+  enrolledById?: string;
+  /** server profile names */
+  dnsNames?: string[];
+  ipAddresses?: string[];
+  actor: Actor;
+};
+
+export type IssuedRecord = IssuedCertificate & { id: string; issuerId: string; chainPem: string[] };
+
+const KIND: Record<LeafProfileId, CertKind> = {
+  bootstrap: "BOOTSTRAP",
+  "client-tls": "CLIENT_TLS",
+  c2pa: "APPLICATION",
+  server: "SERVER",
+  "ocsp-responder": "OCSP_RESPONDER",
+};
+
+function issuerScope(profile: LeafProfileId, customerId?: string): CaScope {
+  switch (profile) {
+    case "bootstrap":
+      return { kind: "BOOTSTRAP_ISSUING" };
+    case "client-tls":
+      return { kind: "CUSTOMER_TLS_ISSUING", customerId };
+    case "c2pa":
+      return { kind: "APPLICATION", customerId, application: profile };
+    default:
+      return { kind: "TLS_INTERMEDIATE" };
+  }
+}
+
+/** Issue one certificate and store it. Throws AppError/PkiError with a stable code on refusal. */
+export async function issueAndStore(req: IssueRequest): Promise<IssuedRecord> {
+  const started = performance.now();
+  try {
+    const prepared = await prepare(req);
+    const record = await db().$transaction((tx) => store(tx, req, prepared));
+    metrics.certificatesIssued.inc({ profile: req.profile });
+    metrics.issueSeconds.observe({ profile: req.profile }, (performance.now() - started) / 1000);
+    return record;
+  } catch (e) {
+    await refused(req, e);
+    throw e;
+  }
+}
+
+type Prepared = { issuer: ActiveCa; cert: IssuedCertificate; chainPem: string[] };
+
+/** Everything that needs no write: customer, issuer, the signed certificate. */
+export async function prepare(req: IssueRequest): Promise<Prepared> {
+  const needsCustomer = req.profile !== "server";
+  if (needsCustomer && !req.customerId) throw new AppError("customer_required", `the ${req.profile} profile needs a customer`, 400);
+  const customer = req.customerId
+    ? await db().customer.findUnique({ where: { id: req.customerId }, select: { id: true, name: true } })
+    : null;
+  if (needsCustomer && !customer) throw new AppError("customer_not_found", "No such customer.", 404);
+  const issuer = await activeCa(issuerScope(req.profile, req.customerId));
+  const e = env();
+  const cert = await issueCertificate({
+    csr: typeof req.csr === "string" || req.csr instanceof Uint8Array ? parseCsr(req.csr) : req.csr,
+    profile: req.profile,
+    issuer: { certDer: issuer.ca.certDer, signer: issuer.signer },
+    uid: req.uid,
+    customerName: customer?.name ?? e.PSS_SUBJECT_PREFIX,
+    subjectPrefix: e.PSS_SUBJECT_PREFIX,
+    deviceId: req.deviceId,
+    dnsNames: req.dnsNames,
+    ipAddresses: req.ipAddresses,
+    publicUrl: e.publicUrl,
+    issuerId: issuer.ca.id,
+  });
+  return { issuer, cert, chainPem: await chainOf(issuer.ca.id) };
+}
+
+/** The writes of one issuance, inside the caller's transaction (batches put many in one). */
+export async function store(tx: Tx, req: IssueRequest, { issuer, cert, chainPem }: Prepared): Promise<IssuedRecord> {
+  let deviceRef: string | null = null;
+  if (cert.deviceId && req.customerId) {
+    const key = { customerId_deviceId: { customerId: req.customerId, deviceId: cert.deviceId } };
+    const existing = await tx.device.findUnique({ where: key, select: { id: true } });
+    if (existing && req.device === "create") throw new AppError("device_exists", `device ${cert.deviceId} has already enrolled`, 409);
+    const device = existing
+      ? await tx.device.update({
+          where: key,
+          data: req.profile === "client-tls" ? { lastRotatedAt: new Date() } : {},
+          select: { id: true },
+        })
+      : await tx.device.create({
+          data: { customerId: req.customerId, deviceId: cert.deviceId, enrolledById: req.enrolledById ?? null },
+          select: { id: true },
+        });
+    deviceRef = device.id;
+  }
+  const row = await tx.certificate.create({
+    data: {
+      serial: cert.serialHex,
+      kind: KIND[req.profile],
+      profile: req.profile,
+      issuerId: issuer.ca.id,
+      customerId: req.customerId ?? null,
+      deviceRef,
+      uid: req.uid ?? null,
+      subject: cert.subject,
+      spkiSha256: cert.spkiSha256,
+      der: bytes(cert.der),
+      notBefore: cert.notBefore,
+      notAfter: cert.notAfter,
+      authorizedBy: req.authorizedBy ?? null,
+    },
+    select: { id: true },
+  });
+  await audit(tx, req.actor, {
+    action: "certificate.issue",
+    customerId: req.customerId ?? null,
+    target: `certificate:${cert.serialHex}`,
+    details: { profile: req.profile, deviceId: cert.deviceId ?? null, issuer: issuer.ca.subject, authorizedBy: req.authorizedBy ?? null },
+  });
+  return { ...cert, id: row.id, issuerId: issuer.ca.id, chainPem };
+}
+
+async function refused(req: IssueRequest, e: unknown) {
+  if (!(e instanceof AppError)) return;
+  metrics.refusals.inc({ code: e.code });
+  await audit(null, req.actor, {
+    action: "certificate.issue",
+    outcome: "refused",
+    customerId: req.customerId ?? null,
+    details: { profile: req.profile, code: e.code, message: e.message, pki: isPkiError(e) },
+  }).catch(() => {});
+}
+
+// CA certificates never change, so their chains can be cached for the life of the process.
+const chains = new Map<string, Promise<string[]>>();
+
+/** PEM chain of a CA up to (and including) the root, issuer first. */
+export function chainOf(caId: string): Promise<string[]> {
+  let chain = chains.get(caId);
+  if (!chain) {
+    chain = loadChain(caId);
+    chains.set(caId, chain);
+    chain.catch(() => chains.delete(caId));
+  }
+  return chain;
+}
+
+async function loadChain(caId: string): Promise<string[]> {
+  const pems: string[] = [];
+  let id: string | null = caId;
+  while (id) {
+    const ca: { certDer: Uint8Array; parentId: string | null } | null = await db().certificateAuthority.findUnique({
+      where: { id },
+      select: { certDer: true, parentId: true },
+    });
+    if (!ca) throw new AppError("ca_not_found", `CA ${id} is missing from the database`, 500);
+    pems.push(toPem("CERTIFICATE", ca.certDer));
+    id = ca.parentId;
+  }
+  return pems;
+}

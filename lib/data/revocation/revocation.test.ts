@@ -1,0 +1,219 @@
+// Revocation, CRLs and OCSP against a real database, checked by openssl (crl -verify, ocsp over HTTP).
+import { generateKeyPairSync } from "node:crypto";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { dbLabel, testDb, unique } from "../../../tests/db.ts";
+import { createCsr } from "../../pki/csr.ts";
+import { toPem } from "../../pki/der.ts";
+import { OID_CN, OID_SERIAL_NUMBER } from "../../pki/names.ts";
+import { opensslAsync, scratchDir } from "../../pki/testing/ca-fixture.ts";
+import { ensureHierarchy } from "../ca/hierarchy.ts";
+import { issueAndStore } from "../certificates/issue-certificate.ts";
+import { createCustomer } from "../customers/create-customer.ts";
+import { currentCrl } from "./crl.ts";
+import { answerOcsp } from "./ocsp.ts";
+import { caBlastRadius, revokeCa } from "./revoke-ca.ts";
+import { revokeCertificate } from "./revoke-certificate.ts";
+
+const db = testDb();
+const system = { type: "system", id: "test" } as const;
+let server: http.Server;
+let url = "";
+
+beforeAll(async () => {
+  await ensureHierarchy(system);
+  // The same data-layer calls the /ocsp and /crl route handlers make, behind a plain HTTP server.
+  server = http.createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const body = req.method === "POST" ? new Uint8Array(Buffer.concat(chunks)) : (req.url ?? "").replace(/^\/ocsp\//, "");
+    res.writeHead(200, { "content-type": "application/ocsp-response" }).end(await answerOcsp(body));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/ocsp`;
+});
+afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+async function customerWithDevices(n: number) {
+  const c = await createCustomer(
+    { name: unique("Initech").replace(/-/g, " "), adminEmail: `${unique()}@initech.test`, adminPassword: "a-long-password-1" },
+    system,
+  );
+  const certs = [];
+  for (let i = 0; i < n; i++) {
+    const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+    const id = `dev-${i}`;
+    const csr = createCsr({
+      key: privateKey,
+      subject: [
+        { oid: OID_CN, value: id, encoding: "utf8" },
+        { oid: OID_SERIAL_NUMBER, value: id, encoding: "printable" },
+      ],
+    });
+    certs.push(await issueAndStore({ profile: "client-tls", csr, customerId: c.customer.id, uid: c.user.uid, actor: system }));
+  }
+  return { c, certs };
+}
+
+async function ocsp(leafPem: string, chainPem: string[], extra: string[] = []) {
+  const s = scratchDir();
+  try {
+    const issuer = s.write("issuer.pem", chainPem[0]);
+    const r = await opensslAsync([
+      "ocsp",
+      ...extra,
+      "-issuer",
+      issuer,
+      "-cert",
+      s.write("leaf.pem", leafPem),
+      "-url",
+      url,
+      "-CAfile",
+      s.write("root.pem", chainPem.at(-1)!),
+      "-verify_other",
+      s.write("chain.pem", chainPem.join("")),
+    ]);
+    return r.out;
+  } finally {
+    s.cleanup();
+  }
+}
+
+describe(`revocation, CRL and OCSP (${dbLabel()})`, () => {
+  it("a revoked certificate is listed in a CRL that openssl verifies, with its reason", async () => {
+    const { certs } = await customerWithDevices(2);
+    await revokeCertificate({ serial: certs[0].serialHex.toUpperCase(), reason: "keyCompromise", actor: system });
+    const crl = await currentCrl(certs[0].issuerId);
+    const s = scratchDir();
+    try {
+      const crlFile = s.write("ca.crl", crl);
+      const r = await opensslAsync([
+        "crl",
+        "-inform",
+        "DER",
+        "-in",
+        crlFile,
+        "-CAfile",
+        s.write("chain.pem", certs[0].chainPem.join("")),
+        "-noout",
+        "-verify",
+        "-text",
+      ]);
+      expect(r.out).toContain("verify OK");
+      expect(r.out.toLowerCase()).toContain(certs[0].serialHex.replace(/^0+/, "").toLowerCase().slice(0, 16));
+      expect(r.out).toContain("Key Compromise");
+      expect(r.out.toLowerCase()).not.toContain(certs[1].serialHex.slice(0, 16));
+      expect(r.out).toMatch(/X509v3 CRL Number:\s+\d+/);
+    } finally {
+      s.cleanup();
+    }
+  });
+
+  it("revoking twice answers already_revoked; a foreign customer gets 404", async () => {
+    const { certs } = await customerWithDevices(1);
+    const other = await customerWithDevices(0);
+    await expect(revokeCertificate({ serial: certs[0].serialHex, customerId: other.c.customer.id, actor: system })).rejects.toMatchObject({
+      code: "certificate_not_found",
+      status: 404,
+    });
+    await revokeCertificate({ serial: certs[0].serialHex, actor: system });
+    await expect(revokeCertificate({ serial: certs[0].serialHex, actor: system })).rejects.toMatchObject({ code: "already_revoked" });
+  });
+
+  it("openssl ocsp reports good, revoked and unknown; SHA-256 CertIDs too; the nonce is checked", async () => {
+    const { certs } = await customerWithDevices(2);
+    await revokeCertificate({ serial: certs[1].serialHex, reason: "superseded", actor: system });
+    const good = await ocsp(certs[0].pem, certs[0].chainPem);
+    expect(good).toContain("Response verify OK");
+    expect(good).toMatch(/leaf\.pem: good/);
+    const revoked = await ocsp(certs[1].pem, certs[1].chainPem, ["-sha256"]);
+    expect(revoked).toMatch(/leaf\.pem: revoked/);
+    expect(revoked).toContain("Reason: superseded");
+    // a serial this CA never issued: forge one by asking with -serial
+    const s = scratchDir();
+    try {
+      const r = await opensslAsync([
+        "ocsp",
+        "-issuer",
+        s.write("i.pem", certs[0].chainPem[0]),
+        "-serial",
+        "0x1234567890abcdef",
+        "-url",
+        url,
+        "-CAfile",
+        s.write("r.pem", certs[0].chainPem.at(-1)!),
+        "-verify_other",
+        s.write("c.pem", certs[0].chainPem.join("")),
+      ]);
+      expect(r.out).toMatch(/0x1234567890ABCDEF: unknown/i);
+    } finally {
+      s.cleanup();
+    }
+  });
+
+  it("an issuer that is not ours answers unauthorized", async () => {
+    const { certs } = await customerWithDevices(1);
+    const s = scratchDir();
+    try {
+      const keyFile = s.write(
+        "k.pem",
+        generateKeyPairSync("ec", { namedCurve: "prime256v1" }).privateKey.export({ type: "pkcs8", format: "pem" }),
+      );
+      const foreign = await opensslAsync([
+        "req",
+        "-x509",
+        "-new",
+        "-key",
+        keyFile,
+        "-subj",
+        "/CN=Foreign CA",
+        "-days",
+        "2",
+        "-out",
+        `${s.dir}/f.pem`,
+      ]);
+      expect(foreign.code).toBe(0);
+      const r = await opensslAsync(["ocsp", "-issuer", `${s.dir}/f.pem`, "-serial", `0x${certs[0].serialHex}`, "-url", url, "-noverify"]);
+      expect(r.out).toContain("unauthorized");
+    } finally {
+      s.cleanup();
+    }
+  });
+
+  it("revoking a customer's TLS issuing CA revokes its devices and bootstrap certificates and activates a new generation", async () => {
+    const { c, certs } = await customerWithDevices(3);
+    const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+    const boot = await issueAndStore({
+      profile: "bootstrap",
+      csr: createCsr({ key: privateKey }),
+      customerId: c.customer.id,
+      uid: c.user.uid,
+      actor: system,
+    });
+    const caId = certs[0].issuerId;
+    expect(await caBlastRadius(caId)).toEqual({ certificates: 3, devices: 3, bootstrapCertificates: 1 });
+    const r = await revokeCa({ caId, reason: "keyCompromise", actor: system });
+    expect(r).toMatchObject({ certificatesRevoked: 3, bootstrapRevoked: 1 });
+    expect(await db.certificate.count({ where: { customerId: c.customer.id, revokedAt: null } })).toBe(0);
+    const replacement = await db.certificateAuthority.findUniqueOrThrow({ where: { id: r.replacementCaId! } });
+    expect(replacement.status).toBe("ACTIVE");
+    expect(replacement.subject).toMatch(/ G2$/);
+    // the TLS intermediate's CRL lists the revoked CA; OCSP on the CA certificate says revoked
+    const ca = await db.certificateAuthority.findUniqueOrThrow({ where: { id: caId } });
+    const out = await ocsp(toPem("CERTIFICATE", ca.certDer), certs[0].chainPem.slice(1));
+    expect(out).toMatch(/leaf\.pem: revoked/);
+    expect(out).toContain("Reason: keyCompromise");
+    expect(await ocsp(boot.pem, boot.chainPem)).toMatch(/leaf\.pem: revoked/);
+    // new issuance for the customer uses the new generation
+    const { privateKey: k2 } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+    const fresh = await issueAndStore({
+      profile: "client-tls",
+      csr: createCsr({ key: k2, subject: [{ oid: OID_SERIAL_NUMBER, value: "dev-new", encoding: "printable" }] }),
+      customerId: c.customer.id,
+      uid: c.user.uid,
+      actor: system,
+    });
+    expect(fresh.issuerId).toBe(replacement.id);
+  });
+});
