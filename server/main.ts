@@ -9,7 +9,9 @@ import next from "next";
 import { ensureHierarchy } from "../lib/data/ca/hierarchy.ts";
 import { keyStore } from "../lib/data/ca/key-store.ts";
 import { ensureInitialStaff } from "../lib/data/users/ensure-initial-staff.ts";
-import { closeDb } from "../lib/db/client.ts";
+import { closeDb, openDatabase } from "../lib/db/client.ts";
+import { serveEmbedded } from "../lib/db/embedded.ts";
+import { embeddedDir, embeddedSocketDir } from "../lib/db/target.ts";
 import { ConfigError, env } from "../lib/env.ts";
 import { log } from "../lib/log.ts";
 import { metrics } from "../lib/metrics.ts";
@@ -56,6 +58,9 @@ async function main() {
   process.env.NEXTAUTH_URL ??= `http://localhost:${e.PORT}`; // next-auth reads it itself
 
   migrate();
+  // The embedded database is served on a socket so the `pss` CLI (and any worker) can use it while we run.
+  const embedded = e.embedded ? await serveEmbedded(embeddedDir(e.dataDir), embeddedSocketDir(e.dataDir)) : null;
+  if (embedded) openDatabase(embedded.target);
   const staff = await ensureInitialStaff();
   if (staff?.generatedPassword) {
     // Printed once, on the console only (never in the structured log).
@@ -106,6 +111,7 @@ async function main() {
     await Promise.all([close(web), close(device)]);
     await app.close?.();
     await closeDb();
+    await embedded?.close();
     process.exit(0);
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));

@@ -6,7 +6,7 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { PrismaClient } from "../../generated/prisma/client.ts";
 import { env } from "../env.ts";
-import { type DbTarget, dbTarget, lockEmbedded, pgConfig } from "./target.ts";
+import { type DbTarget, dbTarget, lockEmbedded, pgConnection } from "./target.ts";
 
 /** Secrets never leave the data layer unless a query asks for them by name. */
 const omit = {
@@ -30,7 +30,7 @@ function newClient(target: DbTarget) {
       },
     };
   }
-  const client = new PrismaClient({ adapter: new PrismaPg({ ...pgConfig(target.url), max: 16 }), omit });
+  const client = new PrismaClient({ adapter: new PrismaPg({ ...pgConnection(target), max: 16 }), omit });
   return { db: client, target, close: () => client.$disconnect() };
 }
 

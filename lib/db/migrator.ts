@@ -6,7 +6,7 @@ import fs from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { bindMigrationAwareSqlAdapterFactory, ColumnTypeEnum } from "@prisma/driver-adapter-utils";
-import { type DbTarget, lockEmbedded, pgConfig } from "./target.ts";
+import { type DbTarget, lockEmbedded, pgConnection } from "./target.ts";
 
 const ROOT = process.cwd();
 const SCHEMA = path.join(ROOT, "prisma/schema.prisma");
@@ -90,7 +90,7 @@ async function adapterFactory(target: DbTarget): Promise<{ factory: Any; close: 
     };
   }
   const { PrismaPg } = await import("@prisma/adapter-pg");
-  const config = pgConfig(target.url);
+  const config = pgConnection(target);
   class SafePrismaPg extends PrismaPg {
     async connect() {
       return withCharColumns(await super.connect());

@@ -3,11 +3,44 @@ import path from "node:path";
 import type { Env } from "../env.ts";
 import { AppError } from "../errors.ts";
 
-/** Where the database lives: an embedded PGlite directory, or a PostgreSQL server URL. */
-export type DbTarget = { kind: "pglite"; dir: string } | { kind: "postgres"; url: string };
+/**
+ * Where the database lives: an embedded PGlite directory opened in this process, the same embedded
+ * database served by the running product over a Unix socket (Postgres wire protocol), or a PostgreSQL server.
+ */
+export type DbTarget = { kind: "pglite"; dir: string } | { kind: "pglite-socket"; dir: string; socketDir: string } | { kind: "postgres"; url: string };
+
+/** The embedded database's data directory. */
+export function embeddedDir(dataDir: string): string {
+  return path.join(dataDir, "pglite");
+}
+
+/** The directory holding the embedded database's Unix socket (`.s.PGSQL.5432`, the name libpq and pg expect). */
+export function embeddedSocketDir(dataDir: string): string {
+  return path.join(dataDir, "run");
+}
 
 export function dbTarget(e: Pick<Env, "DATABASE_URL" | "dataDir">): DbTarget {
-  return e.DATABASE_URL ? { kind: "postgres", url: e.DATABASE_URL } : { kind: "pglite", dir: path.join(e.dataDir, "pglite") };
+  if (e.DATABASE_URL) return { kind: "postgres", url: e.DATABASE_URL };
+  const dir = embeddedDir(e.dataDir);
+  // While the product runs it owns the embedded database and serves it on a socket: join it there.
+  const socketDir = embeddedSocketDir(e.dataDir);
+  if (lockHolder(dir) !== null && fs.existsSync(path.join(socketDir, ".s.PGSQL.5432"))) return { kind: "pglite-socket", dir, socketDir };
+  return { kind: "pglite", dir };
+}
+
+/** pg connection settings for a socket or server target. */
+export function pgConnection(t: Exclude<DbTarget, { kind: "pglite" }>) {
+  return t.kind === "postgres" ? pgConfig(t.url) : { host: t.socketDir, port: 5432, user: "postgres", password: "", database: "postgres" };
+}
+
+/** The live process holding the embedded database's lock, or null. */
+export function lockHolder(dir: string): number | null {
+  try {
+    const pid = Number(fs.readFileSync(`${dir}.lock`, "utf8"));
+    return pid && isAlive(pid) ? pid : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Discrete pg connection fields (a connectionString would override `database` for shadow databases). */
@@ -25,6 +58,7 @@ export function pgConfig(url: string) {
 /** A description of the target that is safe to log (no password). */
 export function describeTarget(t: DbTarget): string {
   if (t.kind === "pglite") return `embedded PGlite at ${t.dir}`;
+  if (t.kind === "pglite-socket") return `embedded PGlite at ${t.dir} (served by the running product)`;
   const c = pgConfig(t.url);
   return `PostgreSQL ${c.user}@${c.host}:${c.port}/${c.database}`;
 }
