@@ -6,6 +6,7 @@ import { deployMigrations } from "../lib/db/migrator.ts";
 import { dbTarget } from "../lib/db/target.ts";
 import { ConfigError, env } from "../lib/env.ts";
 import { AppError } from "../lib/errors.ts";
+import { benchIssue } from "./commands/bench.ts";
 import { caExport, caList, caRevoke, caRotate, init } from "./commands/ca.ts";
 import { certIssue, certRevoke, certShow, crlPublish } from "./commands/cert.ts";
 import { customerCreate } from "./commands/customer.ts";
@@ -26,6 +27,7 @@ const COMMANDS: Command[] = [
   certRevoke,
   certShow,
   crlPublish,
+  benchIssue,
 ];
 
 function usage(): string {

@@ -17,6 +17,7 @@ import { log } from "../lib/log.ts";
 import { metrics } from "../lib/metrics.ts";
 import { createDeviceListener } from "./device-listener.ts";
 import { issueListenerTls } from "./device-tls.ts";
+import { startScheduler } from "./scheduler.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 
@@ -90,6 +91,8 @@ async function main() {
   const device = createDeviceListener(tls);
   await listen(device, e.DEVICE_PORT, e.HOST, "DEVICE_PORT");
 
+  const stopScheduler = startScheduler();
+
   const app = next({ dev, dir: ROOT, hostname: "localhost", port: e.PORT });
   await app.prepare();
   handle = app.getRequestHandler();
@@ -105,6 +108,7 @@ async function main() {
     stopping = true;
     log.info({ signal }, "shutting down");
     const close = (s: Server) => new Promise<void>((r) => s.close(() => r()));
+    stopScheduler();
     web.closeIdleConnections();
     device.closeIdleConnections();
     setTimeout(() => process.exit(0), 10_000).unref();

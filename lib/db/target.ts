@@ -7,7 +7,10 @@ import { AppError } from "../errors.ts";
  * Where the database lives: an embedded PGlite directory opened in this process, the same embedded
  * database served by the running product over a Unix socket (Postgres wire protocol), or a PostgreSQL server.
  */
-export type DbTarget = { kind: "pglite"; dir: string } | { kind: "pglite-socket"; dir: string; socketDir: string } | { kind: "postgres"; url: string };
+export type DbTarget =
+  | { kind: "pglite"; dir: string }
+  | { kind: "pglite-socket"; dir: string; socketDir: string }
+  | { kind: "postgres"; url: string };
 
 /** The embedded database's data directory. */
 export function embeddedDir(dataDir: string): string {
