@@ -81,42 +81,27 @@ test("pss init, customer create and cert issue produce a chain openssl verifies;
     expect(crlCheck.stderr + crlCheck.stdout).toContain("verify OK");
     const ocspUrl = /OCSP - URI:(\S+)/.exec(text)![1];
     fs.writeFileSync(`${dir}/issuer.pem`, cert.chain[0]);
-    const good = execFileSync(
-      "openssl",
-      [
-        "ocsp",
-        "-issuer",
-        `${dir}/issuer.pem`,
-        "-cert",
-        `${dir}/leaf.pem`,
-        "-url",
-        ocspUrl,
-        "-CAfile",
-        `${dir}/root.pem`,
-        "-verify_other",
-        `${dir}/all.pem`,
-      ],
-      { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
-    );
-    expect(good).toContain("leaf.pem: good");
+    const ocsp = () =>
+      execFileSync(
+        "openssl",
+        [
+          "ocsp",
+          "-issuer",
+          `${dir}/issuer.pem`,
+          "-cert",
+          `${dir}/leaf.pem`,
+          "-url",
+          ocspUrl,
+          "-CAfile",
+          `${dir}/root.pem`,
+          "-verify_other",
+          `${dir}/all.pem`,
+        ],
+        { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
+      );
+    expect(ocsp()).toContain("leaf.pem: good");
     pss("cert", "revoke", cert.serial, "--reason", "keyCompromise");
-    const revoked = execFileSync(
-      "openssl",
-      [
-        "ocsp",
-        "-issuer",
-        `${dir}/issuer.pem`,
-        "-cert",
-        `${dir}/leaf.pem`,
-        "-url",
-        ocspUrl,
-        "-CAfile",
-        `${dir}/root.pem`,
-        "-verify_other",
-        `${dir}/all.pem`,
-      ],
-      { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
-    );
+    const revoked = ocsp();
     expect(revoked).toContain("leaf.pem: revoked");
     expect(revoked).toContain("Reason: keyCompromise");
   } finally {
