@@ -7,10 +7,12 @@ import { dbTarget } from "../lib/db/target.ts";
 import { ConfigError, env } from "../lib/env.ts";
 import { AppError } from "../lib/errors.ts";
 import { benchIssue } from "./commands/bench.ts";
+import { benchEnroll } from "./commands/bench-enroll.ts";
 import { caExport, caList, caRevoke, caRotate, init } from "./commands/ca.ts";
 import { certIssue, certRevoke, certShow, crlPublish } from "./commands/cert.ts";
 import { customerCreate } from "./commands/customer.ts";
 import { dbMigrate } from "./commands/db.ts";
+import { deviceOverdue, deviceSecretAdd, groupAdd, policyRelease, policySet, policyShow } from "./commands/enrollment.ts";
 import { userCreate } from "./commands/user.ts";
 import type { Command } from "./io.ts";
 
@@ -28,6 +30,13 @@ const COMMANDS: Command[] = [
   certShow,
   crlPublish,
   benchIssue,
+  policySet,
+  policyShow,
+  policyRelease,
+  deviceSecretAdd,
+  deviceOverdue,
+  groupAdd,
+  benchEnroll,
 ];
 
 function usage(): string {

@@ -12,8 +12,9 @@ export const CUSTOMER = { name: "E2E Widgets", admin: { email: "admin@widgets.e2
 export const VIEWER = { email: "viewer@widgets.e2e.test", password: "viewer-password-123" };
 
 /** The environment of the e2e product and of `pss` commands run against it. */
+const { DATABASE_URL: _notForE2e, ...inherited } = process.env;
 export const E2E_ENV: NodeJS.ProcessEnv = {
-  ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== "DATABASE_URL")),
+  ...inherited,
   PSS_DATA_DIR: E2E_DATA_DIR,
   PORT: String(E2E_PORT),
   DEVICE_PORT: String(E2E_DEVICE_PORT),

@@ -1,46 +1,62 @@
-// The mutual-TLS device listener (SPEC §5). TLS asks every client for a certificate chained to the
-// hierarchy's root; the authorizer runs again on every HTTP request (keep-alive and resumed sessions
-// skip the handshake).
-
-import type { IncomingMessage, ServerResponse } from "node:http";
+// The mutual-TLS device listener (SPEC §5). TLS asks every client for a certificate but lets the handshake
+// finish without one, so EST /cacerts works for a device that has nothing yet; every other endpoint runs the
+// authorizer on every HTTP request (keep-alive and resumed sessions skip the handshake), which insists that
+// the TLS layer verified the chain too. TLS 1.2 and 1.3, session resumption on (tickets and session ids).
+import { randomBytes } from "node:crypto";
 import https from "node:https";
 import type { TLSSocket } from "node:tls";
-import { metrics } from "../lib/metrics.ts";
+import { supersedeStale } from "../lib/data/devices/authorize.ts";
+import { log } from "../lib/log.ts";
 import type { ListenerTls } from "./device-tls.ts";
+import { deviceRequestListener } from "./est/handler.ts";
 
-function send(res: ServerResponse, status: number, body: unknown) {
-  metrics.httpRequests.inc({ listener: "device", status: String(status) });
-  res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
-}
+export type DeviceListenerOptions = {
+  /** 48-byte session ticket keys; share them across workers so any worker resumes any session */
+  ticketKeys?: Buffer;
+  /** how often the 72-hour supersession sweep runs (0: never; default 10 minutes) */
+  sweepMs?: number;
+};
 
-async function handle(req: IncomingMessage, res: ServerResponse) {
-  const socket = req.socket as TLSSocket;
-  const url = new URL(req.url ?? "/", "https://device.invalid");
-  if (url.pathname === "/health") {
-    if (!socket.authorized)
-      return send(res, 401, { error: { code: "client_certificate_required", message: "a client certificate is required" } });
-    const peer = socket.getPeerCertificate();
-    return send(res, 200, {
-      status: "ok",
-      client: { subject: peer.subject?.CN ?? null, serial: peer.serialNumber?.toLowerCase() ?? null },
-    });
-  }
-  return send(res, 404, { error: { code: "not_found", message: "no such endpoint" } });
-}
-
-export function createDeviceListener(tls: ListenerTls): https.Server {
-  return https.createServer(
+export function createDeviceListener(tls: ListenerTls, opts: DeviceListenerOptions = {}): https.Server {
+  const server = https.createServer(
     {
       key: tls.key,
       cert: tls.cert,
       ca: tls.ca,
       requestCert: true,
-      // A handshake without a valid client chain fails; EST's /cacerts (no client cert) arrives with the EST issue.
-      rejectUnauthorized: true,
+      rejectUnauthorized: false,
       minVersion: "TLSv1.2",
+      maxVersion: "TLSv1.3",
+      sessionIdContext: "pss-device-listener",
+      ticketKeys: opts.ticketKeys ?? randomBytes(48),
+      sessionTimeout: 3600,
+      keepAliveTimeout: 30_000,
     },
-    (req, res) => {
-      handle(req, res).catch(() => send(res, 500, { error: { code: "internal_error", message: "internal error" } }));
-    },
+    deviceRequestListener,
   );
+  // The authorizer caches the peer chain per connection: a renegotiation must not swap it.
+  server.on("secureConnection", (socket: TLSSocket) => socket.disableRenegotiation());
+  // TLS 1.2 session-id resumption needs a session cache on the server side.
+  const sessions = new Map<string, Buffer>();
+  server.on("newSession", (id: Buffer, data: Buffer, cb: () => void) => {
+    if (sessions.size > 10_000) sessions.delete(sessions.keys().next().value as string);
+    sessions.set(id.toString("hex"), data);
+    cb();
+  });
+  server.on("resumeSession", (id: Buffer, cb: (err: Error | null, data?: Buffer | null) => void) =>
+    cb(null, sessions.get(id.toString("hex")) ?? null),
+  );
+
+  const sweepMs = opts.sweepMs ?? 10 * 60_000;
+  let timer: NodeJS.Timeout | undefined;
+  if (sweepMs > 0) {
+    server.on("listening", () => {
+      timer = setInterval(() => {
+        supersedeStale().catch((e) => log.error({ err: e }, "supersession sweep failed"));
+      }, sweepMs);
+      timer.unref();
+    });
+    server.on("close", () => clearInterval(timer));
+  }
+  return server;
 }

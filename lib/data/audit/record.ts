@@ -19,18 +19,21 @@ export type AuditEntry = {
 
 type Tx = Pick<DbTx, "auditEvent">;
 
+/** The row an audit event is stored as (batch writers insert many at once). */
+export function auditRow(actor: Actor, e: AuditEntry): Prisma.AuditEventCreateManyInput {
+  return {
+    action: e.action,
+    outcome: e.outcome ?? "success",
+    actorType: actor.type,
+    actorId: actor.id ?? null,
+    customerId: e.customerId ?? ("customerId" in actor ? (actor.customerId ?? null) : null),
+    target: e.target ?? null,
+    ...(e.details === undefined ? {} : { details: e.details }),
+    ip: e.ip ?? null,
+  };
+}
+
 /** Append an audit event, inside the caller's transaction when one is given. */
 export async function audit(tx: Tx | null, actor: Actor, e: AuditEntry): Promise<void> {
-  await (tx ?? db()).auditEvent.create({
-    data: {
-      action: e.action,
-      outcome: e.outcome ?? "success",
-      actorType: actor.type,
-      actorId: actor.id ?? null,
-      customerId: e.customerId ?? ("customerId" in actor ? (actor.customerId ?? null) : null),
-      target: e.target ?? null,
-      ...(e.details === undefined ? {} : { details: e.details }),
-      ip: e.ip ?? null,
-    },
-  });
+  await (tx ?? db()).auditEvent.create({ data: auditRow(actor, e) });
 }

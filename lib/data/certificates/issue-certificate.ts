@@ -2,7 +2,8 @@
 // find the active issuer of the profile → the signing core's pipeline (parse, verify, validate, build,
 // sign) → store the certificate, its device link and the audit event in one transaction.
 // A refusal stores nothing but a "refused" audit event.
-import type { CertKind } from "../../../generated/prisma/client.ts";
+import { randomUUID } from "node:crypto";
+import type { CertKind, Prisma } from "../../../generated/prisma/client.ts";
 import { bytes, db, type Tx } from "../../db/client.ts";
 import { env } from "../../env.ts";
 import { AppError } from "../../errors.ts";
@@ -12,8 +13,9 @@ import { type ParsedCsr, parseCsr } from "../../pki/csr.ts";
 import { toPem } from "../../pki/der.ts";
 import { isPkiError } from "../../pki/errors.ts";
 import type { LeafProfileId } from "../../pki/profiles.ts";
-import { type Actor, audit } from "../audit/record.ts";
+import { type Actor, audit, auditRow } from "../audit/record.ts";
 import { type ActiveCa, activeCa, type CaScope } from "../ca/hierarchy.ts";
+import { writeIssuance } from "./write-batch.ts";
 
 export type IssueRequest = {
   profile: LeafProfileId;
@@ -64,7 +66,7 @@ export async function issueAndStore(req: IssueRequest): Promise<IssuedRecord> {
   const started = performance.now();
   try {
     const prepared = await prepare(req);
-    const record = await db().$transaction((tx) => store(tx, req, prepared));
+    const record = await writeIssuance(req, prepared);
     metrics.certificatesIssued.inc({ profile: req.profile });
     metrics.issueSeconds.observe({ profile: req.profile }, (performance.now() - started) / 1000);
     return record;
@@ -74,7 +76,7 @@ export async function issueAndStore(req: IssueRequest): Promise<IssuedRecord> {
   }
 }
 
-type Prepared = { issuer: ActiveCa; cert: IssuedCertificate; chainPem: string[] };
+export type Prepared = { issuer: ActiveCa; cert: IssuedCertificate; chainPem: string[] };
 
 /** Everything that needs no write: customer, issuer, the signed certificate. */
 export async function prepare(req: IssueRequest): Promise<Prepared> {
@@ -102,13 +104,41 @@ export async function prepare(req: IssueRequest): Promise<Prepared> {
   return { issuer, cert, chainPem: await chainOf(issuer.ca.id) };
 }
 
-/** The writes of one issuance, inside the caller's transaction (batches put many in one). */
-export async function store(tx: Tx, req: IssueRequest, { issuer, cert, chainPem }: Prepared): Promise<IssuedRecord> {
+/** The certificate and audit rows of one issuance (ids chosen here, so batches need no RETURNING). */
+export function issuanceRows(req: IssueRequest, { issuer, cert }: Prepared, deviceRef: string | null) {
+  const certificate: Prisma.CertificateCreateManyInput & { id: string } = {
+    id: randomUUID(),
+    serial: cert.serialHex,
+    kind: KIND[req.profile],
+    profile: req.profile,
+    issuerId: issuer.ca.id,
+    customerId: req.customerId ?? null,
+    deviceRef,
+    uid: req.uid ?? null,
+    subject: cert.subject,
+    spkiSha256: cert.spkiSha256,
+    der: bytes(cert.der),
+    notBefore: cert.notBefore,
+    notAfter: cert.notAfter,
+    authorizedBy: req.authorizedBy ?? null,
+  };
+  const auditEvent = auditRow(req.actor, {
+    action: "certificate.issue",
+    customerId: req.customerId ?? null,
+    target: `certificate:${cert.serialHex}`,
+    details: { profile: req.profile, deviceId: cert.deviceId ?? null, issuer: issuer.ca.subject, authorizedBy: req.authorizedBy ?? null },
+  });
+  return { certificate, auditEvent };
+}
+
+/** The writes of one issuance, inside the caller's transaction (the manufacturing batch puts many in one). */
+export async function store(tx: Tx, req: IssueRequest, prepared: Prepared): Promise<IssuedRecord> {
+  const { cert, issuer, chainPem } = prepared;
   let deviceRef: string | null = null;
   if (cert.deviceId && req.customerId) {
     const key = { customerId_deviceId: { customerId: req.customerId, deviceId: cert.deviceId } };
     const existing = await tx.device.findUnique({ where: key, select: { id: true } });
-    if (existing && req.device === "create") throw new AppError("device_exists", `device ${cert.deviceId} has already enrolled`, 409);
+    if (existing && req.device === "create") throw deviceExists(cert.deviceId);
     const device = existing
       ? await tx.device.update({
           where: key,
@@ -121,32 +151,13 @@ export async function store(tx: Tx, req: IssueRequest, { issuer, cert, chainPem 
         });
     deviceRef = device.id;
   }
-  const row = await tx.certificate.create({
-    data: {
-      serial: cert.serialHex,
-      kind: KIND[req.profile],
-      profile: req.profile,
-      issuerId: issuer.ca.id,
-      customerId: req.customerId ?? null,
-      deviceRef,
-      uid: req.uid ?? null,
-      subject: cert.subject,
-      spkiSha256: cert.spkiSha256,
-      der: bytes(cert.der),
-      notBefore: cert.notBefore,
-      notAfter: cert.notAfter,
-      authorizedBy: req.authorizedBy ?? null,
-    },
-    select: { id: true },
-  });
-  await audit(tx, req.actor, {
-    action: "certificate.issue",
-    customerId: req.customerId ?? null,
-    target: `certificate:${cert.serialHex}`,
-    details: { profile: req.profile, deviceId: cert.deviceId ?? null, issuer: issuer.ca.subject, authorizedBy: req.authorizedBy ?? null },
-  });
-  return { ...cert, id: row.id, issuerId: issuer.ca.id, chainPem };
+  const rows = issuanceRows(req, prepared, deviceRef);
+  await tx.certificate.create({ data: rows.certificate, select: { id: true } });
+  await tx.auditEvent.create({ data: rows.auditEvent });
+  return { ...cert, id: rows.certificate.id, issuerId: issuer.ca.id, chainPem };
 }
+
+export const deviceExists = (deviceId: string) => new AppError("device_exists", `device ${deviceId} has already enrolled`, 409);
 
 async function refused(req: IssueRequest, e: unknown) {
   if (!(e instanceof AppError)) return;

@@ -1,0 +1,147 @@
+// Enrollment policy, device secrets, enrollment groups and the rotation-overdue list (SPEC §5).
+import fs from "node:fs";
+import { rotationOverdue } from "../../lib/data/devices/rotation-overdue.ts";
+import {
+  addDeviceSecret,
+  addEnrollmentGroup,
+  releaseBootstrap,
+  setEnrollmentPolicy,
+  showEnrollmentPolicies,
+} from "../../lib/data/enrollment/manage-policy.ts";
+import { db } from "../../lib/db/client.ts";
+import { AppError } from "../../lib/errors.ts";
+import { type Command, flags, required } from "../io.ts";
+
+const cli = { type: "system", id: "cli" } as const;
+
+/** --customer takes the customer's id or exact name. */
+async function customerId(value: string | undefined): Promise<string> {
+  const v = required(value, "customer");
+  const c = await db().customer.findFirst({
+    where: /^[0-9a-f-]{36}$/i.test(v) ? { id: v } : { name: v },
+    select: { id: true },
+  });
+  if (!c) throw new AppError("customer_not_found", `no such customer: ${v}`, 404);
+  return c.id;
+}
+
+const list = (v: string | undefined) =>
+  v === undefined
+    ? undefined
+    : v
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
+
+export const policySet: Command = {
+  name: "policy set",
+  summary: "set the enrollment policy of a customer, or of one bootstrapping certificate (--bootstrap SERIAL)",
+  usage:
+    "pss policy set --customer C [--bootstrap SERIAL] [--allow ID,…] [--deny ID,…] [--max N|none] [--until ISO|none] [--require-secret true|false] [--json]",
+  needsDb: true,
+  async run({ args }) {
+    const { values } = flags(args, {
+      customer: { type: "string" },
+      bootstrap: { type: "string" },
+      allow: { type: "string" },
+      deny: { type: "string" },
+      max: { type: "string" },
+      until: { type: "string" },
+      "require-secret": { type: "string" },
+    });
+    const none = (v: string | undefined) => (v === undefined ? undefined : v === "none" ? null : v);
+    const max = none(values.max);
+    const until = none(values.until);
+    const allow = list(values.allow);
+    const deny = list(values.deny);
+    return setEnrollmentPolicy(
+      {
+        customerId: await customerId(values.customer),
+        ...(values.bootstrap ? { bootstrapSerial: values.bootstrap } : {}),
+        ...(allow ? { allowDeviceIds: allow } : {}),
+        ...(deny ? { denyDeviceIds: deny } : {}),
+        ...(max === undefined ? {} : { maxEnrollments: max === null ? null : Number(max) }),
+        ...(until === undefined ? {} : { enrollUntil: until === null ? null : new Date(until) }),
+        ...(values["require-secret"] === undefined ? {} : { requireDeviceSecret: values["require-secret"] === "true" }),
+      },
+      cli,
+    );
+  },
+};
+
+export const policyShow: Command = {
+  name: "policy show",
+  summary: "show a customer's enrollment policies and quarantined bootstrapping certificates",
+  usage: "pss policy show --customer C [--json]",
+  needsDb: true,
+  async run({ args }) {
+    const { values } = flags(args, { customer: { type: "string" } });
+    return showEnrollmentPolicies(await customerId(values.customer));
+  },
+};
+
+export const policyRelease: Command = {
+  name: "policy release",
+  summary: "release a quarantined bootstrapping certificate",
+  usage: "pss policy release --customer C --bootstrap SERIAL [--json]",
+  needsDb: true,
+  async run({ args }) {
+    const { values } = flags(args, { customer: { type: "string" }, bootstrap: { type: "string" } });
+    return releaseBootstrap(await customerId(values.customer), required(values.bootstrap, "bootstrap"), cli);
+  },
+};
+
+export const deviceSecretAdd: Command = {
+  name: "device secret add",
+  summary: "register a one-time enrollment secret for a device id (printed once; the device sends it as CSR challengePassword)",
+  usage: "pss device secret add --customer C --device-id D [--secret S] [--json]",
+  needsDb: true,
+  async run({ args }) {
+    const { values } = flags(args, { customer: { type: "string" }, "device-id": { type: "string" }, secret: { type: "string" } });
+    return addDeviceSecret(
+      {
+        customerId: await customerId(values.customer),
+        deviceId: required(values["device-id"], "device-id"),
+        ...(values.secret ? { secret: values.secret } : {}),
+      },
+      cli,
+    );
+  },
+};
+
+export const deviceOverdue: Command = {
+  name: "device overdue",
+  summary: "list a customer's devices whose Client TLS certificate is older than 30 days (rotation overdue)",
+  usage: "pss device overdue --customer C [--limit N] [--json]",
+  needsDb: true,
+  async run({ args }) {
+    const { values } = flags(args, { customer: { type: "string" }, limit: { type: "string" } });
+    return rotationOverdue({ customerId: await customerId(values.customer), limit: Number(values.limit ?? 100) });
+  },
+};
+
+export const groupAdd: Command = {
+  name: "group add",
+  summary: "add an enrollment group: devices whose chain's leaf-most CA is this manufacturer CA enroll into the customer",
+  usage: "pss group add --customer C --name N --ca FILE --uid U [--json]",
+  needsDb: true,
+  async run({ args }) {
+    const { values } = flags(args, {
+      customer: { type: "string" },
+      name: { type: "string" },
+      ca: { type: "string" },
+      uid: { type: "string" },
+    });
+    let caCert: Buffer;
+    try {
+      caCert = fs.readFileSync(required(values.ca, "ca"));
+    } catch (e) {
+      if (e instanceof AppError) throw e;
+      throw new AppError("file_unreadable", `cannot read ${values.ca}`, 2);
+    }
+    return addEnrollmentGroup(
+      { customerId: await customerId(values.customer), name: required(values.name, "name"), caCert, uid: required(values.uid, "uid") },
+      cli,
+    );
+  },
+};

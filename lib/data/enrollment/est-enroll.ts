@@ -1,0 +1,193 @@
+// The EST use cases (SPEC §5), called by the device listener after the authorizer established who is calling:
+//   simpleEnroll       bootstrapping certificate (or enrollment-group device) → first Client TLS certificate
+//   simpleReenroll     the device's newest Client TLS certificate → rotated Client TLS certificate
+//   applicationEnroll  a Client TLS certificate → application certificate (c2pa) for the same device
+// Every refusal leaves nothing but its audit event (and, for an exceeded budget, the quarantine).
+import { db, type Tx } from "../../db/client.ts";
+import { AppError } from "../../errors.ts";
+import { type ParsedCsr, parseCsr, requireDeviceId } from "../../pki/csr.ts";
+import { getLeafProfile, type LeafProfileId } from "../../pki/profiles.ts";
+import { audit } from "../audit/record.ts";
+import { APPLICATION_PROFILES } from "../ca/hierarchy.ts";
+import type { IssuedRecord } from "../certificates/issue-certificate.ts";
+import { type DeviceIdentity, deviceActor } from "../devices/authorize.ts";
+import { auditRefusal, issueInTransaction } from "./issue.ts";
+import {
+  BudgetExceeded,
+  checkBudget,
+  checkDeviceLists,
+  checkDeviceSecret,
+  consumeDeviceSecret,
+  effectivePolicy,
+  quarantineBootstrap,
+} from "./policy.ts";
+
+const forbidden = (code: string, message: string) => new AppError(code, message, 403);
+
+export type EnrollInput = { identity: DeviceIdentity; csr: string | Uint8Array; now?: Date };
+
+function wrongKind(identity: DeviceIdentity, expected: string): never {
+  const what =
+    identity.kind === "GROUP" ? "an enrollment-group device certificate" : `a ${identity.kind.toLowerCase().replace("_", " ")} certificate`;
+  throw forbidden("wrong_certificate_kind", `this endpoint needs ${expected}; the request was authenticated with ${what}`);
+}
+
+/** Key newness (SPEC §5): never the authenticating key, never a key already certified for any device. */
+async function requireNewKey(csr: ParsedCsr, identity: DeviceIdentity) {
+  if (csr.spkiSha256 === identity.spkiSha256)
+    throw new AppError("csr_key_reused", "the request must carry a new key, not the authenticating certificate's key", 400);
+  const other = await db().certificate.findFirst({ where: { spkiSha256: csr.spkiSha256 }, select: { id: true } });
+  if (other) throw new AppError("csr_key_reused", "this key is already certified: generate a new key pair", 400);
+}
+
+async function guarded<T>(identity: DeviceIdentity, action: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (e) {
+    await auditRefusal(deviceActor(identity), action, e, { authenticatedBy: identity.kind });
+    throw e;
+  }
+}
+
+/** POST /.well-known/est/simpleenroll */
+export function simpleEnroll({ identity, csr: input, now = new Date() }: EnrollInput): Promise<IssuedRecord> {
+  return guarded(identity, "device.enroll", async () => {
+    if (identity.kind !== "BOOTSTRAP" && identity.kind !== "GROUP") wrongKind(identity, "a bootstrapping certificate");
+    const csr = parseCsr(input);
+    const deviceId = requireDeviceId(csr);
+    const bootstrapCertId = identity.via === "pss" ? identity.certId : null;
+    const policy = await effectivePolicy(identity.customerId, bootstrapCertId);
+    checkDeviceLists(policy, deviceId);
+    const existing = await db().device.findUnique({
+      where: { customerId_deviceId: { customerId: identity.customerId, deviceId } },
+      select: { id: true },
+    });
+    if (existing) throw new AppError("device_exists", `device ${deviceId} has already enrolled: rotate with simplereenroll`, 409);
+    await requireNewKey(csr, identity);
+    const useSecret = await checkDeviceSecret(policy, identity.customerId, deviceId, csr.challengePassword);
+    try {
+      if (bootstrapCertId) await checkBudget(policy, bootstrapCertId, now);
+      return await issueInTransaction(
+        {
+          profile: "client-tls",
+          csr,
+          customerId: identity.customerId,
+          uid: identity.uid,
+          device: "create",
+          ...(bootstrapCertId ? { enrolledById: bootstrapCertId } : {}),
+          authorizedBy: identity.via === "pss" ? `bootstrap:${identity.serial}` : `group:${identity.groupId}`,
+          actor: deviceActor(identity),
+        },
+        {
+          before: async (tx) => {
+            if (bootstrapCertId && (policy.maxEnrollments !== null || policy.enrollUntil !== null)) {
+              // serialize the enrollments of one bootstrapping certificate, so the budget cannot be overrun
+              await tx.$executeRaw`SELECT 1 FROM "Certificate" WHERE id = ${bootstrapCertId}::uuid FOR UPDATE`;
+              await checkBudget(policy, bootstrapCertId, now, tx);
+            }
+            if (useSecret) await consumeDeviceSecret(tx, identity.customerId, deviceId, now);
+          },
+        },
+      );
+    } catch (e) {
+      if (e instanceof BudgetExceeded && bootstrapCertId) await quarantineBootstrap(bootstrapCertId, e.code, deviceActor(identity), now);
+      throw e;
+    }
+  });
+}
+
+/** POST /.well-known/est/simplereenroll */
+export function simpleReenroll({ identity, csr: input }: EnrollInput): Promise<IssuedRecord> {
+  return guarded(identity, "device.reenroll", async () => {
+    if (identity.kind !== "CLIENT_TLS" || identity.via !== "pss" || !identity.deviceRef || !identity.deviceId)
+      wrongKind(identity, "the device's current Client TLS certificate");
+    const { certId, deviceRef, deviceId } = identity as DeviceIdentity & { via: "pss"; deviceRef: string; deviceId: string };
+    await requireNewest(identity, certId, deviceRef);
+    const csr = parseCsr(input);
+    await requireNewKey(csr, identity);
+    return issueInTransaction(
+      {
+        profile: "client-tls",
+        csr,
+        customerId: identity.customerId,
+        uid: identity.uid,
+        deviceId,
+        device: "upsert",
+        authorizedBy: `client-tls:${identity.serial}`,
+        actor: deviceActor(identity),
+      },
+      {
+        before: async (tx) => {
+          // one rotation per device at a time: a clone racing the device loses here
+          await tx.$executeRaw`SELECT 1 FROM "Device" WHERE id = ${deviceRef}::uuid FOR UPDATE`;
+          await requireNewest(identity, certId, deviceRef, tx);
+        },
+        after: async (tx, record) => {
+          await tx.certificate.update({ where: { id: record.id }, data: { replacesId: certId } });
+        },
+      },
+    );
+  });
+}
+
+/** Only the device's newest Client TLS certificate may re-enroll; an older one is a suspected clone. */
+async function requireNewest(identity: DeviceIdentity, certId: string, deviceRef: string, client: Tx = db()) {
+  const newest = await client.certificate.findFirst({
+    where: { deviceRef, kind: "CLIENT_TLS" },
+    orderBy: { createdAt: "desc" },
+    select: { id: true, serial: true },
+  });
+  if (newest?.id === certId) return;
+  await audit(null, deviceActor(identity), {
+    action: "clone_suspected",
+    outcome: "refused",
+    customerId: identity.customerId,
+    target: `certificate:${identity.serial}`,
+    details: { deviceId: identity.deviceId, newestSerial: newest?.serial ?? null },
+  });
+  throw forbidden("clone_suspected", "only the device's newest certificate may re-enroll; this attempt was recorded");
+}
+
+/** POST /.well-known/est/<profile>/simpleenroll and …/simplereenroll */
+export function applicationEnroll({
+  identity,
+  csr: input,
+  profile,
+  renew = false,
+}: EnrollInput & { profile: string; renew?: boolean }): Promise<IssuedRecord> {
+  return guarded(identity, renew ? "device.application_reenroll" : "device.application_enroll", async () => {
+    if (!(APPLICATION_PROFILES as readonly string[]).includes(profile))
+      throw new AppError("profile_unknown", `unknown application profile: ${profile}`, 404);
+    if (identity.kind !== "CLIENT_TLS" || identity.via !== "pss" || !identity.deviceRef || !identity.deviceId)
+      wrongKind(identity, "the device's Client TLS certificate");
+    const { deviceRef, deviceId } = identity as DeviceIdentity & { deviceRef: string; deviceId: string };
+    const csr = parseCsr(input);
+    if (requireDeviceId(csr) !== deviceId)
+      throw forbidden("device_id_mismatch", "the request's device id differs from the authenticated device's");
+    const profileId = getLeafProfile(profile).id as LeafProfileId;
+    const previous = renew
+      ? await db().certificate.findFirst({
+          where: { deviceRef, kind: "APPLICATION", profile: profileId },
+          orderBy: { createdAt: "desc" },
+          select: { id: true },
+        })
+      : null;
+    if (renew && !previous)
+      throw new AppError("nothing_to_renew", `this device has no ${profile} certificate to renew: use simpleenroll`, 404);
+    return issueInTransaction(
+      {
+        profile: profileId,
+        csr,
+        customerId: identity.customerId,
+        uid: identity.uid,
+        deviceId,
+        device: "upsert",
+        authorizedBy: `client-tls:${identity.serial}`,
+        actor: deviceActor(identity),
+      },
+      previous
+        ? { after: (tx, record) => tx.certificate.update({ where: { id: record.id }, data: { replacesId: previous.id } }).then(() => {}) }
+        : {},
+    );
+  });
+}

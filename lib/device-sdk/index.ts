@@ -1,0 +1,278 @@
+// Device SDK (SPEC §5): what a device maker's firmware team uses on a Linux device to talk EST to PSS.
+// Generate a key, build a CSR, enroll with the factory bootstrapping certificate, rotate the Client TLS
+// certificate when due (and at start), fetch application certificates (c2pa). Keys and certificates are
+// written atomically with mode 0600 in one directory:
+//
+//   state.json            server URL and file names
+//   ca.pem                the TLS Root CA (trust anchor for the server and the chains)
+//   device.key / .crt     current Client TLS key and certificate; device-chain.pem = certificate + intermediates
+//   <profile>.key / .crt  application key and certificate (c2pa.key, c2pa.crt, c2pa-chain.pem)
+//
+// Only node:crypto, node:https and node:fs: no database, no Next.js.
+import { createPrivateKey, generateKeyPairSync, type KeyObject, X509Certificate } from "node:crypto";
+import fs from "node:fs";
+import https from "node:https";
+import path from "node:path";
+import { createCsr } from "../pki/csr.ts";
+import { oid, sequence, set, utf8String } from "../pki/der.ts";
+import { OID_CN, OID_SERIAL_NUMBER } from "../pki/names.ts";
+import { readCertsOnly } from "../pki/pkcs7.ts";
+
+export const ROTATE_AFTER_DAYS = 29; // one day of slack before the service's 30-day "rotation overdue"
+const DAY = 86_400_000;
+const OID_CHALLENGE_PASSWORD = "1.2.840.113549.1.9.7";
+
+export type KeyType = "p256" | "p384" | "ed25519";
+
+export class EstError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "EstError";
+  }
+}
+
+// ---- building blocks ------------------------------------------------------------------------------------
+
+export function generateKey(type: KeyType = "p256"): KeyObject {
+  if (type === "ed25519") return generateKeyPairSync("ed25519").privateKey;
+  return generateKeyPairSync("ec", { namedCurve: type === "p384" ? "secp384r1" : "prime256v1" }).privateKey;
+}
+
+/** A PKCS#10 request for a device: subject CN = serialNumber = device id, optional one-time secret. */
+export function buildCsr(input: { key: KeyObject; deviceId: string; challengePassword?: string }): Buffer {
+  const attributes = input.challengePassword ? [sequence(oid(OID_CHALLENGE_PASSWORD), set(utf8String(input.challengePassword)))] : [];
+  return createCsr({
+    key: input.key,
+    subject: [
+      { oid: OID_CN, value: input.deviceId, encoding: "utf8" },
+      { oid: OID_SERIAL_NUMBER, value: input.deviceId, encoding: "printable" },
+    ],
+    attributes,
+  });
+}
+
+export type EstConnection = {
+  /** https://host:port of the device listener */
+  url: string;
+  /** PEM of the TLS Root CA */
+  ca: string;
+  /** client certificate (PEM, may include intermediates) and key (PEM) */
+  cert?: string;
+  key?: string;
+};
+
+export type EstResponse = { status: number; contentType: string; body: Buffer };
+
+/** One EST request (new TLS connection). Non-2xx answers throw EstError with the service's code. */
+export function estRequest(
+  conn: EstConnection,
+  op: string,
+  opts: { method?: "GET" | "POST"; body?: string; accept?: string } = {},
+): Promise<EstResponse> {
+  const u = new URL(conn.url);
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      {
+        host: u.hostname,
+        port: u.port || 443,
+        path: `/.well-known/est/${op}`,
+        method: opts.method ?? (opts.body === undefined ? "GET" : "POST"),
+        ca: conn.ca,
+        ...(conn.cert && conn.key ? { cert: conn.cert, key: conn.key } : {}),
+        agent: false,
+        minVersion: "TLSv1.2",
+        headers: {
+          ...(opts.body === undefined ? {} : { "content-type": "application/pkcs10", "content-length": Buffer.byteLength(opts.body) }),
+          ...(opts.accept ? { accept: opts.accept } : {}),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          const body = Buffer.concat(chunks);
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status < 300) return resolve({ status, contentType: String(res.headers["content-type"] ?? ""), body });
+          let code = "http_error";
+          let message = `HTTP ${status}`;
+          try {
+            const e = JSON.parse(body.toString("utf8")).error;
+            code = e.code;
+            message = e.message;
+          } catch {}
+          reject(new EstError(status, code, message));
+        });
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end(opts.body);
+  });
+}
+
+const pemOf = (der: Uint8Array) =>
+  `-----BEGIN CERTIFICATE-----\n${Buffer.from(der)
+    .toString("base64")
+    .replace(/(.{64})/g, "$1\n")
+    .replace(/\n?$/, "\n")}-----END CERTIFICATE-----\n`;
+
+/** GET cacerts: the CA certificates (PEM) of the default path or an application profile's. */
+export async function fetchCaCerts(conn: EstConnection, profile?: string): Promise<string[]> {
+  const res = await estRequest(conn, profile ? `${profile}/cacerts` : "cacerts");
+  return readCertsOnly(res.body.toString("latin1")).map(pemOf);
+}
+
+/** POST an enrollment; returns the certificate and its chain (issuer first, without the root) as PEM. */
+export async function enrollRequest(conn: EstConnection, op: string, csrDer: Buffer): Promise<{ cert: string; chain: string[] }> {
+  const body = csrDer.toString("base64").replace(/(.{64})/g, "$1\n");
+  const res = await estRequest(conn, op, { body, accept: "application/pem-certificate-chain" });
+  const [cert, ...chain] = res.body.toString("utf8").match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n?/g) ?? [];
+  if (!cert) throw new EstError(res.status, "bad_response", "the answer holds no certificate");
+  return { cert, chain };
+}
+
+// ---- files ------------------------------------------------------------------------------------------------
+
+/** Write a file with mode 0600, atomically (temporary file + rename). */
+export function writePrivate(file: string, data: string | Buffer): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, data, { mode: 0o600 });
+  fs.chmodSync(tmp, 0o600);
+  fs.renameSync(tmp, file);
+}
+
+type State = { url: string; deviceId: string; keyType: KeyType };
+
+// ---- the device -------------------------------------------------------------------------------------------
+
+export class Device {
+  private constructor(
+    readonly dir: string,
+    private state: State,
+  ) {}
+
+  /** A device whose state lives in `dir` (created 0700 if missing); must have enrolled before. */
+  static open(dir: string): Device {
+    const file = path.join(dir, "state.json");
+    if (!fs.existsSync(file)) throw new EstError(0, "not_enrolled", `no device state in ${dir}: enroll first`);
+    return new Device(dir, JSON.parse(fs.readFileSync(file, "utf8")) as State);
+  }
+
+  /**
+   * Initial device setup: a new key, a CSR for `deviceId`, simpleenroll authenticated by the factory
+   * bootstrapping certificate. Writes ca.pem, device.key, device.crt, device-chain.pem and state.json.
+   */
+  static async enroll(input: {
+    dir: string;
+    url: string;
+    ca: string;
+    bootstrapCert: string;
+    bootstrapKey: string;
+    deviceId: string;
+    secret?: string;
+    keyType?: KeyType;
+  }): Promise<Device> {
+    fs.mkdirSync(input.dir, { recursive: true, mode: 0o700 });
+    const key = generateKey(input.keyType);
+    const csr = buildCsr({ key, deviceId: input.deviceId, ...(input.secret ? { challengePassword: input.secret } : {}) });
+    const issued = await enrollRequest(
+      { url: input.url, ca: input.ca, cert: input.bootstrapCert, key: input.bootstrapKey },
+      "simpleenroll",
+      csr,
+    );
+    const device = new Device(input.dir, { url: input.url, deviceId: input.deviceId, keyType: input.keyType ?? "p256" });
+    writePrivate(device.file("ca.pem"), input.ca);
+    device.store("device", key, issued);
+    writePrivate(device.file("state.json"), JSON.stringify(device.state, null, 2));
+    return device;
+  }
+
+  get deviceId(): string {
+    return this.state.deviceId;
+  }
+
+  file(name: string): string {
+    return path.join(this.dir, name);
+  }
+
+  /** The current Client TLS certificate. */
+  certificate(): X509Certificate {
+    return new X509Certificate(fs.readFileSync(this.file("device.crt")));
+  }
+
+  /** Age-based rotation: due once the certificate is ROTATE_AFTER_DAYS old. */
+  rotationDue(now = new Date()): boolean {
+    const issued = new Date(this.certificate().validFrom).getTime() + 5 * 60_000; // notBefore is backdated 5 min
+    return now.getTime() - issued >= ROTATE_AFTER_DAYS * DAY;
+  }
+
+  private connection(): EstConnection {
+    return {
+      url: this.state.url,
+      ca: fs.readFileSync(this.file("ca.pem"), "utf8"),
+      cert: fs.readFileSync(this.file("device-chain.pem"), "utf8"),
+      key: fs.readFileSync(this.file("device.key"), "utf8"),
+    };
+  }
+
+  private store(name: string, key: KeyObject, issued: { cert: string; chain: string[] }) {
+    writePrivate(this.file(`${name}.key`), key.export({ type: "pkcs8", format: "pem" }) as string);
+    writePrivate(this.file(`${name}.crt`), issued.cert);
+    writePrivate(this.file(`${name}-chain.pem`), [issued.cert, ...issued.chain].join(""));
+  }
+
+  /**
+   * simplereenroll with a new key when due (or `force`). The new key and certificate replace the old files
+   * only after the service answered, so a failed rotation leaves a working device.
+   */
+  async rotate(opts: { force?: boolean; now?: Date } = {}): Promise<boolean> {
+    if (!opts.force && !this.rotationDue(opts.now)) return false;
+    const key = generateKey(this.state.keyType);
+    const issued = await enrollRequest(this.connection(), "simplereenroll", buildCsr({ key, deviceId: this.state.deviceId }));
+    this.store("device", key, issued);
+    return true;
+  }
+
+  /** What a device runs at start: rotate if due. */
+  async start(now = new Date()): Promise<{ rotated: boolean }> {
+    return { rotated: await this.rotate({ now }) };
+  }
+
+  /** An application certificate (default c2pa) for a new key; renews when one exists already. */
+  async applicationCertificate(
+    profile = "c2pa",
+    keyType: KeyType = "p256",
+  ): Promise<{ cert: X509Certificate; keyFile: string; certFile: string }> {
+    if (!/^[a-z0-9-]{1,32}$/.test(profile)) throw new EstError(0, "profile_invalid", "invalid profile name");
+    const key = generateKey(keyType);
+    const renew = fs.existsSync(this.file(`${profile}.crt`));
+    const issued = await enrollRequest(
+      this.connection(),
+      `${profile}/${renew ? "simplereenroll" : "simpleenroll"}`,
+      buildCsr({ key, deviceId: this.state.deviceId }),
+    );
+    this.store(profile, key, issued);
+    return { cert: new X509Certificate(issued.cert), keyFile: this.file(`${profile}.key`), certFile: this.file(`${profile}.crt`) };
+  }
+
+  status(now = new Date()) {
+    const cert = this.certificate();
+    return {
+      deviceId: this.state.deviceId,
+      url: this.state.url,
+      serial: cert.serialNumber.toLowerCase().replace(/^0+(?=.)/, ""),
+      notBefore: new Date(cert.validFrom).toISOString(),
+      notAfter: new Date(cert.validTo).toISOString(),
+      rotationDue: this.rotationDue(now),
+    };
+  }
+}
+
+/** Read a PEM private key file (bootstrapping key). */
+export function readKey(file: string): KeyObject {
+  return createPrivateKey(fs.readFileSync(file));
+}

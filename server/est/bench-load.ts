@@ -1,0 +1,123 @@
+// Load generator of `pss bench enroll`, run in its own process so it does not share the server's core time
+// accounting. Raw HTTP/1.1 over node:tls keeps the client's own cost small. Prints one JSON line.
+//   argv[2]: JSON { host, port, ca, cert, key, seconds, concurrency, modes }
+import { randomBytes } from "node:crypto";
+import tls from "node:tls";
+import { buildCsr, generateKey } from "../../lib/device-sdk/index.ts";
+
+type Config = { host: string; port: number; ca: string; cert: string; key: string; seconds: number; concurrency: number; modes: Mode[] };
+type Mode = "handshake" | "fresh" | "resumed" | "keepalive";
+
+const cfg = JSON.parse(process.argv[2]) as Config;
+const run = randomBytes(3).toString("hex");
+let counter = 0;
+
+/** Pre-built request bodies: every enrollment needs a new key and device id. */
+function requests(n: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0; i < n; i++) {
+    const body = buildCsr({ key: generateKey(), deviceId: `bench-${run}-${counter++}` }).toString("base64");
+    out.push(
+      Buffer.from(
+        `POST /.well-known/est/simpleenroll HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/pkcs10\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+      ),
+    );
+  }
+  return out;
+}
+
+function connect(session?: Buffer): Promise<tls.TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const s = tls.connect({
+      host: cfg.host,
+      port: cfg.port,
+      ca: cfg.ca,
+      cert: cfg.cert,
+      key: cfg.key,
+      servername: "localhost",
+      ...(session ? { session } : {}),
+    });
+    s.once("secureConnect", () => resolve(s));
+    s.once("error", reject);
+  });
+}
+
+/** Send one request and wait for its whole response; resolves with the status. */
+function exchange(s: tls.TLSSocket, req: Buffer): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let buf = Buffer.alloc(0);
+    const onData = (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      const end = buf.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      const head = buf.subarray(0, end).toString("latin1");
+      const len = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
+      if (buf.length < end + 4 + len) return;
+      s.off("data", onData);
+      s.off("error", reject);
+      resolve(Number(head.slice(9, 12)));
+    };
+    s.on("data", onData);
+    s.once("error", reject);
+    s.write(req);
+  });
+}
+
+async function measure(mode: Mode): Promise<{ mode: Mode; per_s: number; ops: number; errors: number; p50_ms: number; resumed: number }> {
+  const pool = mode === "handshake" ? [] : requests(Math.ceil(cfg.seconds * (mode === "keepalive" ? 2500 : 900)));
+  let next = 0;
+  let ops = 0;
+  let errors = 0;
+  let resumed = 0;
+  const lat: number[] = [];
+  const end = performance.now() + cfg.seconds * 1000;
+  const worker = async () => {
+    let session: Buffer | undefined;
+    let kept: tls.TLSSocket | undefined;
+    while (performance.now() < end) {
+      const t0 = performance.now();
+      try {
+        if (mode === "handshake") {
+          const s = await connect();
+          s.destroy();
+        } else {
+          const req = pool[next++];
+          if (!req) break;
+          let s: tls.TLSSocket;
+          if (mode === "keepalive") s = kept ??= await connect();
+          else {
+            s = await connect(mode === "resumed" ? session : undefined);
+            if (s.isSessionReused()) resumed++;
+            if (mode === "resumed") s.on("session", (sess: Buffer) => (session = sess));
+          }
+          const status = await exchange(s, req);
+          if (status !== 200) errors++;
+          if (mode !== "keepalive") s.end();
+        }
+        ops++;
+        lat.push(performance.now() - t0);
+      } catch {
+        errors++;
+        kept = undefined;
+      }
+    }
+    kept?.destroy();
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: cfg.concurrency }, worker));
+  const elapsed = (performance.now() - started) / 1000;
+  lat.sort((a, b) => a - b);
+  return {
+    mode,
+    per_s: Math.round(ops / elapsed),
+    ops,
+    errors,
+    p50_ms: Math.round((lat[Math.floor(lat.length / 2)] ?? 0) * 100) / 100,
+    resumed,
+  };
+}
+
+const results = [];
+for (const mode of cfg.modes) results.push(await measure(mode));
+console.log(JSON.stringify(results));
+process.exit(0);

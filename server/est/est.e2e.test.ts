@@ -1,0 +1,216 @@
+// End to end over real TLS on localhost: the device SDK, and separately curl + openssl, enroll, rotate and get
+// a c2pa certificate; every resulting chain passes `openssl verify`.
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { db } from "../../lib/db/client.ts";
+import { Device, fetchCaCerts } from "../../lib/device-sdk/index.ts";
+import { readCertsOnly } from "../../lib/pki/pkcs7.ts";
+import { opensslAsync, scratchDir } from "../../lib/pki/testing/ca-fixture.ts";
+import { testDb } from "../../tests/db.ts";
+import { est, type Listener, newBootstrap, newCustomer, startListener } from "./testing.ts";
+
+testDb();
+let l: Listener;
+const scratch = scratchDir();
+beforeAll(async () => {
+  l = await startListener();
+});
+afterAll(async () => {
+  await l.close();
+  scratch.cleanup();
+});
+
+async function verify(certFile: string, chainFile: string) {
+  const r = await opensslAsync(["verify", "-CAfile", scratch.write("root.pem", l.rootPem), "-untrusted", chainFile, certFile]);
+  expect(r.out).toContain(": OK");
+  expect(r.code).toBe(0);
+}
+
+function run(cmd: string, args: string[], input?: string): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(cmd, args, { encoding: "latin1", timeout: 30_000, maxBuffer: 1 << 24 }, (error, stdout, stderr) => {
+      if (error && typeof error.code !== "number") return reject(error);
+      resolve({ code: error ? Number(error.code) : 0, out: stdout, err: stderr });
+    });
+    if (input !== undefined) child.stdin?.end(input);
+  });
+}
+
+describe("device SDK", () => {
+  it("cacerts without a client certificate: PKCS#7 certs-only with the root", async () => {
+    const r = await est(l, "cacerts", null);
+    expect(r.status).toBe(200);
+    expect(r.res?.contentType).toBe("application/pkcs7-mime; smime-type=certs-only");
+    const certs = readCertsOnly(r.res!.body.toString("latin1"));
+    expect(certs.length).toBeGreaterThanOrEqual(2);
+    const pems = await fetchCaCerts({ url: l.url, ca: l.rootPem });
+    expect(pems.at(-1)?.replace(/\s/g, "")).toBe(l.rootPem.replace(/\s/g, ""));
+  });
+
+  it("enrolls, rotates (old valid until the new one is used), gets a c2pa certificate", async () => {
+    const c = await newCustomer();
+    const boot = await newBootstrap(c);
+    const dir = `${scratch.dir}/sdk-device`;
+    const device = await Device.enroll({
+      dir,
+      url: l.url,
+      ca: l.rootPem,
+      bootstrapCert: boot.chainPem,
+      bootstrapKey: boot.keyPem,
+      deviceId: "cam-0001",
+    });
+    for (const f of ["device.key", "device.crt", "device-chain.pem", "ca.pem", "state.json"]) {
+      expect(fs.statSync(`${dir}/${f}`).mode & 0o777).toBe(0o600);
+    }
+    await verify(device.file("device.crt"), device.file("device-chain.pem"));
+    const row = await db().device.findUniqueOrThrow({
+      where: { customerId_deviceId: { customerId: c.customer.id, deviceId: "cam-0001" } },
+    });
+    expect(row.enrolledById).toBe(boot.id);
+    const first = device.status();
+    expect(first.rotationDue).toBe(false);
+    expect(device.rotationDue(new Date(Date.now() + 30 * 86_400_000))).toBe(true);
+
+    const oldChain = fs.readFileSync(device.file("device-chain.pem"), "utf8");
+    const oldKey = fs.readFileSync(device.file("device.key"), "utf8");
+    expect(await device.rotate()).toBe(false); // not due
+    expect(await device.rotate({ force: true })).toBe(true);
+    const second = device.status();
+    expect(second.serial).not.toBe(first.serial);
+    await verify(device.file("device.crt"), device.file("device-chain.pem"));
+    const newRow = await db().certificate.findUniqueOrThrow({ where: { serial: second.serial } });
+    const oldRow = await db().certificate.findUniqueOrThrow({ where: { serial: first.serial } });
+    expect(newRow.replacesId).toBe(oldRow.id);
+    expect(oldRow.revokedAt).toBeNull();
+    // the old certificate still works (cacerts with it adds the customer's issuing CA) until the new one is used
+    expect((await est(l, "cacerts", { chainPem: oldChain, keyPem: oldKey })).status).toBe(200);
+
+    const app = await device.applicationCertificate("c2pa");
+    expect(app.cert.subject).toContain("CN=cam-0001");
+    await verify(app.certFile, device.file("c2pa-chain.pem"));
+    // the new certificate has been used: the old one is revoked as superseded and refused
+    const oldAfter = await db().certificate.findUniqueOrThrow({ where: { serial: first.serial } });
+    expect(oldAfter.revocationReason).toBe("superseded");
+    const stale = await est(l, "simplereenroll", { chainPem: oldChain, keyPem: oldKey }, "MA==");
+    expect(stale.status).toBe(403);
+    // renewal of the application certificate
+    const renewed = await device.applicationCertificate("c2pa");
+    expect(renewed.cert.serialNumber).not.toBe(app.cert.serialNumber);
+    // the pss-device command line on the same state directory
+    const cli = await run(process.execPath, ["bin/pss-device.mjs", "rotate", "--force", "--dir", dir, "--json"]);
+    expect(cli.code, cli.err).toBe(0);
+    expect(JSON.parse(cli.out)).toMatchObject({ rotated: true, deviceId: "cam-0001", rotationDue: false });
+  });
+});
+
+describe("curl + openssl as the device", () => {
+  it("enrolls, rotates and gets a c2pa certificate", async () => {
+    const c = await newCustomer();
+    const boot = await newBootstrap(c);
+    const f = (n: string) => `${scratch.dir}/${n}`;
+    scratch.write("boot.key", boot.keyPem);
+    scratch.write("boot.pem", boot.chainPem);
+    const root = scratch.write("root.pem", l.rootPem);
+    const url = `${l.url}/.well-known/est`;
+
+    // cacerts, no client certificate
+    const ca = await run("curl", ["-sS", "--fail-with-body", "--cacert", root, `${url}/cacerts`]);
+    expect(ca.code).toBe(0);
+    scratch.write("cacerts.b64", ca.out);
+    const p7 = await run("sh", ["-c", `openssl base64 -d -in ${f("cacerts.b64")} | openssl pkcs7 -inform DER -print_certs`]);
+    expect(p7.out).toContain("TLS Root CA");
+
+    const enroll = async (op: string, certFile: string, keyFile: string, name: string, deviceId: string) => {
+      await opensslAsync(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", f(`${name}.key`)]);
+      const csr = await opensslAsync([
+        "req",
+        "-new",
+        "-key",
+        f(`${name}.key`),
+        "-subj",
+        `/CN=${deviceId}/serialNumber=${deviceId}`,
+        "-outform",
+        "DER",
+        "-out",
+        f(`${name}.csr`),
+      ]);
+      expect(csr.code).toBe(0);
+      await opensslAsync(["base64", "-in", f(`${name}.csr`), "-out", f(`${name}.b64`)]);
+      const r = await run("curl", [
+        "-sS",
+        "--fail-with-body",
+        "--cacert",
+        root,
+        "--cert",
+        certFile,
+        "--key",
+        keyFile,
+        "-H",
+        "Content-Type: application/pkcs10",
+        "--data-binary",
+        `@${f(`${name}.b64`)}`,
+        "-o",
+        f(`${name}.p7.b64`),
+        `${url}/${op}`,
+      ]);
+      expect(r.code, r.out + r.err).toBe(0);
+      const pem = await run("sh", [
+        "-c",
+        `openssl base64 -d -in ${f(`${name}.p7.b64`)} | openssl pkcs7 -inform DER -print_certs -out ${f(`${name}.crt`)}`,
+      ]);
+      expect(pem.code).toBe(0);
+      // the issuing CA: cacerts of the same path, asked with a Client TLS certificate of the customer
+      const asker = op.includes("c2pa") ? `--cert ${certFile} --key ${keyFile}` : `--cert ${f(`${name}.crt`)} --key ${f(`${name}.key`)}`;
+      const chain = await run("sh", [
+        "-c",
+        `curl -sS --fail-with-body --cacert ${root} ${asker} ${url}/${op.includes("c2pa") ? "c2pa/" : ""}cacerts | openssl base64 -d | openssl pkcs7 -inform DER -print_certs -out ${f(`${name}-ca.pem`)}`,
+      ]);
+      expect(chain.code).toBe(0);
+      const v = await opensslAsync(["verify", "-CAfile", root, "-untrusted", f(`${name}-ca.pem`), f(`${name}.crt`)]);
+      expect(v.out).toContain(": OK");
+      return f(`${name}.crt`);
+    };
+
+    const first = await enroll("simpleenroll", f("boot.pem"), f("boot.key"), "dev1", "meter-17");
+    // present the client certificate with its issuing CA
+    const chain1 = scratch.write("dev1-full.pem", fs.readFileSync(first, "utf8") + fs.readFileSync(f("dev1-ca.pem"), "utf8"));
+    const second = await enroll("simplereenroll", chain1, f("dev1.key"), "dev2", "meter-17");
+    const chain2 = scratch.write("dev2-full.pem", fs.readFileSync(second, "utf8") + fs.readFileSync(f("dev2-ca.pem"), "utf8"));
+    await enroll("c2pa/simpleenroll", chain2, f("dev2.key"), "c2pa", "meter-17");
+
+    // the PEM chain form
+    await opensslAsync(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", f("dev3.key")]);
+    await opensslAsync(["req", "-new", "-key", f("dev3.key"), "-subj", "/CN=meter-17", "-out", f("dev3.csr")]);
+    const pemChain = await run("curl", [
+      "-sS",
+      "--fail-with-body",
+      "--cacert",
+      root,
+      "--cert",
+      chain2,
+      "--key",
+      f("dev2.key"),
+      "-H",
+      "Accept: application/pem-certificate-chain",
+      "--data-binary",
+      `@${f("dev3.csr")}`,
+      `${url}/c2pa/simpleenroll`,
+    ]);
+    expect(pemChain.code, pemChain.out).toBe(0);
+    scratch.write("dev3-chain.pem", pemChain.out);
+    const v = await opensslAsync(["verify", "-CAfile", root, "-untrusted", f("dev3-chain.pem"), f("dev3-chain.pem")]);
+    expect(v.out).toContain(": OK");
+  });
+
+  it("openssl s_client: cacerts over TLS 1.3 and TLS 1.2 without a client certificate", async () => {
+    for (const v of ["-tls1_3", "-tls1_2"]) {
+      const port = new URL(l.url).port;
+      const r = await run("sh", [
+        "-c",
+        `printf 'GET /.well-known/est/cacerts HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n' | openssl s_client ${v} -quiet -connect 127.0.0.1:${port} -servername localhost -CAfile ${scratch.write("root.pem", l.rootPem)} 2>&1`,
+      ]);
+      expect(r.out).toContain("200 OK");
+    }
+  });
+});

@@ -1,0 +1,150 @@
+// EST (RFC 7030, base64 per RFC 8951) over the mutual-TLS device listener (SPEC §5). Routing, body limits and
+// encodings only: the authorizer and the use cases live in lib/data.
+//
+//   GET  /.well-known/est/cacerts                  (and /<profile>/cacerts)       no client certificate needed
+//   POST /.well-known/est/simpleenroll             bootstrapping certificate → Client TLS certificate
+//   POST /.well-known/est/simplereenroll           newest Client TLS certificate → rotated one
+//   POST /.well-known/est/<profile>/simpleenroll   Client TLS certificate → application certificate
+//   POST /.well-known/est/<profile>/simplereenroll Client TLS certificate → renewed application certificate
+//   GET  /health                                    liveness (no client certificate needed)
+//
+// Errors: {"error": {"code", "message"}} with 400 (bad CSR), 401 (no client certificate), 403 (wrong kind,
+// revoked, expired, foreign, policy), 404, 405, 409 (device id already enrolled), 413 (body > 64 KiB).
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { TLSSocket } from "node:tls";
+import type { IssuedRecord } from "../../lib/data/certificates/issue-certificate.ts";
+import { authorizeDevice } from "../../lib/data/devices/authorize.ts";
+import { estCaCerts } from "../../lib/data/enrollment/ca-certs.ts";
+import { applicationEnroll, simpleEnroll, simpleReenroll } from "../../lib/data/enrollment/est-enroll.ts";
+import { AppError } from "../../lib/errors.ts";
+import { log } from "../../lib/log.ts";
+import { metrics } from "../../lib/metrics.ts";
+import { toPem } from "../../lib/pki/der.ts";
+import { certsOnly } from "../../lib/pki/pkcs7.ts";
+
+export const MAX_BODY_BYTES = 64 * 1024;
+const PREFIX = "/.well-known/est/";
+const PKCS7 = "application/pkcs7-mime; smime-type=certs-only";
+const PEM_CHAIN = "application/pem-certificate-chain";
+
+function send(res: ServerResponse, status: number, body: string | Buffer, headers: Record<string, string>) {
+  metrics.httpRequests.inc({ listener: "device", status: String(status) });
+  res.writeHead(status, { "cache-control": "no-store", ...headers }).end(body);
+}
+
+function sendError(res: ServerResponse, status: number, code: string, message: string) {
+  send(res, status, JSON.stringify({ error: { code, message } }), { "content-type": "application/json" });
+}
+
+/** base64 with 64-column lines (RFC 8951 allows line breaks; RFC 7030 clients expect base64). */
+function base64Lines(der: Uint8Array): string {
+  return toPem("X", der).split("\n").slice(1, -2).join("\r\n").concat("\r\n");
+}
+
+function sendPkcs7(res: ServerResponse, certs: Buffer[]) {
+  send(res, 200, base64Lines(certsOnly(certs)), { "content-type": PKCS7, "content-transfer-encoding": "base64" });
+}
+
+// ---- the peer chain --------------------------------------------------------------------------------------
+
+const chains = new WeakMap<TLSSocket, Buffer[]>();
+
+/** The client's chain as sent (leaf first), extracted once per connection (renegotiation is disabled). */
+export function peerChain(socket: TLSSocket): Buffer[] {
+  let chain = chains.get(socket);
+  if (chain) return chain;
+  chain = [];
+  let cert = socket.getPeerCertificate(true);
+  const seen = new Set<string>();
+  while (cert?.raw && chain.length < 12) {
+    const fp = cert.fingerprint256;
+    if (seen.has(fp)) break;
+    seen.add(fp);
+    chain.push(cert.raw);
+    if (!cert.issuerCertificate || cert.issuerCertificate === cert) break;
+    cert = cert.issuerCertificate;
+  }
+  chains.set(socket, chain);
+  return chain;
+}
+
+function tlsErrorCode(e: unknown): string | null {
+  if (!e) return null;
+  if (typeof e === "string") return e;
+  return String((e as { code?: string }).code ?? (e as Error).message ?? e);
+}
+
+function authorize(req: IncomingMessage) {
+  const socket = req.socket as TLSSocket;
+  return authorizeDevice({
+    chain: peerChain(socket),
+    tlsAuthorized: socket.authorized,
+    tlsError: tlsErrorCode(socket.authorizationError),
+  });
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const declared = Number(req.headers["content-length"] ?? 0);
+  if (declared > MAX_BODY_BYTES) throw new AppError("body_too_large", `request bodies are limited to ${MAX_BODY_BYTES} bytes`, 413);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new AppError("body_too_large", `request bodies are limited to ${MAX_BODY_BYTES} bytes`, 413);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function sendIssued(req: IncomingMessage, res: ServerResponse, issued: IssuedRecord) {
+  const accept = String(req.headers.accept ?? "");
+  if (accept.includes(PEM_CHAIN)) {
+    // the certificate and its chain, issuer first; the root stays out (the device already trusts it)
+    return send(res, 200, [issued.pem, ...issued.chainPem.slice(0, -1)].join(""), { "content-type": PEM_CHAIN });
+  }
+  sendPkcs7(res, [issued.der]);
+}
+
+// ---- routing ----------------------------------------------------------------------------------------------
+
+export async function handleDeviceRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? "/", "https://device.invalid");
+  const path = url.pathname;
+  if (path === "/health") return send(res, 200, JSON.stringify({ status: "ok" }), { "content-type": "application/json" });
+  if (!path.startsWith(PREFIX)) return sendError(res, 404, "not_found", "no such endpoint");
+  const parts = path.slice(PREFIX.length).split("/");
+  const [label, op] = parts.length === 1 ? [undefined, parts[0]] : parts.length === 2 ? [parts[0], parts[1]] : [undefined, ""];
+  const method = req.method ?? "GET";
+
+  if (op === "cacerts") {
+    if (method !== "GET") return sendError(res, 405, "method_not_allowed", "use GET");
+    // an optional client certificate adds the caller's customer's issuing CA
+    const socket = req.socket as TLSSocket;
+    const identity = peerChain(socket).length ? await authorize(req).catch(() => null) : null;
+    return sendPkcs7(res, await estCaCerts({ profile: label, customerId: identity?.customerId ?? null }));
+  }
+  if (op !== "simpleenroll" && op !== "simplereenroll") return sendError(res, 404, "not_found", "no such EST operation");
+  if (method !== "POST") return sendError(res, 405, "method_not_allowed", "use POST");
+
+  const identity = await authorize(req);
+  const csr = await readBody(req);
+  if (csr.length === 0) throw new AppError("csr_malformed", "the request body must be a base64 PKCS#10 request", 400);
+  let issued: IssuedRecord;
+  if (label !== undefined) issued = await applicationEnroll({ identity, csr, profile: label, renew: op === "simplereenroll" });
+  else if (op === "simpleenroll") issued = await simpleEnroll({ identity, csr });
+  else issued = await simpleReenroll({ identity, csr });
+  sendIssued(req, res, issued);
+}
+
+/** The request listener: every known refusal becomes its status and code; anything else a logged 500. */
+export function deviceRequestListener(req: IncomingMessage, res: ServerResponse): void {
+  handleDeviceRequest(req, res).catch((e) => {
+    if (res.headersSent) return void res.destroy();
+    if (e instanceof AppError) {
+      metrics.refusals.inc({ code: e.code });
+      return sendError(res, e.status >= 400 && e.status < 600 ? e.status : 400, e.code, e.message);
+    }
+    log.error({ err: e, url: req.url }, "device request failed");
+    sendError(res, 500, "internal_error", "internal error");
+  });
+}

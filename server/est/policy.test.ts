@@ -1,0 +1,154 @@
+// Enrollment policy at the device API: allow/deny-lists, one-time secrets, one-time use, budget → quarantine,
+// enrollment groups matched by the leaf-most CA of the verified chain (and no match → refused).
+import { KeyObject } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rotationOverdue } from "../../lib/data/devices/rotation-overdue.ts";
+import {
+  addDeviceSecret,
+  addEnrollmentGroup,
+  releaseBootstrap,
+  setEnrollmentPolicy,
+  showEnrollmentPolicies,
+} from "../../lib/data/enrollment/manage-policy.ts";
+import { db } from "../../lib/db/client.ts";
+import { buildCsr, generateKey } from "../../lib/device-sdk/index.ts";
+import { EKU, issueCa, issueLeaf, type TestCert } from "../../lib/pki/testing/ca-fixture.ts";
+import { testDb } from "../../tests/db.ts";
+import { est, footprint, type Listener, newBootstrap, newCustomer, startListener, system } from "./testing.ts";
+
+testDb();
+let l: Listener;
+beforeAll(async () => {
+  l = await startListener();
+});
+afterAll(() => l.close());
+
+const csr = (deviceId: string, challengePassword?: string) =>
+  buildCsr({ key: generateKey(), deviceId, ...(challengePassword ? { challengePassword } : {}) });
+
+async function expectRefused(p: Promise<{ status: number; code?: string }>, status: number, code: string) {
+  const before = await footprint();
+  const r = await p;
+  expect({ status: r.status, code: r.code }).toEqual({ status, code });
+  expect(await footprint()).toEqual(before);
+}
+
+describe("allow-list and deny-list", () => {
+  it("customer-wide and per bootstrapping certificate lists both apply", async () => {
+    const c = await newCustomer();
+    const boot = await newBootstrap(c);
+    await setEnrollmentPolicy({ customerId: c.customer.id, allowDeviceIds: ["a-1", "a-2", "a-3"], denyDeviceIds: ["a-3"] }, system);
+    await setEnrollmentPolicy({ customerId: c.customer.id, bootstrapSerial: boot.serial, allowDeviceIds: ["a-1", "a-3"] }, system);
+    await expectRefused(est(l, "simpleenroll", boot, csr("zz-9")), 403, "device_not_allowed");
+    await expectRefused(est(l, "simpleenroll", boot, csr("a-2")), 403, "device_not_allowed"); // not on the certificate's list
+    await expectRefused(est(l, "simpleenroll", boot, csr("a-3")), 403, "device_denied");
+    expect((await est(l, "simpleenroll", boot, csr("a-1"))).status).toBe(200);
+    // one-time use: the same id again (even with a new key) is a conflict; re-enrollment is simplereenroll
+    await expectRefused(est(l, "simpleenroll", boot, csr("a-1")), 409, "device_exists");
+    const shown = await showEnrollmentPolicies(c.customer.id);
+    expect(shown.policies.map((p) => p.scope)).toEqual(["customer", `bootstrap:${boot.serial}`]);
+  });
+});
+
+describe("one-time device secret (CSR challengePassword)", () => {
+  it("required, checked and consumed once", async () => {
+    const c = await newCustomer();
+    const boot = await newBootstrap(c);
+    await setEnrollmentPolicy({ customerId: c.customer.id, requireDeviceSecret: true }, system);
+    const { secret } = await addDeviceSecret({ customerId: c.customer.id, deviceId: "s-1" }, system);
+    await expectRefused(est(l, "simpleenroll", boot, csr("s-2", secret)), 403, "device_secret_required"); // none registered
+    await expectRefused(est(l, "simpleenroll", boot, csr("s-1")), 403, "device_secret_required");
+    await expectRefused(est(l, "simpleenroll", boot, csr("s-1", "wrong-secret-123456")), 403, "device_secret_invalid");
+    expect((await est(l, "simpleenroll", boot, csr("s-1", secret))).status).toBe(200);
+    const row = await db().deviceSecret.findUniqueOrThrow({
+      where: { customerId_deviceId: { customerId: c.customer.id, deviceId: "s-1" } },
+    });
+    expect(row.usedAt).not.toBeNull();
+    expect(row.secretHash).not.toContain(secret);
+    // a replay of the same enrollment: the device exists
+    await expectRefused(est(l, "simpleenroll", boot, csr("s-1", secret)), 409, "device_exists");
+  });
+});
+
+describe("enrollment budget", () => {
+  it("exceeding max devices quarantines the bootstrapping certificate, audited; release lifts it", async () => {
+    const c = await newCustomer();
+    const boot = await newBootstrap(c);
+    await setEnrollmentPolicy({ customerId: c.customer.id, bootstrapSerial: boot.serial, maxEnrollments: 2 }, system);
+    expect((await est(l, "simpleenroll", boot, csr("b-1"))).status).toBe(200);
+    expect((await est(l, "simpleenroll", boot, csr("b-2"))).status).toBe(200);
+    await expectRefused(est(l, "simpleenroll", boot, csr("b-3")), 403, "enrollment_budget_exceeded");
+    const row = await db().certificate.findUniqueOrThrow({ where: { id: boot.id } });
+    expect(row.quarantinedAt).not.toBeNull();
+    expect(await db().auditEvent.count({ where: { action: "bootstrap.quarantine", target: `certificate:${boot.serial}` } })).toBe(1);
+    await expectRefused(est(l, "simpleenroll", boot, csr("b-4")), 403, "bootstrap_quarantined");
+    await releaseBootstrap(c.customer.id, boot.serial, system);
+    await setEnrollmentPolicy({ customerId: c.customer.id, bootstrapSerial: boot.serial, maxEnrollments: 3 }, system);
+    expect((await est(l, "simpleenroll", boot, csr("b-4"))).status).toBe(200);
+  });
+
+  it("a closed enrollment window (customer default) quarantines too", async () => {
+    const c = await newCustomer();
+    const boot = await newBootstrap(c);
+    await setEnrollmentPolicy({ customerId: c.customer.id, enrollUntil: new Date(Date.now() - 1000) }, system);
+    await expectRefused(est(l, "simpleenroll", boot, csr("w-1")), 403, "enrollment_window_closed");
+    expect((await db().certificate.findUniqueOrThrow({ where: { id: boot.id } })).quarantinedAt).not.toBeNull();
+  });
+});
+
+describe("enrollment groups (customer-supplied manufacturer CA)", () => {
+  let mfgRoot: TestCert;
+  let mfgSub: TestCert;
+  const credOf = (leaf: TestCert, ...chain: TestCert[]) => ({
+    keyPem: KeyObject.from(leaf.keys.privateKey).export({ type: "pkcs8", format: "pem" }) as string,
+    chainPem: [leaf.pem, ...chain.map((x) => x.pem)].join("\n"),
+  });
+  beforeAll(async () => {
+    mfgRoot = await issueCa("CN=Maker Root CA,O=Maker", undefined);
+    mfgSub = await issueCa("CN=Maker Line 7 CA,O=Maker", mfgRoot, { basicConstraints: { ca: true, pathLength: 0 } });
+  });
+
+  it("matches by the leaf-most CA of the verified chain; no match → 403", async () => {
+    const a = await newCustomer("Alpha");
+    const b = await newCustomer("Beta");
+    // Beta trusts the maker's root, Alpha the line-7 sub-CA: a line-7 device belongs to Alpha (leaf-most)
+    await addEnrollmentGroup({ customerId: b.customer.id, name: "maker", caCert: mfgRoot.pem, uid: b.user.uid }, system);
+    await addEnrollmentGroup({ customerId: a.customer.id, name: "line-7", caCert: mfgSub.der, uid: a.user.uid }, system);
+    const leaf = await issueLeaf(mfgSub, { subject: "CN=maker-0001,O=Maker", san: {}, eku: [EKU.clientAuth] });
+    const r = await est(l, "simpleenroll", credOf(leaf, mfgSub, mfgRoot), csr("maker-0001"), "application/pem-certificate-chain");
+    expect(r.status).toBe(200);
+    const dev = await db().device.findUniqueOrThrow({
+      where: { customerId_deviceId: { customerId: a.customer.id, deviceId: "maker-0001" } },
+    });
+    const cert = await db().certificate.findFirstOrThrow({ where: { deviceRef: dev.id } });
+    expect(cert.uid).toBe(a.user.uid);
+    expect(cert.authorizedBy).toMatch(/^group:/);
+    // a device of another line (directly under the maker root) falls to Beta's group
+    const other = await issueLeaf(mfgRoot, { subject: "CN=maker-0002,O=Maker", san: {}, eku: [EKU.clientAuth] });
+    expect((await est(l, "simpleenroll", credOf(other, mfgRoot), csr("maker-0002"))).status).toBe(200);
+    expect(await db().device.count({ where: { customerId: b.customer.id, deviceId: "maker-0002" } })).toBe(1);
+    // an unrelated maker → no group
+    const stranger = await issueCa("CN=Other Maker CA,O=Other", undefined);
+    const sleaf = await issueLeaf(stranger, { subject: "CN=x-1,O=Other", san: {}, eku: [EKU.clientAuth] });
+    await expectRefused(est(l, "simpleenroll", credOf(sleaf, stranger), csr("x-1")), 403, "chain_untrusted");
+    // group devices enroll only: not the application endpoint
+    await expectRefused(est(l, "c2pa/simpleenroll", credOf(leaf, mfgSub, mfgRoot), csr("maker-0001")), 403, "wrong_certificate_kind");
+  });
+});
+
+describe("rotation policy", () => {
+  it("lists devices whose current Client TLS certificate is older than 30 days", async () => {
+    const c = await newCustomer();
+    const boot = await newBootstrap(c);
+    expect((await est(l, "simpleenroll", boot, csr("r-1"))).status).toBe(200);
+    expect((await est(l, "simpleenroll", boot, csr("r-2"))).status).toBe(200);
+    await db().device.updateMany({
+      where: { customerId: c.customer.id, deviceId: "r-1" },
+      data: { lastRotatedAt: new Date(Date.now() - 31 * 86_400_000) },
+    });
+    const r = await rotationOverdue({ customerId: c.customer.id });
+    expect(r.total).toBe(1);
+    expect(r.devices[0]).toMatchObject({ deviceId: "r-1", ageDays: 31 });
+    expect(r.devices[0].currentSerial).toMatch(/^[0-9a-f]+$/);
+  });
+});

@@ -1,0 +1,202 @@
+// Refusals at the device API: each with its status and code, and nothing written (but the audit record).
+import { KeyObject } from "node:crypto";
+import https from "node:https";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { activeCa } from "../../lib/data/ca/hierarchy.ts";
+import { revokeCa } from "../../lib/data/revocation/revoke-ca.ts";
+import { revokeCertificate } from "../../lib/data/revocation/revoke-certificate.ts";
+import { bytes, db } from "../../lib/db/client.ts";
+import { buildCsr, generateKey } from "../../lib/device-sdk/index.ts";
+import { issueCertificate } from "../../lib/pki/certificate.ts";
+import { LEAF_PROFILES } from "../../lib/pki/profiles.ts";
+import { createHierarchy, issueLeaf } from "../../lib/pki/testing/ca-fixture.ts";
+import { testDb } from "../../tests/db.ts";
+import { type Credential, est, footprint, type Listener, newBootstrap, newCustomer, startListener, system } from "./testing.ts";
+
+testDb();
+let l: Listener;
+beforeAll(async () => {
+  l = await startListener();
+});
+afterAll(() => l.close());
+
+type Cust = Awaited<ReturnType<typeof newCustomer>>;
+const csrFor = (deviceId: string, key = generateKey()) => buildCsr({ key, deviceId });
+
+/** Enroll a device through the listener; returns its Client TLS credential. */
+async function enrolled(c: Cust, boot: Credential, deviceId: string) {
+  const key = generateKey();
+  const r = await est(l, "simpleenroll", boot, csrFor(deviceId, key), "application/pem-certificate-chain");
+  expect(r.status).toBe(200);
+  const chainPem = r.res!.body.toString("utf8");
+  const serial = (
+    await db().certificate.findFirstOrThrow({ where: { customerId: c.customer.id, device: { deviceId } }, orderBy: { createdAt: "desc" } })
+  ).serial;
+  return { keyPem: key.export({ type: "pkcs8", format: "pem" }) as string, chainPem, serial };
+}
+
+/** Runs `request`, expects its status/code, and that it wrote no certificate, device or secret use. */
+async function refused(request: () => Promise<{ status: number; code?: string }>, status: number, code?: string) {
+  const before = await footprint();
+  const r = await request();
+  expect(r.status).toBe(status);
+  if (code) expect(r.code).toBe(code);
+  expect(await footprint()).toEqual(before);
+}
+
+let c: Cust;
+let boot: Credential;
+let device: Awaited<ReturnType<typeof enrolled>>;
+beforeAll(async () => {
+  c = await newCustomer();
+  boot = await newBootstrap(c);
+  device = await enrolled(c, boot, "dev-a");
+});
+
+describe("authentication", () => {
+  it("no client certificate → 401", async () => {
+    await refused(() => est(l, "simpleenroll", null, csrFor("x1")), 401, "client_certificate_required");
+    await refused(() => est(l, "c2pa/simpleenroll", null, csrFor("x1")), 401, "client_certificate_required");
+  });
+
+  it("an expired certificate of ours → 403", async () => {
+    const issuer = await activeCa({ kind: "CUSTOMER_TLS_ISSUING", customerId: c.customer.id });
+    const key = generateKey();
+    const cert = await issueCertificate({
+      csr: csrFor("dev-exp", key),
+      profile: { ...LEAF_PROFILES["client-tls"], validity: { days: 1 / 86_400 } },
+      issuer: { certDer: issuer.ca.certDer, signer: issuer.signer },
+      uid: c.user.uid,
+      customerName: c.customer.name,
+      publicUrl: "http://127.0.0.1:3999",
+      issuerId: issuer.ca.id,
+    });
+    const dev = await db().device.create({ data: { customerId: c.customer.id, deviceId: "dev-exp" } });
+    await db().certificate.create({
+      data: {
+        serial: cert.serialHex,
+        kind: "CLIENT_TLS",
+        profile: "client-tls",
+        issuerId: issuer.ca.id,
+        customerId: c.customer.id,
+        deviceRef: dev.id,
+        uid: c.user.uid,
+        subject: cert.subject,
+        spkiSha256: cert.spkiSha256,
+        der: bytes(cert.der),
+        notBefore: cert.notBefore,
+        notAfter: cert.notAfter,
+      },
+    });
+    while (Date.now() <= cert.notAfter.getTime() + 50) await new Promise((r) => setTimeout(r, 50));
+    const cred = { keyPem: key.export({ type: "pkcs8", format: "pem" }) as string, chainPem: cert.pem };
+    const r = await est(l, "c2pa/simpleenroll", cred, csrFor("dev-exp"));
+    expect(r.status).toBe(403);
+    expect(["cert_expired", "tls_chain_rejected"]).toContain(r.code);
+    await refused(() => est(l, "c2pa/simpleenroll", cred, csrFor("dev-exp")), 403);
+  });
+
+  it("a certificate from a foreign self-signed CA → 403", async () => {
+    const foreign = await createHierarchy("Evil");
+    const cred = {
+      keyPem: KeyObject.from(foreign.leaf.keys.privateKey).export({ type: "pkcs8", format: "pem" }) as string,
+      chainPem: [foreign.leaf.pem, foreign.issuing.pem, foreign.intermediate.pem, foreign.root.pem].join("\n"),
+    };
+    await refused(() => est(l, "simpleenroll", cred, csrFor("x2")), 403, "chain_untrusted");
+    // a foreign leaf that copies the serial of one of our certificates does not borrow its identity
+    const twin = await issueLeaf(foreign.issuing, { serialHex: device.serial.length % 2 ? `0${device.serial}` : device.serial });
+    const twinCred = {
+      keyPem: KeyObject.from(twin.keys.privateKey).export({ type: "pkcs8", format: "pem" }) as string,
+      chainPem: [twin.pem, foreign.issuing.pem, foreign.intermediate.pem].join("\n"),
+    };
+    await refused(() => est(l, "c2pa/simpleenroll", twinCred, csrFor("dev-a")), 403, "chain_untrusted");
+  });
+
+  it("a revoked certificate is refused within 1 s, also on a kept-alive connection", async () => {
+    const d = await enrolled(c, boot, "dev-rev");
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 1, ca: l.rootPem, cert: d.chainPem, key: d.keyPem });
+    const post = (body: string) =>
+      new Promise<number>((resolve, reject) => {
+        const u = new URL(l.url);
+        const req = https.request(
+          { host: u.hostname, port: u.port, path: "/.well-known/est/c2pa/simpleenroll", method: "POST", agent },
+          (res) => {
+            res.resume();
+            res.on("end", () => resolve(res.statusCode ?? 0));
+          },
+        );
+        req.on("error", reject);
+        req.end(body);
+      });
+    expect(await post(csrFor("dev-rev").toString("base64"))).toBe(200);
+    await revokeCertificate({ serial: d.serial, reason: "keyCompromise", customerId: c.customer.id, actor: system });
+    const t0 = Date.now();
+    const before = await footprint();
+    expect(await post(csrFor("dev-rev").toString("base64"))).toBe(403);
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(await footprint()).toEqual(before);
+    agent.destroy();
+  });
+
+  it("a certificate whose customer issuing CA was revoked → 403", async () => {
+    const other = await newCustomer("Globex");
+    const b = await newBootstrap(other);
+    const d = await enrolled(other, b, "dev-ca");
+    const ca = await activeCa({ kind: "CUSTOMER_TLS_ISSUING", customerId: other.customer.id });
+    await revokeCa({ caId: ca.ca.id, reason: "keyCompromise", actor: system });
+    await refused(() => est(l, "c2pa/simpleenroll", d, csrFor("dev-ca")), 403, "cert_revoked");
+    await refused(() => est(l, "simpleenroll", b, csrFor("dev-ca2")), 403, "cert_revoked"); // bootstrap revoked with it
+  });
+});
+
+describe("wrong kind, wrong device, policy", () => {
+  it("a bootstrapping certificate at the application endpoint → 403", async () => {
+    await refused(() => est(l, "c2pa/simpleenroll", boot, csrFor("dev-a")), 403, "wrong_certificate_kind");
+    await refused(() => est(l, "simplereenroll", boot, csrFor("dev-a")), 403, "wrong_certificate_kind");
+  });
+
+  it("a Client TLS certificate at simpleenroll → 403", async () => {
+    await refused(() => est(l, "simpleenroll", device, csrFor("dev-new")), 403, "wrong_certificate_kind");
+  });
+
+  it("the device id of another customer's device → 403", async () => {
+    const other = await newCustomer("Umbrella");
+    const ob = await newBootstrap(other);
+    await enrolled(other, ob, "their-dev");
+    await refused(() => est(l, "c2pa/simpleenroll", device, csrFor("their-dev")), 403, "device_id_mismatch");
+    await refused(() => est(l, "simplereenroll", device, csrFor("their-dev")), 400, "csr_device_id_mismatch");
+  });
+
+  it("a quarantined bootstrapping certificate → 403", async () => {
+    const b = await newBootstrap(c);
+    await db().certificate.update({ where: { id: b.id }, data: { quarantinedAt: new Date(), quarantineReason: "test" } });
+    await refused(() => est(l, "simpleenroll", b, csrFor("dev-q")), 403, "bootstrap_quarantined");
+  });
+
+  it("a replayed one-time enrollment → 409; the bootstrapping key or an already certified key → 400", async () => {
+    const key = generateKey();
+    const csr = csrFor("dev-once", key);
+    expect((await est(l, "simpleenroll", boot, csr)).status).toBe(200);
+    await refused(() => est(l, "simpleenroll", boot, csr), 409, "device_exists");
+    await refused(() => est(l, "simpleenroll", boot, csrFor("dev-once-b", key)), 400, "csr_key_reused");
+    await refused(() => est(l, "simpleenroll", boot, csrFor("dev-bk", boot.key)), 400, "csr_key_reused");
+  });
+
+  it("bad CSR → 400 with a reason; oversized body → 413; unknown profile → 404", async () => {
+    await refused(() => est(l, "simpleenroll", boot, "bm90IGEgY3Ny"), 400, "csr_malformed");
+    const tampered = csrFor("dev-bad");
+    tampered[tampered.length - 3] ^= 1;
+    await refused(() => est(l, "simpleenroll", boot, tampered), 400, "csr_invalid_signature");
+    await refused(() => est(l, "simpleenroll", boot, "A".repeat(70_000)), 413, "body_too_large");
+    await refused(() => est(l, "tpm/simpleenroll", device, csrFor("dev-a")), 404, "profile_unknown");
+  });
+
+  it("an older certificate re-enrolling → 403 clone_suspected, audited", async () => {
+    const d = await enrolled(c, boot, "dev-clone");
+    const r = await est(l, "simplereenroll", d, csrFor("dev-clone"));
+    expect(r.status).toBe(200);
+    await refused(() => est(l, "simplereenroll", d, csrFor("dev-clone")), 403, "clone_suspected");
+    const ev = await db().auditEvent.findFirst({ where: { action: "clone_suspected", target: `certificate:${d.serial}` } });
+    expect(ev?.outcome).toBe("refused");
+  });
+});

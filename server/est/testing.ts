@@ -1,0 +1,98 @@
+// Test helpers for the device listener: a running listener on a free port, customers, bootstrapping
+// certificates, and an mTLS request function. Tests only.
+import { generateKeyPairSync, type KeyObject } from "node:crypto";
+import type https from "node:https";
+import type { AddressInfo } from "node:net";
+import { ensureHierarchy } from "../../lib/data/ca/hierarchy.ts";
+import { issueAndStore } from "../../lib/data/certificates/issue-certificate.ts";
+import { createCustomer } from "../../lib/data/customers/create-customer.ts";
+import { db } from "../../lib/db/client.ts";
+import { type EstConnection, EstError, type EstResponse, estRequest } from "../../lib/device-sdk/index.ts";
+import { createCsr } from "../../lib/pki/csr.ts";
+import { createDeviceListener } from "../device-listener.ts";
+import { issueListenerTls } from "../device-tls.ts";
+
+export const system = { type: "system", id: "test" } as const;
+
+export type Listener = { server: https.Server; url: string; rootPem: string; close(): Promise<void> };
+
+export async function startListener(): Promise<Listener> {
+  await ensureHierarchy(system);
+  const tls = await issueListenerTls();
+  const server = createDeviceListener(tls, { sweepMs: 0 });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    server,
+    url: `https://localhost:${port}`,
+    rootPem: tls.ca,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+let n = 0;
+export async function newCustomer(label = "Acme") {
+  const suffix = `${Date.now().toString(36)}${(n++).toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+  return createCustomer(
+    { name: `${label} ${suffix}`, adminEmail: `admin-${suffix}@example.test`, adminPassword: "a-long-password-1" },
+    system,
+  );
+}
+
+export type Credential = { key: KeyObject; keyPem: string; certPem: string; chainPem: string; serial: string; id: string };
+
+/** A bootstrapping certificate for the customer: key + certificate with its intermediates (no root). */
+export async function newBootstrap(customer: { customer: { id: string }; user: { uid: string } }): Promise<Credential> {
+  const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+  const issued = await issueAndStore({
+    profile: "bootstrap",
+    csr: createCsr({ key: privateKey }),
+    customerId: customer.customer.id,
+    uid: customer.user.uid,
+    authorizedBy: "test",
+    actor: system,
+  });
+  return {
+    key: privateKey,
+    keyPem: privateKey.export({ type: "pkcs8", format: "pem" }) as string,
+    certPem: issued.pem,
+    chainPem: [issued.pem, ...issued.chainPem.slice(0, -1)].join(""),
+    serial: issued.serialHex,
+    id: issued.id,
+  };
+}
+
+/** An EST request that returns the status and JSON error code instead of throwing. */
+export async function est(
+  l: Listener,
+  op: string,
+  cred: { keyPem: string; chainPem: string } | null,
+  body?: string | Buffer,
+  accept?: string,
+): Promise<{ status: number; code?: string; res?: EstResponse }> {
+  const conn: EstConnection = { url: l.url, ca: l.rootPem, ...(cred ? { cert: cred.chainPem, key: cred.keyPem } : {}) };
+  try {
+    const res = await estRequest(conn, op, {
+      ...(body === undefined ? {} : { body: Buffer.isBuffer(body) ? body.toString("base64") : body }),
+      ...(accept ? { accept } : {}),
+    });
+    return { status: res.status, res };
+  } catch (e) {
+    if (e instanceof EstError) return { status: e.status, code: e.code };
+    throw e;
+  }
+}
+
+/** Counts of what a refused request must not have written. */
+export async function footprint() {
+  const [certificates, devices, secretsUsed] = await Promise.all([
+    db().certificate.count(),
+    db().device.count(),
+    db().deviceSecret.count({ where: { usedAt: { not: null } } }),
+  ]);
+  return { certificates, devices, secretsUsed };
+}
