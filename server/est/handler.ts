@@ -33,7 +33,9 @@ function send(res: ServerResponse, status: number, body: string | Buffer, header
 }
 
 function sendError(res: ServerResponse, status: number, code: string, message: string) {
-  send(res, status, JSON.stringify({ error: { code, message } }), { "content-type": "application/json" });
+  // an oversized body was not read to its end: close the connection so the answer is not lost behind it
+  const close: Record<string, string> = status === 413 ? { connection: "close" } : {};
+  send(res, status, JSON.stringify({ error: { code, message } }), { "content-type": "application/json", ...close });
 }
 
 /** base64 with 64-column lines (RFC 8951 allows line breaks; RFC 7030 clients expect base64). */

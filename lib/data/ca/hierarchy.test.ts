@@ -138,6 +138,27 @@ describe(`CA hierarchy and issuance (${dbLabel()})`, () => {
     for (const r of results) expect(r.serialHex).toMatch(/^[1-7][0-9a-f]{31}$|^[0-9a-f]{1,31}$/);
   });
 
+  it("concurrent first enrollments of one device id (batched into one write): exactly one succeeds, the rest answer 409", async () => {
+    const c = await onboard();
+    const results = await Promise.allSettled(
+      Array.from({ length: 6 }, () =>
+        issueAndStore({
+          profile: "client-tls",
+          csr: deviceCsr("same-id"),
+          device: "create",
+          customerId: c.customer.id,
+          uid: c.user.uid,
+          actor: system,
+        }),
+      ),
+    );
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+    for (const r of results.filter((r) => r.status === "rejected"))
+      expect((r as PromiseRejectedResult).reason).toMatchObject({ code: "device_exists", status: 409 });
+    expect(await db.device.count({ where: { customerId: c.customer.id } })).toBe(1);
+    expect(await db.certificate.count({ where: { customerId: c.customer.id } })).toBe(1);
+  });
+
   it("rotation makes a new generation active; new issuance uses it; the old one is retired", async () => {
     const c = await onboard();
     const old = await db.certificateAuthority.findFirstOrThrow({ where: { customerId: c.customer.id, kind: "CUSTOMER_TLS_ISSUING" } });

@@ -14,7 +14,7 @@ import { toPem } from "../../pki/der.ts";
 import { isPkiError } from "../../pki/errors.ts";
 import type { LeafProfileId } from "../../pki/profiles.ts";
 import { type Actor, audit, auditRow } from "../audit/record.ts";
-import { type ActiveCa, activeCa, type CaScope } from "../ca/hierarchy.ts";
+import { type ActiveCa, activeCa, type CaScope, scopeKey } from "../ca/hierarchy.ts";
 import { writeIssuance } from "./write-batch.ts";
 
 export type IssueRequest = {
@@ -65,8 +65,15 @@ function issuerScope(profile: LeafProfileId, customerId?: string): CaScope {
 export async function issueAndStore(req: IssueRequest): Promise<IssuedRecord> {
   const started = performance.now();
   try {
-    const prepared = await prepare(req);
-    const record = await writeIssuance(req, prepared);
+    let record: IssuedRecord;
+    try {
+      record = await writeIssuance(req, await prepare(req));
+    } catch (e) {
+      if (!(e instanceof AppError && e.code === "issuer_changed")) throw e;
+      // the cached active CA was rotated or revoked meanwhile: sign again with the current one
+      activeCas.delete(scopeKey(issuerScope(req.profile, req.customerId)));
+      record = await writeIssuance(req, await prepare(req));
+    }
     metrics.certificatesIssued.inc({ profile: req.profile });
     metrics.issueSeconds.observe({ profile: req.profile }, (performance.now() - started) / 1000);
     return record;
@@ -82,11 +89,9 @@ export type Prepared = { issuer: ActiveCa; cert: IssuedCertificate; chainPem: st
 export async function prepare(req: IssueRequest): Promise<Prepared> {
   const needsCustomer = req.profile !== "server";
   if (needsCustomer && !req.customerId) throw new AppError("customer_required", `the ${req.profile} profile needs a customer`, 400);
-  const customer = req.customerId
-    ? await db().customer.findUnique({ where: { id: req.customerId }, select: { id: true, name: true } })
-    : null;
+  const customer = req.customerId ? await customerName(req.customerId) : null;
   if (needsCustomer && !customer) throw new AppError("customer_not_found", "No such customer.", 404);
-  const issuer = await activeCa(issuerScope(req.profile, req.customerId));
+  const issuer = await cachedActiveCa(issuerScope(req.profile, req.customerId));
   const e = env();
   const cert = await issueCertificate({
     csr: typeof req.csr === "string" || req.csr instanceof Uint8Array ? parseCsr(req.csr) : req.csr,
@@ -103,6 +108,46 @@ export async function prepare(req: IssueRequest): Promise<Prepared> {
   });
   return { issuer, cert, chainPem: await chainOf(issuer.ca.id) };
 }
+
+// Customer names never change once onboarded, so the name is read once per process.
+const customerNames = new Map<string, { name: string }>();
+
+async function customerName(id: string): Promise<{ name: string } | null> {
+  const cached = customerNames.get(id);
+  if (cached) return cached;
+  const row = await db().customer.findUnique({ where: { id }, select: { name: true } });
+  if (row) customerNames.set(id, row);
+  return row;
+}
+
+// The active CA of a scope, remembered for a few seconds: signing needs no lock. Correctness does not rest
+// on this cache — every write re-checks, under a row lock, that its issuer is still active (lockActiveIssuers).
+const ACTIVE_CA_TTL_MS = 5_000;
+const activeCas = new Map<string, { at: number; ca: Promise<ActiveCa> }>();
+
+function cachedActiveCa(scope: CaScope): Promise<ActiveCa> {
+  const key = scopeKey(scope);
+  const hit = activeCas.get(key);
+  if (hit && performance.now() - hit.at < ACTIVE_CA_TTL_MS) return hit.ca;
+  const ca = activeCa(scope);
+  activeCas.set(key, { at: performance.now(), ca });
+  ca.catch(() => activeCas.delete(key));
+  return ca;
+}
+
+/**
+ * Inside the write transaction: which of these CAs are still active, holding a share lock on their rows so
+ * a concurrent revocation (which updates the CA row first) waits for this commit and then revokes what it wrote.
+ */
+export async function lockActiveIssuers(tx: Tx, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await tx.$queryRaw<{ id: string }[]>`
+    SELECT id::text AS id FROM "CertificateAuthority" WHERE id = ANY(${ids}::uuid[]) AND status = 'ACTIVE' FOR SHARE`;
+  return new Set(rows.map((r) => r.id));
+}
+
+export const issuerChanged = () =>
+  new AppError("issuer_changed", "The issuing CA was rotated or revoked while signing; retry the request.", 503);
 
 /** The certificate and audit rows of one issuance (ids chosen here, so batches need no RETURNING). */
 export function issuanceRows(req: IssueRequest, { issuer, cert }: Prepared, deviceRef: string | null) {
@@ -134,6 +179,7 @@ export function issuanceRows(req: IssueRequest, { issuer, cert }: Prepared, devi
 /** The writes of one issuance, inside the caller's transaction (the manufacturing batch puts many in one). */
 export async function store(tx: Tx, req: IssueRequest, prepared: Prepared): Promise<IssuedRecord> {
   const { cert, issuer, chainPem } = prepared;
+  if (!(await lockActiveIssuers(tx, [issuer.ca.id])).has(issuer.ca.id)) throw issuerChanged();
   let deviceRef: string | null = null;
   if (cert.deviceId && req.customerId) {
     const key = { customerId_deviceId: { customerId: req.customerId, deviceId: cert.deviceId } };

@@ -6,7 +6,16 @@
 import { randomUUID } from "node:crypto";
 import type { Prisma } from "../../../generated/prisma/client.ts";
 import { db, type Tx } from "../../db/client.ts";
-import { deviceExists, type IssuedRecord, type IssueRequest, issuanceRows, type Prepared, store } from "./issue-certificate.ts";
+import {
+  deviceExists,
+  type IssuedRecord,
+  type IssueRequest,
+  issuanceRows,
+  issuerChanged,
+  lockActiveIssuers,
+  type Prepared,
+  store,
+} from "./issue-certificate.ts";
 
 type Pending = { req: IssueRequest; prepared: Prepared; resolve(r: IssuedRecord): void; reject(e: unknown): void };
 
@@ -69,6 +78,7 @@ async function insertBatch(tx: Tx, batch: Pending[]): Promise<(IssuedRecord | Er
     });
     for (const d of found) existing.set(key(d.customerId, d.deviceId), { id: d.id, isNew: false });
   }
+  const active = await lockActiveIssuers(tx, [...new Set(batch.map((p) => p.prepared.issuer.ca.id))]);
   const devices: Prisma.DeviceCreateManyInput[] = [];
   const rotated: string[] = [];
   const certificates: Prisma.CertificateCreateManyInput[] = [];
@@ -76,6 +86,10 @@ async function insertBatch(tx: Tx, batch: Pending[]): Promise<(IssuedRecord | Er
   const outcomes: (IssuedRecord | Error)[] = [];
   for (const p of batch) {
     const { cert, issuer, chainPem } = p.prepared;
+    if (!active.has(issuer.ca.id)) {
+      outcomes.push(issuerChanged());
+      continue;
+    }
     let deviceRef: string | null = null;
     if (cert.deviceId && p.req.customerId) {
       const k = key(p.req.customerId, cert.deviceId);

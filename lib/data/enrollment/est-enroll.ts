@@ -4,7 +4,7 @@
 //   applicationEnroll  a Client TLS certificate → application certificate (c2pa) for the same device
 // Every refusal leaves nothing but its audit event (and, for an exceeded budget, the quarantine).
 import { db, type Tx } from "../../db/client.ts";
-import { AppError } from "../../errors.ts";
+import { AppError, isUniqueViolation } from "../../errors.ts";
 import { type ParsedCsr, parseCsr, requireDeviceId } from "../../pki/csr.ts";
 import { getLeafProfile, type LeafProfileId } from "../../pki/profiles.ts";
 import { audit } from "../audit/record.ts";
@@ -43,7 +43,9 @@ async function requireNewKey(csr: ParsedCsr, identity: DeviceIdentity) {
 async function guarded<T>(identity: DeviceIdentity, action: string, run: () => Promise<T>): Promise<T> {
   try {
     return await run();
-  } catch (e) {
+  } catch (raw) {
+    // two first enrollments of one device id racing: the loser hits the unique (customer, device id) → 409
+    const e = isUniqueViolation(raw) ? new AppError("device_exists", "this device id has already enrolled", 409) : raw;
     await auditRefusal(deviceActor(identity), action, e, { authenticatedBy: identity.kind });
     throw e;
   }
