@@ -1,0 +1,131 @@
+// Certificate and device detail (SPEC §8): decoded fields, PEM, revoke and decommission — and who may do it.
+import { expect, test } from "@playwright/test";
+import { actionId, callAction, seedCustomer, seedDevice, signIn } from "./portal-helpers.ts";
+
+test("a customer admin sees the decoded certificate and revokes it", async ({ page }) => {
+  const c = seedCustomer("Revoker Co");
+  const serial = seedDevice(c.admin.uid, "rev-cam-1");
+  await signIn(page, c.admin);
+  await page.goto(`/devices?q=rev-cam-1`);
+  await page.getByTestId("fleet-row").getByRole("link", { name: serial }).click();
+  await expect(page.getByRole("heading", { name: `Certificate ${serial}` })).toBeVisible();
+  await expect(page.getByText(c.admin.uid).first()).toBeVisible();
+  await expect(page.getByText("clientAuth")).toBeVisible();
+  await expect(page.getByText(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/)).toBeVisible();
+  await expect(page.getByText(/Customer TLS Issuing CA|TLS Issuing/).first()).toBeVisible();
+  const pem = await page.request.get(`/certificates/${serial}/pem?chain=1`);
+  expect(pem.status()).toBe(200);
+  expect((await pem.text()).match(/BEGIN CERTIFICATE/g)?.length).toBeGreaterThanOrEqual(3);
+
+  await page.getByLabel("Revocation reason").selectOption("keyCompromise");
+  await page.getByRole("button", { name: "Revoke certificate" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Certificate revoked." })).toBeVisible();
+  await page.reload();
+  await expect(page.getByTestId("cert-status")).toHaveText("revoked");
+  await expect(page.getByText(/\(keyCompromise\)/)).toBeVisible();
+  await expect(page.getByRole("button", { name: "Revoke certificate" })).toHaveCount(0);
+
+  await page.goto(`/devices?q=rev-cam-1`);
+  await expect(page.getByTestId("fleet-row")).toContainText("revoked");
+});
+
+test("a customer admin decommissions a device: every certificate it holds is revoked", async ({ page }) => {
+  const c = seedCustomer("Decom Co");
+  seedDevice(c.admin.uid, "dec-cam-1");
+  await signIn(page, c.admin);
+  await page.goto(`/devices?q=dec-cam-1`);
+  await page.getByTestId("fleet-row").getByRole("link", { name: "dec-cam-1" }).click();
+  await page.getByRole("button", { name: "Decommission device" }).click();
+  await expect(page.getByText(/Device decommissioned: 1 certificates revoked/)).toBeVisible();
+  await page.reload();
+  await expect(page.getByRole("cell", { name: "revoked" })).toHaveCount(1);
+});
+
+test("cross-tenant: customer B gets 404 on A's certificate, device and PEM; A still sees them", async ({ browser }) => {
+  const a = seedCustomer("Owner A");
+  const b = seedCustomer("Stranger B");
+  const serial = seedDevice(a.admin.uid, "own-cam-1");
+
+  const ctxA = await browser.newContext();
+  const pageA = await ctxA.newPage();
+  await signIn(pageA, a.admin);
+  await pageA.goto(`/devices?q=own-cam-1`);
+  await pageA.getByTestId("fleet-row").getByRole("link", { name: "own-cam-1" }).click();
+  await expect(pageA.getByRole("heading", { name: "Device own-cam-1" })).toBeVisible();
+  const devicePath = new URL(pageA.url()).pathname;
+  expect((await pageA.goto(`/certificates/${serial}`))?.status()).toBe(200);
+
+  const ctxB = await browser.newContext();
+  const pageB = await ctxB.newPage();
+  await signIn(pageB, b.admin);
+  expect((await pageB.goto(`/certificates/${serial}`))?.status()).toBe(404);
+  expect((await pageB.goto(devicePath))?.status()).toBe(404);
+  expect((await pageB.request.get(`/certificates/${serial}/pem`)).status()).toBe(404);
+
+  // B's admin calls the revoke and decommission actions on A's objects directly: refused, nothing changes
+  const revoke = await callAction(
+    pageB.request,
+    `/certificates/${serial}`,
+    actionId("app/(portal)/certificates/actions.ts", "revokeCertificateAction"),
+    {
+      serial,
+      reason: "keyCompromise",
+    },
+  );
+  expect(await revoke.text()).toContain("No such certificate.");
+  const decom = await callAction(pageB.request, devicePath, actionId("app/(portal)/devices/actions.ts", "decommissionDeviceAction"), {
+    deviceRef: devicePath.split("/").at(-1) ?? "",
+    reason: "keyCompromise",
+  });
+  expect(await decom.text()).toContain("No such device.");
+
+  await pageA.goto(`/certificates/${serial}`);
+  await expect(pageA.getByRole("button", { name: "Revoke certificate" })).toBeVisible();
+  await ctxA.close();
+  await ctxB.close();
+});
+
+test("a viewer sees no mutation buttons and a direct action call is refused", async ({ page }) => {
+  const c = seedCustomer("Viewer Co");
+  const serial = seedDevice(c.admin.uid, "view-cam-1");
+  await signIn(page, c.viewer);
+  await page.goto(`/certificates/${serial}`);
+  await expect(page.getByRole("heading", { name: `Certificate ${serial}` })).toBeVisible();
+  await expect(page.getByRole("button", { name: "Revoke certificate" })).toHaveCount(0);
+  await page.goto(`/devices?q=view-cam-1`);
+  await page.getByTestId("fleet-row").getByRole("link", { name: "view-cam-1" }).click();
+  await expect(page.getByRole("heading", { name: "Device view-cam-1" })).toBeVisible();
+  await expect(page.getByRole("button", { name: "Decommission device" })).toHaveCount(0);
+
+  const res = await callAction(
+    page.request,
+    `/certificates/${serial}`,
+    actionId("app/(portal)/certificates/actions.ts", "revokeCertificateAction"),
+    {
+      serial,
+      reason: "keyCompromise",
+    },
+  );
+  expect(res.status()).toBe(403);
+  await page.goto(`/certificates/${serial}`);
+  await expect(page.getByTestId("cert-status")).toHaveText("active");
+  await expect(page.getByText(/\(keyCompromise\)/)).toHaveCount(0);
+});
+
+test("an unexpected server error shows a generic message, never internal text", async ({ page }) => {
+  const c = seedCustomer("Errors Co");
+  const serial = seedDevice(c.admin.uid, "err-cam-1");
+  await signIn(page, c.admin);
+  // a malformed argument list (no FormData) makes the action fail in a way no code path expects
+  const res = await callAction(
+    page.request,
+    `/certificates/${serial}`,
+    actionId("app/(portal)/certificates/actions.ts", "revokeCertificateAction"),
+    {
+      raw: JSON.stringify([{ status: "idle" }, "not form data"]),
+    },
+  );
+  const body = await res.text();
+  expect(body).toContain("Something went wrong. The error was logged; please try again.");
+  expect(body).not.toMatch(/TypeError|is not a function|at .*\.ts:\d+|prisma/i);
+});

@@ -1,0 +1,43 @@
+import { z } from "zod";
+
+export const FLEET_SORTS = ["enrolled", "expiry", "rotation"] as const;
+export const FLEET_STATUSES = ["all", "active", "revoked", "expired"] as const;
+export const MAX_PAGE_SIZE = 100;
+
+/** A keyset cursor: the sort value and id of the last row of the previous page, base64url JSON. */
+export const cursorSchema = z
+  .string()
+  .max(200)
+  .transform((s, ctx) => {
+    try {
+      const v = z.object({ v: z.iso.datetime(), id: z.uuid() }).parse(JSON.parse(Buffer.from(s, "base64url").toString("utf8")));
+      return v;
+    } catch {
+      ctx.addIssue({ code: "custom", message: "bad cursor" });
+      return z.NEVER;
+    }
+  });
+
+export function encodeCursor(v: Date, id: string): string {
+  return Buffer.from(JSON.stringify({ v: v.toISOString(), id })).toString("base64url");
+}
+
+const first = (v: unknown) => (Array.isArray(v) ? v[0] : v);
+
+/**
+ * The fleet page's URL (search params) → a query. Anything invalid falls back to the default rather than
+ * failing the page: the URL is user-editable. The customer filter is honoured for staff only (the caller decides).
+ */
+export const fleetQuerySchema = z.object({
+  q: z.preprocess(first, z.string().trim().max(128).optional().catch(undefined)),
+  status: z.preprocess(first, z.enum(FLEET_STATUSES).default("all").catch("all")),
+  overdue: z.preprocess(first, z.enum(["1"]).optional().catch(undefined)),
+  sort: z.preprocess(first, z.enum(FLEET_SORTS).default("enrolled").catch("enrolled")),
+  dir: z.preprocess(first, z.enum(["asc", "desc"]).default("desc").catch("desc")),
+  size: z.preprocess(first, z.coerce.number().int().min(5).max(MAX_PAGE_SIZE).default(25).catch(25)),
+  cursor: z.preprocess(first, cursorSchema.optional().catch(undefined)),
+  customer: z.preprocess(first, z.uuid().optional().catch(undefined)),
+});
+
+export type FleetQuery = z.infer<typeof fleetQuerySchema>;
+export type FleetSort = (typeof FLEET_SORTS)[number];
