@@ -13,6 +13,7 @@ import { certIssue, certRevoke, certShow, crlPublish } from "./commands/cert.ts"
 import { customerCreate } from "./commands/customer.ts";
 import { dbMigrate } from "./commands/db.ts";
 import { deviceOverdue, deviceSecretAdd, groupAdd, policyRelease, policySet, policyShow } from "./commands/enrollment.ts";
+import { factoryEnroll } from "./commands/factory.ts";
 import { userCreate } from "./commands/user.ts";
 import type { Command } from "./io.ts";
 
@@ -30,6 +31,7 @@ const COMMANDS: Command[] = [
   certShow,
   crlPublish,
   benchIssue,
+  factoryEnroll,
   policySet,
   policyShow,
   policyRelease,

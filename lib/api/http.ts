@@ -1,0 +1,103 @@
+// HTTP plumbing of the customer API route handlers (app/api/v1): bounded body reading, the error envelope
+// {"error": {"code", "message"}} (SPEC §4), and the endpoint URL a signed payload's `url` header must name.
+import { ZodError, type z } from "zod";
+import { RateLimitedError } from "../data/api/rate-limit.ts";
+import { env } from "../env.ts";
+import { AppError, GENERIC_ERROR_MESSAGE, isAppError } from "../errors.ts";
+import { log } from "../log.ts";
+import { API_LIMITS } from "../validations/api.ts";
+
+const NO_STORE = { "cache-control": "no-store" };
+
+export function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
+  return Response.json(body, { status, headers: { ...NO_STORE, ...headers } });
+}
+
+/** The error envelope for anything a handler throws; unexpected errors are logged and answered generically. */
+export function errorResponse(e: unknown): Response {
+  if (e instanceof RateLimitedError)
+    return json({ error: { code: e.code, message: e.message } }, 429, { "retry-after": String(e.retryAfterSeconds) });
+  if (isAppError(e)) {
+    const headers: Record<string, string> = e.status === 401 ? { "www-authenticate": `Bearer error="${e.code}"` } : {};
+    // the rest of an oversized body was never read: do not reuse the connection
+    if (e.status === 413) headers.connection = "close";
+    return json({ error: { code: e.code, message: e.message } }, e.status, headers);
+  }
+  if (e instanceof ZodError) {
+    const issue = e.issues[0];
+    return json({ error: { code: "invalid_request", message: `${issue.path.join(".") || "request"}: ${issue.message}` } }, 400);
+  }
+  log.error({ err: e }, "customer API request failed");
+  return json({ error: { code: "internal_error", message: GENERIC_ERROR_MESSAGE } }, 500);
+}
+
+type Handler<P> = (req: Request, params: P) => Promise<Response>;
+
+/** Wrap a route handler: its params resolved, every throw turned into the error envelope. */
+export function apiRoute<P = Record<string, never>>(handler: Handler<P>) {
+  return async (req: Request, ctx: { params: Promise<P> }): Promise<Response> => {
+    try {
+      return await handler(req, await ctx.params);
+    } catch (e) {
+      return errorResponse(e);
+    }
+  };
+}
+
+const tooLarge = (limit: number) => new AppError("body_too_large", `the request body may be at most ${limit} bytes`, 413);
+
+/** The body as text, refusing more than `limit` bytes without buffering them (Content-Length or streamed). */
+export async function readBody(req: Request, limit: number = API_LIMITS.bodyBytes): Promise<string> {
+  const declared = Number(req.headers.get("content-length") ?? "0");
+  if (declared > limit) throw tooLarge(limit);
+  if (!req.body) return "";
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge(limit);
+    }
+    chunks.push(value);
+  }
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks));
+  } catch {
+    throw new AppError("invalid_request", "the request body is not UTF-8", 400);
+  }
+}
+
+/** A JSON body validated by a zod schema (an empty body counts as {}). */
+export async function readJson<S extends z.ZodType>(req: Request, schema: S, limit?: number): Promise<z.output<S>> {
+  const text = await readBody(req, limit);
+  let value: unknown = {};
+  if (text.trim() !== "") {
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw new AppError("invalid_request", "the request body is not valid JSON", 400);
+    }
+  }
+  return schema.parse(value);
+}
+
+/**
+ * The URLs a signed payload's `url` header may name for this endpoint: PSS_PUBLIC_URL + path, and the URL the
+ * request was actually sent to (a client that reached us at another address). The path is what stops a
+ * payload signed for one endpoint from being replayed at another.
+ */
+export function endpointUrls(req: Request, path: string): string[] {
+  const urls = [`${env().publicUrl}${path}`];
+  const host = req.headers.get("host");
+  if (host) urls.push(`${new URL(req.url).protocol}//${host}${path}`);
+  return urls;
+}
+
+/** The client address for audit records (the first X-Forwarded-For hop when a proxy set it). */
+export function clientIp(req: Request): string | undefined {
+  return req.headers.get("x-forwarded-for")?.split(",")[0]?.trim() || undefined;
+}

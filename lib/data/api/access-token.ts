@@ -1,0 +1,162 @@
+// OAuth 2.0 client credentials (RFC 6749 §4.4) and the bearer check every other endpoint starts with.
+// Access tokens are JWTs (RFC 9068 typ "at+jwt"), HS256 under a key derived from the auth secret, so every
+// app process that shares NEXTAUTH_SECRET (mandatory with PostgreSQL) verifies every other's tokens.
+import { hkdfSync, randomUUID } from "node:crypto";
+import { jwtVerify, SignJWT } from "jose";
+import { authSecret } from "../../auth/secret.ts";
+import { db } from "../../db/client.ts";
+import { env } from "../../env.ts";
+import { AppError } from "../../errors.ts";
+import { API_LIMITS } from "../../validations/api.ts";
+import { type Actor, audit } from "../audit/record.ts";
+import { clientSecretMatches } from "../clients/secrets.ts";
+import { limitClient } from "./rate-limit.ts";
+
+export const TOKEN_AUDIENCE = "pss-api";
+const TOKEN_TYPE = "at+jwt";
+
+/** An RFC 6749 §5.2 error of the token endpoint: `code` is the `error` value. */
+export class OAuthError extends AppError {
+  constructor(code: "invalid_request" | "invalid_client" | "unsupported_grant_type" | "invalid_scope", message: string, status = 400) {
+    super(code, message, status);
+    this.name = "OAuthError";
+  }
+}
+
+export function isOAuthError(e: unknown): e is OAuthError {
+  return e instanceof OAuthError;
+}
+
+const g = globalThis as unknown as { __pssTokenKey?: Uint8Array };
+
+function tokenKey(): Uint8Array {
+  g.__pssTokenKey ??= new Uint8Array(hkdfSync("sha256", authSecret(), "pss", "pss api access token v1", 32));
+  return g.__pssTokenKey;
+}
+
+export type AccessTokenClaims = { sub: string; customerId: string; clientId: string };
+
+/** Sign an access token (exported for tests, which also need expired ones). */
+export async function signAccessToken(claims: AccessTokenClaims, now = new Date(), ttlSeconds: number = API_LIMITS.tokenTtlSeconds) {
+  const iat = Math.floor(now.getTime() / 1000);
+  return new SignJWT({ customer_id: claims.customerId, client_id: claims.clientId })
+    .setProtectedHeader({ alg: "HS256", typ: TOKEN_TYPE })
+    .setIssuer(env().publicUrl)
+    .setAudience(TOKEN_AUDIENCE)
+    .setSubject(claims.sub)
+    .setJti(randomUUID())
+    .setIssuedAt(iat)
+    .setExpirationTime(iat + ttlSeconds)
+    .sign(tokenKey());
+}
+
+export type TokenRequest = { grantType?: string; clientId?: string; clientSecret?: string; ip?: string };
+
+/** The token endpoint's use case: client id/secret → a short-lived bearer JWT. */
+export async function issueAccessToken(req: TokenRequest) {
+  if (req.grantType !== "client_credentials") {
+    if (!req.grantType) throw new OAuthError("invalid_request", "grant_type is required");
+    throw new OAuthError("unsupported_grant_type", "only grant_type=client_credentials is supported");
+  }
+  if (!req.clientId || !req.clientSecret) throw new OAuthError("invalid_client", "client authentication is required", 401);
+  // counted before the secret is checked, so guessing secrets is limited too
+  await limitClient("token", req.clientId.slice(0, 200));
+  const client = await db().oAuthClient.findUnique({
+    where: { clientId: req.clientId },
+    select: {
+      clientId: true,
+      secretHash: true,
+      customerId: true,
+      disabledAt: true,
+      user: { select: { uid: true, disabledAt: true, customerId: true, role: true } },
+    },
+  });
+  const ok =
+    client &&
+    !client.disabledAt &&
+    !client.user.disabledAt &&
+    client.user.customerId === client.customerId &&
+    clientSecretMatches(req.clientSecret, client.secretHash);
+  if (!ok || !client) {
+    await audit(
+      null,
+      { type: "client", id: req.clientId.slice(0, 200), customerId: client?.customerId ?? "" },
+      {
+        action: "api.token",
+        outcome: "refused",
+        customerId: client?.customerId ?? null,
+        ...(req.ip ? { ip: req.ip } : {}),
+      },
+    ).catch(() => {});
+    throw new OAuthError("invalid_client", "unknown client or wrong secret", 401);
+  }
+  await db().oAuthClient.update({ where: { clientId: client.clientId }, data: { lastUsedAt: new Date() } });
+  const accessToken = await signAccessToken({ sub: client.user.uid, customerId: client.customerId, clientId: client.clientId });
+  return { access_token: accessToken, token_type: "Bearer" as const, expires_in: API_LIMITS.tokenTtlSeconds };
+}
+
+/** Who is calling the API: the client, its user and customer (from the database, never from the token alone). */
+export type ApiCaller = {
+  clientId: string;
+  customerId: string;
+  user: { id: string; uid: string; role: "CUSTOMER_ADMIN" | "CUSTOMER_VIEWER" };
+  actor: Actor;
+};
+
+const invalidToken = (message = "missing, invalid or expired access token") => new AppError("invalid_token", message, 401);
+
+/**
+ * Verify the bearer token of a request and load its client, user and customer. Fails closed: any doubt
+ * (bad signature, wrong issuer/audience/type, expired, disabled client or user, moved user) is 401 invalid_token.
+ */
+export async function requireBearer(req: Request): Promise<ApiCaller> {
+  const header = req.headers.get("authorization") ?? "";
+  const m = /^Bearer ([A-Za-z0-9_.~+/-]+=*)$/i.exec(header.trim());
+  if (!m) throw invalidToken();
+  let claims: { sub?: string; customer_id?: unknown; client_id?: unknown };
+  try {
+    ({ payload: claims } = await jwtVerify(m[1], tokenKey(), {
+      algorithms: ["HS256"],
+      issuer: env().publicUrl,
+      audience: TOKEN_AUDIENCE,
+      typ: TOKEN_TYPE,
+      requiredClaims: ["sub", "exp", "iat"],
+      clockTolerance: 5,
+    }));
+  } catch {
+    throw invalidToken();
+  }
+  if (typeof claims.client_id !== "string" || typeof claims.customer_id !== "string" || !claims.sub) throw invalidToken();
+  const client = await db().oAuthClient.findUnique({
+    where: { clientId: claims.client_id },
+    select: {
+      clientId: true,
+      customerId: true,
+      disabledAt: true,
+      user: { select: { id: true, uid: true, role: true, customerId: true, disabledAt: true } },
+    },
+  });
+  if (
+    !client ||
+    client.disabledAt ||
+    client.user.disabledAt ||
+    client.customerId !== claims.customer_id ||
+    client.user.customerId !== client.customerId ||
+    client.user.uid !== claims.sub ||
+    client.user.role === "STAFF"
+  ) {
+    throw invalidToken();
+  }
+  const role = client.user.role;
+  return {
+    clientId: client.clientId,
+    customerId: client.customerId,
+    user: { id: client.user.id, uid: client.user.uid, role },
+    actor: { type: "client", id: client.clientId, customerId: client.customerId },
+  };
+}
+
+/** Mutations need a customer admin's client; viewers may read. */
+export function requireAdmin(caller: ApiCaller): void {
+  if (caller.user.role !== "CUSTOMER_ADMIN") throw new AppError("forbidden", "this client's user may only read", 403);
+}

@@ -1,0 +1,268 @@
+// Manufacturing batches, the `pss factory enroll` tool, the device list and the leaked-bootstrap-key answer,
+// over real HTTP against the route handlers.
+import { execFile } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { dbLabel, testDb, unique } from "../../../tests/db.ts";
+import { freshClaims, signPayload } from "../../api/sign.ts";
+import { type ApiServer, csrPem, publicUrl, startApiServer, type TestTenant, tenant } from "../../api/testing/api-server.ts";
+import { createCsr } from "../../pki/csr.ts";
+import { boolean, sequence, toPem } from "../../pki/der.ts";
+import { ensureHierarchy } from "../ca/hierarchy.ts";
+import { issueAndStore } from "../certificates/issue-certificate.ts";
+
+vi.mock("server-only", () => ({}));
+
+const db = testDb();
+let api: ApiServer;
+let a: TestTenant;
+let b: TestTenant;
+const BATCH = "/api/v1/manufacturing/client-tls-certificates";
+
+beforeAll(async () => {
+  await ensureHierarchy({ type: "system", id: "test" });
+  api = await startApiServer();
+  a = await tenant(api, unique("Initrode Mfg").replace(/-/g, " "));
+  b = await tenant(api, unique("Umbrella Mfg").replace(/-/g, " "));
+});
+afterAll(() => api?.close());
+
+async function post(pathname: string, body: string, t: TestTenant = a, headers: Record<string, string> = {}) {
+  const res = await fetch(`${api.url}${pathname}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${t.token}`, "content-type": "application/jose+json", ...headers },
+    body,
+  });
+  return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
+}
+
+const batchBody = (csrs: string[], t: TestTenant = a) => signPayload(t.key, { csrs, ...freshClaims() }, { url: publicUrl(BATCH) });
+const ids = (n: number) => Array.from({ length: n }, () => unique("dev").slice(0, 60));
+const counts = async () => ({
+  certificates: await db.certificate.count({ where: { customerId: a.customerId } }),
+  devices: await db.device.count({ where: { customerId: a.customerId } }),
+});
+
+describe(`manufacturing batches (${dbLabel()})`, () => {
+  it("issues Client TLS certificates in request order for new devices, authorized by the key", async () => {
+    const devices = ids(3);
+    const r = await post(BATCH, await batchBody(devices.map((d) => csrPem(undefined, d))));
+    expect(r.status).toBe(201);
+    const certs = r.body.certificates as { serial: string; deviceId: string; certificate: string }[];
+    expect(certs.map((c) => c.deviceId)).toEqual(devices);
+    const rows = await db.certificate.findMany({ where: { serial: { in: certs.map((c) => c.serial) } }, include: { device: true } });
+    expect(rows.every((x) => x.kind === "CLIENT_TLS" && x.authorizedBy === `key:${a.kid}` && x.uid === a.uid)).toBe(true);
+    expect(rows.map((x) => x.device?.deviceId).sort()).toEqual([...devices].sort());
+  });
+
+  it("Idempotency-Key: a retry (re-signed or byte-identical) returns the same certificates; other CSRs → 422", async () => {
+    const csrs = ids(2).map((d) => csrPem(undefined, d));
+    const key = unique("idem");
+    const first = await post(BATCH, await batchBody(csrs), a, { "idempotency-key": key });
+    expect(first.status).toBe(201);
+    const before = await counts();
+    const resigned = await post(BATCH, await batchBody(csrs), a, { "idempotency-key": key });
+    expect(resigned.status).toBe(201);
+    expect(resigned.headers.get("idempotent-replayed")).toBe("true");
+    expect(resigned.body).toEqual(first.body);
+    const other = await post(BATCH, await batchBody([csrPem(undefined, ids(1)[0])]), a, { "idempotency-key": key });
+    expect([other.status, (other.body.error as { code: string }).code]).toEqual([422, "idempotency_key_reused"]);
+    expect(await counts()).toEqual(before);
+  });
+
+  it.each([
+    [
+      "one CSR asking for CA:TRUE (all or nothing)",
+      () => {
+        const bad = toPem(
+          "CERTIFICATE REQUEST",
+          createCsr({
+            key: generateKeyPairSync("ec", { namedCurve: "prime256v1" }).privateKey,
+            subject: [{ oid: "2.5.4.5", value: "dev-ca", encoding: "printable" }],
+            extensions: [{ oid: "2.5.29.19", critical: true, value: sequence(boolean(true)) }],
+          }),
+        );
+        return [...ids(2).map((d) => csrPem(undefined, d)), bad];
+      },
+      400,
+      "csr_ca_requested",
+    ],
+    [
+      "a device id twice",
+      () => {
+        const [d] = ids(1);
+        return [csrPem(undefined, d), csrPem(undefined, d)];
+      },
+      400,
+      "device_id_duplicate",
+    ],
+    [
+      "a device id that fails the pattern",
+      () => [
+        toPem(
+          "CERTIFICATE REQUEST",
+          createCsr({
+            key: generateKeyPairSync("ec", { namedCurve: "prime256v1" }).privateKey,
+            subject: [{ oid: "2.5.4.3", value: "bad id!", encoding: "utf8" }],
+          }),
+        ),
+      ],
+      400,
+      "csr_device_id_invalid",
+    ],
+    ["more than 1000 CSRs", () => Array.from({ length: 1001 }, () => "x"), 400, "payload_invalid"],
+    ["a CSR over 8 KiB", () => [`${csrPem(undefined, ids(1)[0])}${" ".repeat(9000)}`], 400, "csr_too_large"],
+  ])("refuses %s and stores nothing", async (_name, make, status, code) => {
+    const before = await counts();
+    const r = await post(BATCH, await batchBody(make()));
+    expect([r.status, (r.body.error as { code: string }).code]).toEqual([status, code]);
+    expect(await counts()).toEqual(before);
+  });
+
+  it("refuses a device that already enrolled (409) and a body over 2 MiB (413)", async () => {
+    const [d] = ids(1);
+    expect((await post(BATCH, await batchBody([csrPem(undefined, d)]))).status).toBe(201);
+    const before = await counts();
+    const again = await post(BATCH, await batchBody([csrPem(undefined, ids(1)[0]), csrPem(undefined, d)]));
+    expect([again.status, (again.body.error as { code: string }).code]).toEqual([409, "device_exists"]);
+    const huge = await post(BATCH, await signPayload(a.key, { csrs: ["x"], pad: "x".repeat(2200 * 1024), ...freshClaims() }));
+    expect([huge.status, (huge.body.error as { code: string }).code]).toEqual([413, "body_too_large"]);
+    expect(await counts()).toEqual(before);
+  });
+
+  it("pss factory enroll generates keys and CSRs, calls the API and writes certificates", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pss-factory-"));
+    try {
+      const t = await tenant(api, unique("Factory").replace(/-/g, " "));
+      fs.writeFileSync(path.join(dir, "secret"), t.clientSecret);
+      fs.writeFileSync(path.join(dir, "key.pem"), t.key.privateKey.export({ type: "pkcs8", format: "pem" }));
+      const prefix = `${unique("line").slice(0, 30)}-`;
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        [
+          "bin/pss.mjs",
+          "factory",
+          "enroll",
+          "--api",
+          api.url,
+          "--client-id",
+          t.clientId,
+          "--client-secret-file",
+          path.join(dir, "secret"),
+          "--key",
+          path.join(dir, "key.pem"),
+          "--generate",
+          "3",
+          "--prefix",
+          prefix,
+          "--out",
+          path.join(dir, "out"),
+          "--json",
+        ],
+        { encoding: "utf8" },
+      ).catch((e) => {
+        throw new Error(`pss factory enroll failed: ${e.stdout} ${e.stderr}`);
+      });
+      const out = JSON.parse(stdout);
+      expect(out.issued).toBe(3);
+      for (const i of [1, 2, 3]) {
+        expect(fs.readFileSync(path.join(dir, "out", `${prefix}${i}.crt.pem`), "utf8")).toContain("BEGIN CERTIFICATE");
+        expect(fs.existsSync(path.join(dir, "out", `${prefix}${i}.key.pem`))).toBe(true);
+      }
+      expect(fs.readFileSync(path.join(dir, "out", "chain.pem"), "utf8")).toContain("BEGIN CERTIFICATE");
+      expect(await db.device.count({ where: { customerId: t.customerId } })).toBe(3);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe(`devices and bootstrap revocation (${dbLabel()})`, () => {
+  const get = async (q: string, t: TestTenant = a) => {
+    const res = await fetch(`${api.url}/api/v1/devices${q}`, { headers: { authorization: `Bearer ${t.token}` } });
+    return { status: res.status, body: (await res.json()) as { devices: { deviceId: string; uid: string }[]; nextCursor: string | null } };
+  };
+
+  it("lists the customer's devices with keyset pagination; another customer sees none of them", async () => {
+    const all: string[] = [];
+    let cursor = "";
+    for (let page = 0; page < 50; page++) {
+      const r = await get(`?limit=2${cursor ? `&cursor=${cursor}` : ""}`);
+      expect(r.status).toBe(200);
+      expect(r.body.devices.length).toBeLessThanOrEqual(2);
+      all.push(...r.body.devices.map((d) => d.deviceId));
+      if (!r.body.nextCursor) break;
+      cursor = encodeURIComponent(r.body.nextCursor);
+    }
+    expect(all.length).toBe(await db.device.count({ where: { customerId: a.customerId } }));
+    expect(new Set(all).size).toBe(all.length);
+    const theirs = await get("?limit=100", b);
+    expect(theirs.body.devices.filter((d) => all.includes(d.deviceId))).toEqual([]);
+    const one = await get(`?q=${all[0]}&uid=${a.uid}`);
+    expect(one.body.devices.map((d) => d.deviceId)).toEqual([all[0]]);
+    expect((await get("?status=bogus")).status).toBe(400);
+    expect((await get("?cursor=garbage")).status).toBe(400);
+  });
+
+  it("revokes a leaked bootstrapping certificate and the Client TLS certificates it enrolled after a moment", async () => {
+    const boot = await post(
+      "/api/v1/bootstrap-certificates",
+      await signPayload(a.key, { csr: csrPem(), ...freshClaims() }, { url: publicUrl("/api/v1/bootstrap-certificates") }),
+    );
+    const serial = boot.body.serial as string;
+    const bootRow = await db.certificate.findUniqueOrThrow({ where: { serial } });
+    const enroll = (id: string) =>
+      issueAndStore({
+        profile: "client-tls",
+        csr: csrPem(undefined, id),
+        customerId: a.customerId,
+        uid: a.uid,
+        device: "create",
+        enrolledById: bootRow.id,
+        authorizedBy: `bootstrap:${serial}`,
+        actor: { type: "system", id: "test" },
+      });
+    const [early, late1, late2] = [await enroll(ids(1)[0]), await enroll(ids(1)[0]), await enroll(ids(1)[0])];
+    const past = new Date(Date.now() - 3600_000);
+    await db.device.update({
+      where: { id: (await db.certificate.findUniqueOrThrow({ where: { serial: early.serialHex } })).deviceRef! },
+      data: { enrolledAt: past },
+    });
+    await db.certificate.update({ where: { serial: early.serialHex }, data: { createdAt: past } });
+    const after = new Date(Date.now() - 600_000).toISOString();
+    const foreign = await post(
+      `/api/v1/bootstrap-certificates/${serial}/revoke`,
+      JSON.stringify({ alsoRevokeDevicesEnrolledAfter: after }),
+      b,
+      { "content-type": "application/json" },
+    );
+    expect(foreign.status).toBe(404);
+    const r = await post(
+      `/api/v1/bootstrap-certificates/${serial}/revoke`,
+      JSON.stringify({ reason: "keyCompromise", alsoRevokeDevicesEnrolledAfter: after }),
+      a,
+      { "content-type": "application/json" },
+    );
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ serial, reason: "keyCompromise", alreadyRevoked: false });
+    expect((r.body.revokedClientTlsSerials as string[]).sort()).toEqual([late1.serialHex, late2.serialHex].sort());
+    const rows = await db.certificate.findMany({ where: { serial: { in: [serial, early.serialHex, late1.serialHex, late2.serialHex] } } });
+    expect(Object.fromEntries(rows.map((x) => [x.serial, x.revokedAt !== null]))).toEqual({
+      [serial]: true,
+      [early.serialHex]: false,
+      [late1.serialHex]: true,
+      [late2.serialHex]: true,
+    });
+    // a Client TLS serial is not a bootstrapping certificate
+    expect(
+      (await post(`/api/v1/bootstrap-certificates/${early.serialHex}/revoke`, "{}", a, { "content-type": "application/json" })).status,
+    ).toBe(404);
+    expect((await post(`/api/v1/bootstrap-certificates/${serial}/revoke`, "{}", a, { "content-type": "application/json" })).status).toBe(
+      409,
+    );
+  });
+});

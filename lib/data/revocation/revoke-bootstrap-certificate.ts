@@ -1,0 +1,79 @@
+// The answer to a leaked bootstrapping key (SPEC §4): revoke the bootstrapping certificate and, optionally,
+// every Client TLS certificate it enrolled at or after a moment — in one transaction, then fresh CRLs.
+import { db } from "../../db/client.ts";
+import { AppError } from "../../errors.ts";
+import type { RevocationReason } from "../../pki/crl.ts";
+import { normalizeSerial } from "../../pki/serial.ts";
+import { type Actor, audit } from "../audit/record.ts";
+import { publishCrl } from "./crl.ts";
+
+export type RevokeBootstrapInput = {
+  serial: string;
+  reason: RevocationReason;
+  /** also revoke the Client TLS certificates of devices this certificate enrolled at or after this time */
+  alsoRevokeDevicesEnrolledAfter?: Date;
+  customerId: string;
+  actor: Actor;
+};
+
+export async function revokeBootstrapCertificate(input: RevokeBootstrapInput) {
+  const serial = normalizeSerial(input.serial);
+  const cert = await db().certificate.findUnique({
+    where: { serial },
+    select: { id: true, customerId: true, kind: true, issuerId: true, revokedAt: true },
+  });
+  if (!cert || cert.customerId !== input.customerId || cert.kind !== "BOOTSTRAP")
+    throw new AppError("certificate_not_found", "No such bootstrapping certificate.", 404);
+  const after = input.alsoRevokeDevicesEnrolledAfter;
+  if (cert.revokedAt && !after) throw new AppError("already_revoked", "This certificate is already revoked.", 409);
+  const now = new Date();
+  const result = await db().$transaction(async (tx) => {
+    const own = await tx.certificate.updateMany({
+      where: { id: cert.id, revokedAt: null },
+      data: { revokedAt: now, revocationReason: input.reason },
+    });
+    let victims: { id: string; serial: string; issuerId: string }[] = [];
+    if (after) {
+      victims = await tx.certificate.findMany({
+        where: {
+          customerId: input.customerId,
+          kind: "CLIENT_TLS",
+          revokedAt: null,
+          OR: [
+            { authorizedBy: `bootstrap:${serial}`, createdAt: { gte: after } },
+            { device: { enrolledById: cert.id, enrolledAt: { gte: after } } },
+          ],
+        },
+        select: { id: true, serial: true, issuerId: true },
+      });
+      if (victims.length) {
+        await tx.certificate.updateMany({
+          where: { id: { in: victims.map((v) => v.id) }, revokedAt: null },
+          data: { revokedAt: now, revocationReason: input.reason },
+        });
+      }
+    }
+    await audit(tx, input.actor, {
+      action: "certificate.revoke",
+      customerId: input.customerId,
+      target: `certificate:${serial}`,
+      details: {
+        reason: input.reason,
+        kind: "BOOTSTRAP",
+        alreadyRevoked: own.count === 0,
+        alsoRevokeDevicesEnrolledAfter: after?.toISOString() ?? null,
+        clientTlsRevoked: victims.length,
+      },
+    });
+    return { alreadyRevoked: own.count === 0, victims };
+  });
+  const issuers = new Set([cert.issuerId, ...result.victims.map((v) => v.issuerId)]);
+  for (const id of issuers) await publishCrl(id, now);
+  return {
+    serial,
+    revokedAt: (cert.revokedAt ?? now).toISOString(),
+    reason: input.reason,
+    alreadyRevoked: result.alreadyRevoked,
+    revokedClientTlsSerials: result.victims.map((v) => v.serial),
+  };
+}

@@ -1,0 +1,27 @@
+import { db } from "../../db/client.ts";
+import { AppError } from "../../errors.ts";
+import { type ApiCaller, requireAdmin } from "../api/access-token.ts";
+import { audit } from "../audit/record.ts";
+
+/** Disable one of the calling user's keys (another user's kid answers 404). Disabling is final. */
+export async function disableSigningKey(caller: ApiCaller, kid: string, ip?: string) {
+  requireAdmin(caller);
+  const now = new Date();
+  return db().$transaction(async (tx) => {
+    const key = await tx.payloadSigningKey.findUnique({
+      where: { userId_kid: { userId: caller.user.id, kid } },
+      select: { id: true, disabledAt: true },
+    });
+    if (!key) throw new AppError("key_not_found", "No such payload-signing key.", 404);
+    if (key.disabledAt) return { kid, disabledAt: key.disabledAt.toISOString() };
+    await tx.payloadSigningKey.update({ where: { id: key.id }, data: { disabledAt: now } });
+    await audit(tx, caller.actor, {
+      action: "signing_key.disable",
+      customerId: caller.customerId,
+      target: `signing_key:${kid}`,
+      details: { uid: caller.user.uid },
+      ...(ip ? { ip } : {}),
+    });
+    return { kid, disabledAt: now.toISOString() };
+  });
+}
