@@ -52,16 +52,27 @@ async function load(seconds: number, concurrency: number, op: (i: number) => Pro
   };
 }
 
-async function benchWithDatabase(seconds: number, concurrency: number) {
+/** On a scratch embedded database served like the product serves it, or on the PostgreSQL at `databaseUrl`. */
+async function benchWithDatabase(seconds: number, concurrency: number, databaseUrl?: string) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "pss-bench-"));
   const dir = path.join(dataDir, "pglite");
-  await deployMigrations({ kind: "pglite", dir });
-  const embedded = await serveEmbedded(dir, path.join(dataDir, "run"));
-  openDatabase(embedded.target);
+  let embedded: Awaited<ReturnType<typeof serveEmbedded>> | null = null;
+  if (databaseUrl) {
+    await deployMigrations({ kind: "postgres", url: databaseUrl });
+    openDatabase({ kind: "postgres", url: databaseUrl });
+  } else {
+    await deployMigrations({ kind: "pglite", dir });
+    embedded = await serveEmbedded(dir, path.join(dataDir, "run"));
+    openDatabase(embedded.target);
+  }
   try {
     const actor = { type: "system", id: "bench" } as const;
     await ensureHierarchy(actor);
-    const c = await createCustomer({ name: "Bench Co", adminEmail: "bench@bench.test", adminPassword: "bench-password-1" }, actor);
+    const tag = Date.now().toString(36);
+    const c = await createCustomer(
+      { name: `Bench Co ${tag}`, adminEmail: `bench-${tag}@bench.test`, adminPassword: "bench-password-1" },
+      actor,
+    );
     const csrs = deviceCsrs(2000);
     // every request enrolls a new device id: a certificate row, a device row and an audit row per issuance
     const result = await load(seconds, concurrency, (i) =>
@@ -77,7 +88,7 @@ async function benchWithDatabase(seconds: number, concurrency: number) {
     return { ...result, concurrency };
   } finally {
     await closeDb();
-    await embedded.close();
+    await embedded?.close();
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }
@@ -178,9 +189,17 @@ async function benchCfssl(seconds: number, concurrency: number) {
   }
 }
 
-export async function benchIssueAll({ seconds = 5, concurrency = 8 }: { seconds?: number; concurrency?: number } = {}) {
+export async function benchIssueAll({
+  seconds = 5,
+  concurrency = 8,
+  databaseUrl,
+}: {
+  seconds?: number;
+  concurrency?: number;
+  databaseUrl?: string;
+} = {}) {
   const core = await benchIssue({ seconds, keyType: "p256" });
-  const withDb = await benchWithDatabase(seconds, concurrency);
+  const withDb = await benchWithDatabase(seconds, concurrency, databaseUrl);
   const cfssl = hasCfssl() ? await benchCfssl(seconds, concurrency) : null;
   return {
     key_type: "p256",
@@ -194,6 +213,7 @@ export async function benchIssueAll({ seconds = 5, concurrency = 8 }: { seconds?
     ratio_vs_cfssl: cfssl ? round(withDb.per_s / cfssl.per_s) : null,
     core_ratio_vs_cfssl: cfssl ? round(core.issue_per_s / cfssl.per_s) : null,
     concurrency,
-    note: "issue_per_s includes the database write (certificate + device + audit rows, one transaction each) on the embedded database served over its socket; one Node process (one core)",
+    database: databaseUrl ? "postgresql" : "embedded (PGlite over its socket)",
+    note: "issue_per_s includes the database write (certificate, device and audit rows; concurrent issuances share a transaction); one Node process (one core)",
   };
 }
