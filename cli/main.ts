@@ -6,7 +6,7 @@ import { deployMigrations } from "../lib/db/migrator.ts";
 import { dbTarget } from "../lib/db/target.ts";
 import { ConfigError, env } from "../lib/env.ts";
 import { AppError } from "../lib/errors.ts";
-import { benchIssue } from "./commands/bench.ts";
+import { benchApiCommand, benchIssue } from "./commands/bench.ts";
 import { benchEnroll } from "./commands/bench-enroll.ts";
 import { caExport, caList, caRevoke, caRotate, init } from "./commands/ca.ts";
 import { certIssue, certRevoke, certShow, crlPublish } from "./commands/cert.ts";
@@ -31,6 +31,7 @@ const COMMANDS: Command[] = [
   certShow,
   crlPublish,
   benchIssue,
+  benchApiCommand,
   factoryEnroll,
   policySet,
   policyShow,

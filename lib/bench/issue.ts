@@ -8,66 +8,22 @@ import fs from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
-import { ensureHierarchy } from "../data/ca/hierarchy.ts";
 import { issueAndStore } from "../data/certificates/issue-certificate.ts";
 import { createCustomer } from "../data/customers/create-customer.ts";
-import { closeDb, openDatabase } from "../db/client.ts";
-import { serveEmbedded } from "../db/embedded.ts";
-import { deployMigrations } from "../db/migrator.ts";
 import { benchIssue } from "../pki/bench-issue.ts";
 import { createCsr } from "../pki/csr.ts";
 import { type NameAttribute, OID_CN } from "../pki/names.ts";
-
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
-const round = (n: number) => Math.round(n * 10) / 10;
+import { load, round, withScratchDatabase } from "./harness.ts";
 
 /** CSRs without a device id in the subject: the caller vouches for the id (as the mTLS and factory paths do). */
-function deviceCsrs(n: number, subject: NameAttribute[] = []): Buffer[] {
+export function deviceCsrs(n: number, subject: NameAttribute[] = []): Buffer[] {
   return Array.from({ length: n }, () => createCsr({ key: generateKeyPairSync("ec", { namedCurve: "prime256v1" }).privateKey, subject }));
 }
 
-/** Run `op` with `concurrency` callers for `seconds`; returns ops/s and latency percentiles. */
-async function load(seconds: number, concurrency: number, op: (i: number) => Promise<unknown>) {
-  const latencies: number[] = [];
-  let next = 0;
-  const end = performance.now() + seconds * 1000;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < end) {
-        const i = next++;
-        const t = performance.now();
-        await op(i);
-        latencies.push(performance.now() - t);
-      }
-    }),
-  );
-  const elapsed = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  return {
-    per_s: Math.round(latencies.length / elapsed),
-    p50_ms: round(percentile(latencies, 0.5)),
-    p95_ms: round(percentile(latencies, 0.95)),
-    count: latencies.length,
-  };
-}
-
-/** On a scratch embedded database served like the product serves it, or on the PostgreSQL at `databaseUrl`. */
-async function benchWithDatabase(seconds: number, concurrency: number, databaseUrl?: string) {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "pss-bench-"));
-  const dir = path.join(dataDir, "pglite");
-  let embedded: Awaited<ReturnType<typeof serveEmbedded>> | null = null;
-  if (databaseUrl) {
-    await deployMigrations({ kind: "postgres", url: databaseUrl });
-    openDatabase({ kind: "postgres", url: databaseUrl });
-  } else {
-    await deployMigrations({ kind: "pglite", dir });
-    embedded = await serveEmbedded(dir, path.join(dataDir, "run"));
-    openDatabase(embedded.target);
-  }
-  try {
+/** Issuance with the database write on a scratch database (or the PostgreSQL at `databaseUrl`). */
+function benchWithDatabase(seconds: number, concurrency: number, databaseUrl?: string) {
+  return withScratchDatabase(async () => {
     const actor = { type: "system", id: "bench" } as const;
-    await ensureHierarchy(actor);
     const tag = Date.now().toString(36);
     const c = await createCustomer(
       { name: `Bench Co ${tag}`, adminEmail: `bench-${tag}@bench.test`, adminPassword: "bench-password-1" },
@@ -86,11 +42,7 @@ async function benchWithDatabase(seconds: number, concurrency: number, databaseU
       }),
     );
     return { ...result, concurrency };
-  } finally {
-    await closeDb();
-    await embedded?.close();
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  }
+  }, databaseUrl);
 }
 
 function hasCfssl(): boolean {

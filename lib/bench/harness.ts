@@ -1,0 +1,63 @@
+// Shared by the benchmarks: a scratch database set up like the product's, and a closed-loop load generator.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { ensureHierarchy } from "../data/ca/hierarchy.ts";
+import { closeDb, openDatabase } from "../db/client.ts";
+import { serveEmbedded } from "../db/embedded.ts";
+import { deployMigrations } from "../db/migrator.ts";
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
+export const round = (n: number) => Math.round(n * 10) / 10;
+
+/** Run `op` with `concurrency` callers for `seconds`; returns ops/s and latency percentiles. */
+export async function load(seconds: number, concurrency: number, op: (i: number) => Promise<unknown>) {
+  const latencies: number[] = [];
+  let next = 0;
+  const end = performance.now() + seconds * 1000;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) {
+        const i = next++;
+        const t = performance.now();
+        await op(i);
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return {
+    per_s: Math.round(latencies.length / elapsed),
+    p50_ms: round(percentile(latencies, 0.5)),
+    p95_ms: round(percentile(latencies, 0.95)),
+    count: latencies.length,
+  };
+}
+
+/**
+ * Run `fn` on a scratch embedded database served over its socket as the product serves it (or on the
+ * PostgreSQL at `databaseUrl`), with the CA hierarchy created; cleans up afterwards.
+ */
+export async function withScratchDatabase<T>(fn: () => Promise<T>, databaseUrl?: string): Promise<T> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "pss-bench-"));
+  const dir = path.join(dataDir, "pglite");
+  let embedded: Awaited<ReturnType<typeof serveEmbedded>> | null = null;
+  if (databaseUrl) {
+    await deployMigrations({ kind: "postgres", url: databaseUrl });
+    openDatabase({ kind: "postgres", url: databaseUrl });
+  } else {
+    await deployMigrations({ kind: "pglite", dir });
+    embedded = await serveEmbedded(dir, path.join(dataDir, "run"));
+    openDatabase(embedded.target);
+  }
+  try {
+    await ensureHierarchy({ type: "system", id: "bench" });
+    return await fn();
+  } finally {
+    await closeDb();
+    await embedded?.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
