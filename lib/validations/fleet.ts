@@ -4,13 +4,13 @@ export const FLEET_SORTS = ["enrolled", "expiry", "rotation"] as const;
 export const FLEET_STATUSES = ["all", "active", "revoked", "expired"] as const;
 export const MAX_PAGE_SIZE = 100;
 
-/** A keyset cursor: the sort value and id of the last row of the previous page, base64url JSON. */
+/** A keyset cursor: the sort value (null: a device without a certificate, sorted by expiry) and id of the last row of the previous page, base64url JSON. */
 export const cursorSchema = z
   .string()
   .max(200)
   .transform((s, ctx) => {
     try {
-      const v = z.object({ v: z.iso.datetime(), id: z.uuid() }).parse(JSON.parse(Buffer.from(s, "base64url").toString("utf8")));
+      const v = z.object({ v: z.iso.datetime().nullable(), id: z.uuid() }).parse(JSON.parse(Buffer.from(s, "base64url").toString("utf8")));
       return v;
     } catch {
       ctx.addIssue({ code: "custom", message: "bad cursor" });
@@ -18,8 +18,8 @@ export const cursorSchema = z
     }
   });
 
-export function encodeCursor(v: Date, id: string): string {
-  return Buffer.from(JSON.stringify({ v: v.toISOString(), id })).toString("base64url");
+export function encodeCursor(v: Date | null, id: string): string {
+  return Buffer.from(JSON.stringify({ v: v ? v.toISOString() : null, id })).toString("base64url");
 }
 
 const first = (v: unknown) => (Array.isArray(v) ? v[0] : v);

@@ -41,6 +41,7 @@ export default async function DevicesPage({ searchParams }: { searchParams: Sear
       </div>
       <FleetFilters q={q} customers={customers} />
       <p className="mb-2 text-sm text-slate-600 dark:text-slate-400" aria-live="polite" data-testid="fleet-total">
+        {page.totalExact ? "" : "about "}
         {page.total.toLocaleString("en")} {page.total === 1 ? "device" : "devices"}
       </p>
       <FleetTable rows={page.rows} sort={q.sort} dir={q.dir} showCustomer={staff && !scope.customerId} />

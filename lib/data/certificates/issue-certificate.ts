@@ -63,24 +63,32 @@ function issuerScope(profile: LeafProfileId, customerId?: string): CaScope {
 
 /** Issue one certificate and store it. Throws AppError/PkiError with a stable code on refusal. */
 export async function issueAndStore(req: IssueRequest): Promise<IssuedRecord> {
-  const started = performance.now();
   try {
-    let record: IssuedRecord;
-    try {
-      record = await writeIssuance(req, await prepare(req));
-    } catch (e) {
-      if (!(e instanceof AppError && e.code === "issuer_changed")) throw e;
-      // the cached active CA was rotated or revoked meanwhile: sign again with the current one
-      activeCas.delete(scopeKey(issuerScope(req.profile, req.customerId)));
-      record = await writeIssuance(req, await prepare(req));
-    }
-    metrics.certificatesIssued.inc({ profile: req.profile });
-    metrics.issueSeconds.observe({ profile: req.profile }, (performance.now() - started) / 1000);
-    return record;
+    return await issueBatched(req);
   } catch (e) {
     await refused(req, e);
     throw e;
   }
+}
+
+/**
+ * issueAndStore without the refusal audit (for callers that audit refusals themselves, like EST): sign, then
+ * store through the group-commit writer; a rotation of the issuer while signing is retried once.
+ */
+export async function issueBatched(req: IssueRequest): Promise<IssuedRecord> {
+  const started = performance.now();
+  let record: IssuedRecord;
+  try {
+    record = await writeIssuance(req, await prepare(req));
+  } catch (e) {
+    if (!(e instanceof AppError && e.code === "issuer_changed")) throw e;
+    // the cached active CA was rotated or revoked meanwhile: sign again with the current one
+    activeCas.delete(scopeKey(issuerScope(req.profile, req.customerId)));
+    record = await writeIssuance(req, await prepare(req));
+  }
+  metrics.certificatesIssued.inc({ profile: req.profile });
+  metrics.issueSeconds.observe({ profile: req.profile }, (performance.now() - started) / 1000);
+  return record;
 }
 
 export type Prepared = { issuer: ActiveCa; cert: IssuedCertificate; chainPem: string[] };
@@ -150,9 +158,9 @@ export const issuerChanged = () =>
   new AppError("issuer_changed", "The issuing CA was rotated or revoked while signing; retry the request.", 503);
 
 /** The certificate and audit rows of one issuance (ids chosen here, so batches need no RETURNING). */
-export function issuanceRows(req: IssueRequest, { issuer, cert }: Prepared, deviceRef: string | null) {
+export function issuanceRows(req: IssueRequest, { issuer, cert }: Prepared, deviceRef: string | null, id: string = randomUUID()) {
   const certificate: Prisma.CertificateCreateManyInput & { id: string } = {
-    id: randomUUID(),
+    id,
     serial: cert.serialHex,
     kind: KIND[req.profile],
     profile: req.profile,
@@ -176,11 +184,35 @@ export function issuanceRows(req: IssueRequest, { issuer, cert }: Prepared, devi
   return { certificate, auditEvent };
 }
 
+/**
+ * Fleet denormalization (lib/data/fleet/list-devices.ts): a Client TLS issuance becomes its device's current
+ * certificate, copied onto the Device row so the fleet filters and sorts by index alone. Nothing for other profiles.
+ */
+export type CurrentCertFields = {
+  currentCertId: string;
+  currentSerial: string;
+  currentNotAfter: Date;
+  currentRevokedAt: null;
+  uid: string | null;
+};
+export function currentCertFields(req: IssueRequest, cert: IssuedCertificate, certId: string): CurrentCertFields | Record<string, never> {
+  if (req.profile !== "client-tls") return {};
+  return {
+    currentCertId: certId,
+    currentSerial: cert.serialHex,
+    currentNotAfter: cert.notAfter,
+    currentRevokedAt: null,
+    uid: req.uid ?? null,
+  };
+}
+
 /** The writes of one issuance, inside the caller's transaction (the manufacturing batch puts many in one). */
 export async function store(tx: Tx, req: IssueRequest, prepared: Prepared): Promise<IssuedRecord> {
   const { cert, issuer, chainPem } = prepared;
   if (!(await lockActiveIssuers(tx, [issuer.ca.id])).has(issuer.ca.id)) throw issuerChanged();
   let deviceRef: string | null = null;
+  // chosen here so the device row can point at its current certificate (fleet denormalization)
+  const certId = randomUUID();
   if (cert.deviceId && req.customerId) {
     const key = { customerId_deviceId: { customerId: req.customerId, deviceId: cert.deviceId } };
     const existing = await tx.device.findUnique({ where: key, select: { id: true } });
@@ -188,16 +220,21 @@ export async function store(tx: Tx, req: IssueRequest, prepared: Prepared): Prom
     const device = existing
       ? await tx.device.update({
           where: key,
-          data: req.profile === "client-tls" ? { lastRotatedAt: new Date() } : {},
+          data: req.profile === "client-tls" ? { lastRotatedAt: new Date(), ...currentCertFields(req, cert, certId) } : {},
           select: { id: true },
         })
       : await tx.device.create({
-          data: { customerId: req.customerId, deviceId: cert.deviceId, enrolledById: req.enrolledById ?? null },
+          data: {
+            customerId: req.customerId,
+            deviceId: cert.deviceId,
+            enrolledById: req.enrolledById ?? null,
+            ...currentCertFields(req, cert, certId),
+          },
           select: { id: true },
         });
     deviceRef = device.id;
   }
-  const rows = issuanceRows(req, prepared, deviceRef);
+  const rows = issuanceRows(req, prepared, deviceRef, certId);
   await tx.certificate.create({ data: rows.certificate, select: { id: true } });
   await tx.auditEvent.create({ data: rows.auditEvent });
   return { ...cert, id: rows.certificate.id, issuerId: issuer.ca.id, chainPem };

@@ -7,6 +7,8 @@ import { randomUUID } from "node:crypto";
 import type { Prisma } from "../../../generated/prisma/client.ts";
 import { db, type Tx } from "../../db/client.ts";
 import {
+  type CurrentCertFields,
+  currentCertFields,
   deviceExists,
   type IssuedRecord,
   type IssueRequest,
@@ -81,6 +83,8 @@ async function insertBatch(tx: Tx, batch: Pending[]): Promise<(IssuedRecord | Er
   const active = await lockActiveIssuers(tx, [...new Set(batch.map((p) => p.prepared.issuer.ca.id))]);
   const devices: Prisma.DeviceCreateManyInput[] = [];
   const rotated: string[] = [];
+  // fleet denormalization: each device's newest Client TLS certificate in this batch becomes its current one
+  const current = new Map<string, CurrentCertFields>();
   const certificates: Prisma.CertificateCreateManyInput[] = [];
   const audits: Prisma.AuditEventCreateManyInput[] = [];
   const outcomes: (IssuedRecord | Error)[] = [];
@@ -108,13 +112,33 @@ async function insertBatch(tx: Tx, batch: Pending[]): Promise<(IssuedRecord | Er
       }
     }
     const rows = issuanceRows(p.req, p.prepared, deviceRef);
+    if (deviceRef && p.req.profile === "client-tls") {
+      current.set(deviceRef, currentCertFields(p.req, cert, rows.certificate.id) as CurrentCertFields);
+    }
     certificates.push(rows.certificate);
     audits.push(rows.auditEvent);
     outcomes.push({ ...cert, id: rows.certificate.id, issuerId: issuer.ca.id, chainPem });
   }
+  for (const d of devices) Object.assign(d, current.get(d.id as string));
   if (devices.length) await tx.device.createMany({ data: devices });
   if (rotated.length) await tx.device.updateMany({ where: { id: { in: rotated } }, data: { lastRotatedAt: new Date() } });
+  // fleet denormalization: existing devices get their new current certificate, one statement for the batch
+  const created = new Set(devices.map((d) => d.id));
+  const moved = [...current].filter(([id]) => !created.has(id));
+  if (moved.length) await setCurrentCertificates(tx, moved);
   if (certificates.length) await tx.certificate.createMany({ data: certificates });
   if (audits.length) await tx.auditEvent.createMany({ data: audits });
   return outcomes;
+}
+
+/** Device.current* ← the given certificate fields, for many devices in one UPDATE … FROM unnest(…). */
+async function setCurrentCertificates(tx: Tx, rows: [string, CurrentCertFields][]) {
+  const col = <K extends keyof CurrentCertFields>(k: K) => rows.map(([, f]) => f[k]);
+  const ids = rows.map(([id]) => id);
+  const notAfter = col("currentNotAfter").map((d) => d.toISOString());
+  await tx.$executeRaw`UPDATE "Device" d SET "currentCertId" = v.cert, "currentSerial" = v.serial, "currentNotAfter" = v.not_after,
+      "currentRevokedAt" = NULL, "uid" = v.uid
+    FROM unnest(${ids}::uuid[], ${col("currentCertId")}::uuid[], ${col("currentSerial")}::text[], ${notAfter}::timestamp[], ${col("uid")}::text[])
+      AS v(id, cert, serial, not_after, uid)
+    WHERE d.id = v.id`;
 }

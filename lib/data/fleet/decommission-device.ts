@@ -4,6 +4,7 @@ import { AppError } from "../../errors.ts";
 import type { RevocationReason } from "../../pki/crl.ts";
 import { type Actor, audit } from "../audit/record.ts";
 import { publishCrl } from "../revocation/crl.ts";
+import { markCurrentRevoked } from "./current-certificate.ts";
 
 /**
  * Decommission a device (SPEC §6): every certificate it holds, in every PKI, is revoked and the device is
@@ -23,6 +24,7 @@ export async function decommissionDevice(input: { deviceRef: string; customerId:
       where: { deviceRef: device.id, revokedAt: null },
       data: { revokedAt: now, revocationReason: input.reason },
     });
+    await markCurrentRevoked(tx, { deviceRef: device.id }); // fleet denormalization
     const u = await tx.device.updateMany({
       where: { id: device.id, status: "ACTIVE" },
       data: { status: "DECOMMISSIONED", decommissionedAt: now },

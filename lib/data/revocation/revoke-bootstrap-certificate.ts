@@ -5,6 +5,7 @@ import { AppError } from "../../errors.ts";
 import type { RevocationReason } from "../../pki/crl.ts";
 import { normalizeSerial } from "../../pki/serial.ts";
 import { type Actor, audit } from "../audit/record.ts";
+import { markCurrentRevoked } from "../fleet/current-certificate.ts";
 import { publishCrl } from "./crl.ts";
 
 export type RevokeBootstrapInput = {
@@ -51,6 +52,8 @@ export async function revokeBootstrapCertificate(input: RevokeBootstrapInput) {
           where: { id: { in: victims.map((v) => v.id) }, revokedAt: null },
           data: { revokedAt: now, revocationReason: input.reason },
         });
+        // fleet denormalization: the devices whose current certificate this was show as revoked
+        await markCurrentRevoked(tx, { certIds: victims.map((v) => v.id) });
       }
     }
     await audit(tx, input.actor, {

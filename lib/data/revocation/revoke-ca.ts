@@ -3,6 +3,7 @@ import { AppError } from "../../errors.ts";
 import { type RevocationReason, revocationReasonSchema } from "../../pki/crl.ts";
 import { type Actor, audit } from "../audit/record.ts";
 import { createCa, findActiveCa } from "../ca/hierarchy.ts";
+import { markCurrentRevoked } from "../fleet/current-certificate.ts";
 import { publishCrl } from "./crl.ts";
 
 export type RevokeCaInput = {
@@ -51,6 +52,8 @@ export async function revokeCa(input: RevokeCaInput) {
         where: { issuerId: ca.id, revokedAt: null },
         data: { revokedAt: now, revocationReason: reason },
       });
+      // fleet denormalization: every device whose current certificate this CA issued shows as revoked
+      await markCurrentRevoked(tx, { issuerId: ca.id });
       let bootstrap = 0;
       const bootstrapIssuers = new Set<string>();
       if (isCustomerTls && ca.customerId && input.revokeBootstrap !== false) {

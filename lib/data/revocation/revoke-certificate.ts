@@ -3,6 +3,7 @@ import { AppError } from "../../errors.ts";
 import { type RevocationReason, revocationReasonSchema } from "../../pki/crl.ts";
 import { normalizeSerial } from "../../pki/serial.ts";
 import { type Actor, audit } from "../audit/record.ts";
+import { markCurrentRevoked } from "../fleet/current-certificate.ts";
 import { publishCrl } from "./crl.ts";
 
 export type RevokeCertificateInput = {
@@ -36,6 +37,8 @@ export async function revokeCertificate(input: RevokeCertificateInput) {
       data: { revokedAt: now, revocationReason: reason },
     });
     if (r.count === 0) throw new AppError("already_revoked", "This certificate is already revoked.", 409);
+    // fleet denormalization: a device's current certificate shows as revoked in the fleet at once
+    await markCurrentRevoked(tx, { certIds: [cert.id] });
     await audit(tx, input.actor, {
       action: "certificate.revoke",
       customerId: cert.customerId,
