@@ -1,10 +1,14 @@
 // The one place that reads process.env: validated once, typed everywhere else.
+import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
 
 // 0 asks the OS for a free port (tests).
 const port = z.coerce.number().int().min(0).max(65535);
 const optional = z.preprocess((v) => (v === "" ? undefined : v), z.string().optional());
+
+// What measured best on the 2-core machines (docs/DEVICES.md, "Use both cores").
+const DEVICE_WORKERS_DEFAULT = 0 as number | "auto";
 
 const databaseUrl = z.string().refine((v) => {
   try {
@@ -22,6 +26,11 @@ const schema = z.object({
   HOST: z.string().default("0.0.0.0"),
   PORT: port.default(3000),
   DEVICE_PORT: port.default(8443),
+  /** device-listener worker processes: "auto" (one per core), or a count; 0 serves devices in the main process */
+  DEVICE_WORKERS: z.preprocess(
+    (v) => (v === "" || v === undefined ? undefined : v),
+    z.union([z.literal("auto"), z.coerce.number().int().min(0).max(256)]).default(DEVICE_WORKERS_DEFAULT),
+  ),
   PSS_PUBLIC_URL: optional,
   PSS_MASTER_KEY: optional,
   PSS_ADMIN_EMAIL: z.preprocess((v) => (v === "" ? undefined : v), z.email().optional()),
@@ -44,6 +53,8 @@ export type Env = z.infer<typeof schema> & {
   embedded: boolean;
   /** base URL for CRL and OCSP links */
   publicUrl: string;
+  /** DEVICE_WORKERS resolved: 0 (the main process serves devices) or the number of worker processes */
+  deviceWorkers: number;
 };
 
 export class ConfigError extends Error {
@@ -64,6 +75,7 @@ export function parseEnv(source: Record<string, string | undefined> = process.en
     dataDir,
     embedded: !e.DATABASE_URL,
     publicUrl: (e.PSS_PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ""),
+    deviceWorkers: e.DEVICE_WORKERS === "auto" ? os.availableParallelism() : e.DEVICE_WORKERS,
   };
 }
 

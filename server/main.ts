@@ -3,6 +3,7 @@
 // listener on DEVICE_PORT. SIGTERM/SIGINT close both and the database.
 import { spawnSync } from "node:child_process";
 import http from "node:http";
+import type https from "node:https";
 import type { Server } from "node:net";
 import path from "node:path";
 import next from "next";
@@ -11,10 +12,11 @@ import { keyStore } from "../lib/data/ca/key-store.ts";
 import { ensureInitialStaff } from "../lib/data/users/ensure-initial-staff.ts";
 import { closeDb, openDatabase } from "../lib/db/client.ts";
 import { serveEmbedded } from "../lib/db/embedded.ts";
-import { embeddedDir, embeddedSocketDir } from "../lib/db/target.ts";
+import { dbTarget, embeddedDir, embeddedSocketDir } from "../lib/db/target.ts";
 import { ConfigError, env } from "../lib/env.ts";
 import { log } from "../lib/log.ts";
 import { metrics } from "../lib/metrics.ts";
+import { type DeviceCluster, startDeviceCluster } from "./device-cluster.ts";
 import { createDeviceListener } from "./device-listener.ts";
 import { issueListenerTls } from "./device-tls.ts";
 import { startScheduler } from "./scheduler.ts";
@@ -58,17 +60,8 @@ async function main() {
   const dev = e.NODE_ENV === "development";
   process.env.NEXTAUTH_URL ??= `http://localhost:${e.PORT}`; // next-auth reads it itself
 
-  migrate();
-  // The embedded database is served on a socket so the `pss` CLI (and any worker) can use it while we run.
-  const embedded = e.embedded ? await serveEmbedded(embeddedDir(e.dataDir), embeddedSocketDir(e.dataDir)) : null;
-  if (embedded) openDatabase(embedded.target);
-  const staff = await ensureInitialStaff();
-  if (staff?.generatedPassword) {
-    // Printed once, on the console only (never in the structured log).
-    console.log(`\nCreated the first staff account: ${staff.email}\nIts generated password (shown only now): ${staff.generatedPassword}\n`);
-  } else if (staff) log.info({ email: staff.email }, "created the first staff account");
-
-  // Bind both ports first: a port in use is reported before the slower start of Next.js.
+  // Bind the web port first: a port in use is reported at once, before migrations and the start of Next.js
+  // (until then the portal answers 503 "starting").
   let handle: ((req: http.IncomingMessage, res: http.ServerResponse) => void) | null = null;
   const web = http.createServer((req, res) => {
     if (req.url === "/metrics") {
@@ -84,12 +77,33 @@ async function main() {
   });
   await listen(web, e.PORT, e.HOST, "PORT");
 
+  migrate();
+  // The embedded database is served on a socket so the `pss` CLI (and any worker) can use it while we run.
+  const embedded = e.embedded ? await serveEmbedded(embeddedDir(e.dataDir), embeddedSocketDir(e.dataDir)) : null;
+  if (embedded) openDatabase(embedded.target);
+  const staff = await ensureInitialStaff();
+  if (staff?.generatedPassword) {
+    // Printed once, on the console only (never in the structured log).
+    console.log(`\nCreated the first staff account: ${staff.email}\nIts generated password (shown only now): ${staff.generatedPassword}\n`);
+  } else if (staff) log.info({ email: staff.email }, "created the first staff account");
+
   await keyStore(); // checks the master key against the database's canary: fail closed at start
   const hierarchy = await ensureHierarchy();
   if (hierarchy.created.length) log.info({ created: hierarchy.created }, "created the CA hierarchy");
   const tls = await issueListenerTls();
-  const device = createDeviceListener(tls);
-  await listen(device, e.DEVICE_PORT, e.HOST, "DEVICE_PORT");
+  // DEVICE_WORKERS > 0: worker processes serve the device port and reach the database like the CLI does
+  let device: https.Server | null = null;
+  let deviceCluster: DeviceCluster | null = null;
+  if (e.deviceWorkers > 0) {
+    const target = embedded ? embedded.target : dbTarget(e);
+    if (target.kind === "pglite") fail("device workers need the embedded database served on its socket");
+    deviceCluster = await startDeviceCluster({ tls, count: e.deviceWorkers, port: e.DEVICE_PORT, host: e.HOST, target }).catch((err) =>
+      fail(err instanceof Error ? err.message : String(err)),
+    );
+  } else {
+    device = createDeviceListener(tls);
+    await listen(device, e.DEVICE_PORT, e.HOST, "DEVICE_PORT");
+  }
 
   const stopScheduler = startScheduler();
 
@@ -97,7 +111,13 @@ async function main() {
   await app.prepare();
   handle = app.getRequestHandler();
   log.info(
-    { port: e.PORT, devicePort: e.DEVICE_PORT, database: e.embedded ? "embedded" : "postgresql", listenerCert: tls.serial },
+    {
+      port: e.PORT,
+      devicePort: e.DEVICE_PORT,
+      deviceWorkers: e.deviceWorkers,
+      database: e.embedded ? "embedded" : "postgresql",
+      listenerCert: tls.serial,
+    },
     "pss started",
   );
   console.log(`PSS portal on http://localhost:${e.PORT} — device listener (mTLS) on https://localhost:${e.DEVICE_PORT}`);
@@ -110,9 +130,9 @@ async function main() {
     const close = (s: Server) => new Promise<void>((r) => s.close(() => r()));
     stopScheduler();
     web.closeIdleConnections();
-    device.closeIdleConnections();
+    device?.closeIdleConnections();
     setTimeout(() => process.exit(0), 10_000).unref();
-    await Promise.all([close(web), close(device)]);
+    await Promise.all([close(web), device ? close(device) : deviceCluster?.close()]);
     await app.close?.();
     await closeDb();
     await embedded?.close();

@@ -11,9 +11,11 @@ import path from "node:path";
 import { ensureHierarchy } from "../../lib/data/ca/hierarchy.ts";
 import { issueAndStore } from "../../lib/data/certificates/issue-certificate.ts";
 import { createCustomer } from "../../lib/data/customers/create-customer.ts";
-import { openDatabase } from "../../lib/db/client.ts";
+import { closeDb, openDatabase } from "../../lib/db/client.ts";
+import { serveEmbedded } from "../../lib/db/embedded.ts";
 import { deployMigrations } from "../../lib/db/migrator.ts";
 import { createCsr } from "../../lib/pki/csr.ts";
+import { startDeviceCluster } from "../../server/device-cluster.ts";
 import { createDeviceListener } from "../../server/device-listener.ts";
 import { issueListenerTls } from "../../server/device-tls.ts";
 import { type Command, flags } from "../io.ts";
@@ -24,16 +26,20 @@ const system = { type: "system", id: "bench" } as const;
 export const benchEnroll: Command = {
   name: "bench enroll",
   summary: "EST enrollments/s over mTLS (fresh, resumed, keep-alive) against the bare TLS handshake rate",
-  usage: "pss bench enroll [--seconds N] [--concurrency N] [--json]",
+  usage: "pss bench enroll [--seconds N] [--concurrency N] [--workers N] [--json]",
   async run({ args }) {
-    const { values } = flags(args, { seconds: { type: "string" }, concurrency: { type: "string" } });
+    const { values } = flags(args, { seconds: { type: "string" }, concurrency: { type: "string" }, workers: { type: "string" } });
+    // --workers N: the listener in N cluster workers, the database served by this process on its socket
+    // (the product's DEVICE_WORKERS layout); 0 (default): one process with the database in it
+    const workers = Number(values.workers ?? 0);
     const seconds = Number(values.seconds ?? 5);
     const concurrency = Number(values.concurrency ?? 8);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pss-bench-"));
     const target = { kind: "pglite" as const, dir: path.join(dir, "pglite") };
     try {
       await deployMigrations(target);
-      openDatabase(target);
+      const served = workers > 0 ? await serveEmbedded(target.dir, path.join(dir, "run")) : null;
+      openDatabase(served ? served.target : target);
       await ensureHierarchy(system);
       const c = await createCustomer(
         { name: `Bench ${path.basename(dir).slice(-6)}`, adminEmail: "bench@example.test", adminPassword: "a-long-password-1" },
@@ -48,11 +54,36 @@ export const benchEnroll: Command = {
         actor: system,
       });
       const tlsMaterial = await issueListenerTls();
-      const server = createDeviceListener(tlsMaterial, { sweepMs: 0 });
-      await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+      let port: number;
+      let stop: () => Promise<void>;
+      if (served) {
+        const c = await startDeviceCluster({
+          tls: tlsMaterial,
+          count: workers,
+          port: 0,
+          host: "127.0.0.1",
+          target: served.target,
+          sweepMs: 0,
+        });
+        port = c.port;
+        stop = async () => {
+          await c.close();
+          await closeDb();
+          await served.close();
+        };
+      } else {
+        const server = createDeviceListener(tlsMaterial, { sweepMs: 0 });
+        await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+        port = (server.address() as AddressInfo).port;
+        stop = () =>
+          new Promise<void>((r) => {
+            server.closeAllConnections();
+            server.close(() => r());
+          });
+      }
       const config = {
         host: "127.0.0.1",
-        port: (server.address() as AddressInfo).port,
+        port,
         ca: tlsMaterial.ca,
         cert: [boot.pem, ...boot.chainPem.slice(0, -1)].join(""),
         key: privateKey.export({ type: "pkcs8", format: "pem" }),
@@ -72,8 +103,7 @@ export const benchEnroll: Command = {
           code === 0 ? resolve(stdout) : reject(new Error(`load generator failed: ${stderr.trim().split("\n").at(-1)}`)),
         );
       });
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
+      await stop();
       const results = JSON.parse(out.trim().split("\n").at(-1)!) as {
         mode: string;
         per_s: number;
@@ -84,7 +114,8 @@ export const benchEnroll: Command = {
       const by = Object.fromEntries(results.map((r) => [r.mode, r]));
       return {
         cores: os.availableParallelism(),
-        listener_processes: 1,
+        listener_processes: workers > 0 ? workers : 1,
+        database: workers > 0 ? "embedded PGlite in the primary, workers over its socket" : "embedded PGlite in the listener process",
         seconds,
         concurrency,
         bare_handshake_per_s: by.handshake.per_s,

@@ -35,12 +35,18 @@ export async function startListener(): Promise<Listener> {
 }
 
 let n = 0;
+// The customers this test file created: footprints count their rows only, so test files can share one
+// PostgreSQL database (TEST_DATABASE_URL) and run side by side.
+const mine = new Set<string>();
+
 export async function newCustomer(label = "Acme") {
   const suffix = `${Date.now().toString(36)}${(n++).toString(36)}${Math.random().toString(36).slice(2, 6)}`;
-  return createCustomer(
+  const c = await createCustomer(
     { name: `${label} ${suffix}`, adminEmail: `admin-${suffix}@example.test`, adminPassword: "a-long-password-1" },
     system,
   );
+  mine.add(c.customer.id);
+  return c;
 }
 
 export type Credential = { key: KeyObject; keyPem: string; certPem: string; chainPem: string; serial: string; id: string };
@@ -87,12 +93,13 @@ export async function est(
   }
 }
 
-/** Counts of what a refused request must not have written. */
+/** Counts of what a refused request must not have written (for this file's customers). */
 export async function footprint() {
+  const customerId = { in: [...mine] };
   const [certificates, devices, secretsUsed] = await Promise.all([
-    db().certificate.count(),
-    db().device.count(),
-    db().deviceSecret.count({ where: { usedAt: { not: null } } }),
+    db().certificate.count({ where: { customerId } }),
+    db().device.count({ where: { customerId } }),
+    db().deviceSecret.count({ where: { customerId, usedAt: { not: null } } }),
   ]);
   return { certificates, devices, secretsUsed };
 }

@@ -9,16 +9,17 @@ import { type ParsedCsr, parseCsr, requireDeviceId } from "../../pki/csr.ts";
 import { getLeafProfile, type LeafProfileId } from "../../pki/profiles.ts";
 import { audit } from "../audit/record.ts";
 import { APPLICATION_PROFILES } from "../ca/hierarchy.ts";
-import type { IssuedRecord } from "../certificates/issue-certificate.ts";
+import { type IssuedRecord, type IssueRequest, issueBatched } from "../certificates/issue-certificate.ts";
 import { type DeviceIdentity, deviceActor } from "../devices/authorize.ts";
 import { auditRefusal, issueInTransaction } from "./issue.ts";
 import {
   BudgetExceeded,
   checkBudget,
   checkDeviceLists,
-  checkDeviceSecret,
+  checkSecretRow,
   consumeDeviceSecret,
-  effectivePolicy,
+  type PolicyRow,
+  policyFromRows,
   quarantineBootstrap,
 } from "./policy.ts";
 
@@ -40,6 +41,48 @@ async function requireNewKey(csr: ParsedCsr, identity: DeviceIdentity) {
   if (other) throw new AppError("csr_key_reused", "this key is already certified: generate a new key pair", 400);
 }
 
+type EnrollmentFacts = {
+  policies: PolicyRow[];
+  deviceExists: boolean;
+  keyUsed: boolean;
+  secret: { secretHash: string; usedAt: Date | null } | null;
+};
+
+type JsonPolicy = Omit<PolicyRow, "enrollUntil"> & { enrollUntil: number | null };
+
+/** What simpleenroll checks before signing, read in one round trip. */
+async function enrollmentFacts(
+  customerId: string,
+  bootstrapCertId: string | null,
+  deviceId: string,
+  spkiSha256: string,
+): Promise<EnrollmentFacts> {
+  const [r] = await db().$queryRaw<{ policies: unknown; deviceExists: boolean; keyUsed: boolean; secret: unknown }[]>`
+    SELECT
+      (SELECT coalesce(json_agg(json_build_object(
+                'bootstrapCertId', p."bootstrapCertId", 'allowDeviceIds', p."allowDeviceIds", 'denyDeviceIds', p."denyDeviceIds",
+                'maxEnrollments', p."maxEnrollments", 'enrollUntil', (extract(epoch from p."enrollUntil") * 1000)::float8,
+                'requireDeviceSecret', p."requireDeviceSecret")), '[]'::json)
+         FROM "EnrollmentPolicy" p
+        WHERE p."customerId" = ${customerId}::uuid AND (p."bootstrapCertId" IS NULL OR p."bootstrapCertId" = ${bootstrapCertId}::uuid)) AS policies,
+      EXISTS (SELECT 1 FROM "Device" d WHERE d."customerId" = ${customerId}::uuid AND d."deviceId" = ${deviceId}) AS "deviceExists",
+      EXISTS (SELECT 1 FROM "Certificate" c WHERE c."spkiSha256" = ${spkiSha256}) AS "keyUsed",
+      (SELECT json_build_object('secretHash', s."secretHash", 'usedAt', (extract(epoch from s."usedAt") * 1000)::float8)
+         FROM "DeviceSecret" s WHERE s."customerId" = ${customerId}::uuid AND s."deviceId" = ${deviceId}) AS secret`;
+  const json = <T>(v: unknown): T => (typeof v === "string" ? JSON.parse(v) : v) as T;
+  const policies = json<JsonPolicy[]>(r.policies).map((p) => ({
+    ...p,
+    enrollUntil: p.enrollUntil === null ? null : new Date(p.enrollUntil),
+  }));
+  const secret = json<{ secretHash: string; usedAt: number | null } | null>(r.secret);
+  return {
+    policies,
+    deviceExists: r.deviceExists,
+    keyUsed: r.keyUsed,
+    secret: secret && { secretHash: secret.secretHash, usedAt: secret.usedAt === null ? null : new Date(secret.usedAt) },
+  };
+}
+
 async function guarded<T>(identity: DeviceIdentity, action: string, run: () => Promise<T>): Promise<T> {
   try {
     return await run();
@@ -58,39 +101,41 @@ export function simpleEnroll({ identity, csr: input, now = new Date() }: EnrollI
     const csr = parseCsr(input);
     const deviceId = requireDeviceId(csr);
     const bootstrapCertId = identity.via === "pss" ? identity.certId : null;
-    const policy = await effectivePolicy(identity.customerId, bootstrapCertId);
+    // one statement for every pre-check (policy rows, device exists, key certified, one-time secret)
+    const facts = await enrollmentFacts(identity.customerId, bootstrapCertId, deviceId, csr.spkiSha256);
+    const policy = policyFromRows(facts.policies);
     checkDeviceLists(policy, deviceId);
-    const existing = await db().device.findUnique({
-      where: { customerId_deviceId: { customerId: identity.customerId, deviceId } },
-      select: { id: true },
-    });
-    if (existing) throw new AppError("device_exists", `device ${deviceId} has already enrolled: rotate with simplereenroll`, 409);
-    await requireNewKey(csr, identity);
-    const useSecret = await checkDeviceSecret(policy, identity.customerId, deviceId, csr.challengePassword);
+    if (facts.deviceExists) throw new AppError("device_exists", `device ${deviceId} has already enrolled: rotate with simplereenroll`, 409);
+    if (csr.spkiSha256 === identity.spkiSha256)
+      throw new AppError("csr_key_reused", "the request must carry a new key, not the authenticating certificate's key", 400);
+    if (facts.keyUsed) throw new AppError("csr_key_reused", "this key is already certified: generate a new key pair", 400);
+    const useSecret = checkSecretRow(policy, deviceId, csr.challengePassword, facts.secret);
+    const budgeted = bootstrapCertId !== null && (policy.maxEnrollments !== null || policy.enrollUntil !== null);
+    const req: IssueRequest = {
+      profile: "client-tls",
+      csr,
+      customerId: identity.customerId,
+      uid: identity.uid,
+      device: "create",
+      ...(bootstrapCertId ? { enrolledById: bootstrapCertId } : {}),
+      authorizedBy: identity.via === "pss" ? `bootstrap:${identity.serial}` : `group:${identity.groupId}`,
+      actor: deviceActor(identity),
+    };
+    // Nothing to lock or consume: the write joins the group commit (a device id that enrolled meanwhile is
+    // still refused there, under the unique (customer, device id)).
+    if (!budgeted && !useSecret) return await issueBatched(req);
     try {
       if (bootstrapCertId) await checkBudget(policy, bootstrapCertId, now);
-      return await issueInTransaction(
-        {
-          profile: "client-tls",
-          csr,
-          customerId: identity.customerId,
-          uid: identity.uid,
-          device: "create",
-          ...(bootstrapCertId ? { enrolledById: bootstrapCertId } : {}),
-          authorizedBy: identity.via === "pss" ? `bootstrap:${identity.serial}` : `group:${identity.groupId}`,
-          actor: deviceActor(identity),
+      return await issueInTransaction(req, {
+        before: async (tx) => {
+          if (bootstrapCertId && (policy.maxEnrollments !== null || policy.enrollUntil !== null)) {
+            // serialize the enrollments of one bootstrapping certificate, so the budget cannot be overrun
+            await tx.$executeRaw`SELECT 1 FROM "Certificate" WHERE id = ${bootstrapCertId}::uuid FOR UPDATE`;
+            await checkBudget(policy, bootstrapCertId, now, tx);
+          }
+          if (useSecret) await consumeDeviceSecret(tx, identity.customerId, deviceId, now);
         },
-        {
-          before: async (tx) => {
-            if (bootstrapCertId && (policy.maxEnrollments !== null || policy.enrollUntil !== null)) {
-              // serialize the enrollments of one bootstrapping certificate, so the budget cannot be overrun
-              await tx.$executeRaw`SELECT 1 FROM "Certificate" WHERE id = ${bootstrapCertId}::uuid FOR UPDATE`;
-              await checkBudget(policy, bootstrapCertId, now, tx);
-            }
-            if (useSecret) await consumeDeviceSecret(tx, identity.customerId, deviceId, now);
-          },
-        },
-      );
+      });
     } catch (e) {
       if (e instanceof BudgetExceeded && bootstrapCertId) await quarantineBootstrap(bootstrapCertId, e.code, deviceActor(identity), now);
       throw e;

@@ -17,10 +17,24 @@ export type EffectivePolicy = {
 
 const forbidden = (code: string, message: string) => new AppError(code, message, 403);
 
+export type PolicyRow = {
+  bootstrapCertId: string | null;
+  allowDeviceIds: string[];
+  denyDeviceIds: string[];
+  maxEnrollments: number | null;
+  enrollUntil: Date | null;
+  requireDeviceSecret: boolean;
+};
+
 export async function effectivePolicy(customerId: string, bootstrapCertId: string | null): Promise<EffectivePolicy> {
   const rows = await db().enrollmentPolicy.findMany({
     where: { customerId, OR: [{ bootstrapCertId: null }, ...(bootstrapCertId ? [{ bootstrapCertId }] : [])] },
   });
+  return policyFromRows(rows);
+}
+
+/** The customer-wide row (bootstrapCertId null) and the bootstrapping certificate's own row combined. */
+export function policyFromRows(rows: PolicyRow[]): EffectivePolicy {
   const customer = rows.find((r) => r.bootstrapCertId === null);
   const cert = rows.find((r) => r.bootstrapCertId !== null);
   const both = [customer, cert].filter((r) => r !== undefined);
@@ -43,6 +57,16 @@ export function checkDeviceLists(p: EffectivePolicy, deviceId: string): void {
 /** The one-time secret (CSR challengePassword), checked before signing; consumed in the issuing transaction. */
 export async function checkDeviceSecret(p: EffectivePolicy, customerId: string, deviceId: string, presented?: string): Promise<boolean> {
   const secret = await db().deviceSecret.findUnique({ where: { customerId_deviceId: { customerId, deviceId } } });
+  return checkSecretRow(p, deviceId, presented, secret);
+}
+
+/** checkDeviceSecret on an already-read DeviceSecret row (null: none registered). */
+export function checkSecretRow(
+  p: EffectivePolicy,
+  deviceId: string,
+  presented: string | undefined,
+  secret: { secretHash: string; usedAt: Date | null } | null,
+): boolean {
   if (!secret) {
     if (p.requireDeviceSecret)
       throw forbidden("device_secret_required", `no one-time enrollment secret is registered for device ${deviceId}`);

@@ -1,0 +1,62 @@
+// DEVICE_WORKERS: the device listener in a cluster worker process, the embedded database served by this
+// (primary) process on its socket — enrollment, and a revocation made here refused by the worker.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { ensureHierarchy } from "../lib/data/ca/hierarchy.ts";
+import { closeDb, db, openDatabase } from "../lib/db/client.ts";
+import { serveEmbedded } from "../lib/db/embedded.ts";
+import { Device } from "../lib/device-sdk/index.ts";
+import { type DeviceCluster, startDeviceCluster } from "./device-cluster.ts";
+import { issueListenerTls } from "./device-tls.ts";
+import { est, type Listener, newBootstrap, newCustomer, system } from "./est/testing.ts";
+
+const target = inject("pssTestDb");
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "pss-device-cluster-"));
+let served: Awaited<ReturnType<typeof serveEmbedded>> | null = null;
+let cluster: DeviceCluster;
+let l: Listener;
+
+beforeAll(async () => {
+  if (target.kind === "postgres") openDatabase(target);
+  else {
+    const dir = path.join(scratch, "pglite");
+    fs.cpSync(target.dir, dir, { recursive: true });
+    served = await serveEmbedded(dir, path.join(scratch, "run"));
+    openDatabase(served.target);
+  }
+  await ensureHierarchy(system);
+  const tls = await issueListenerTls();
+  cluster = await startDeviceCluster({ tls, count: 1, port: 0, host: "127.0.0.1", target: served?.target ?? target, sweepMs: 0 });
+  l = { server: null as never, url: `https://localhost:${cluster.port}`, rootPem: tls.ca, close: async () => {} };
+}, 120_000);
+
+afterAll(async () => {
+  await cluster?.close();
+  await closeDb();
+  await served?.close();
+  fs.rmSync(scratch, { recursive: true, force: true });
+});
+
+describe("device listener in a cluster worker", () => {
+  it("enrolls a device through the worker; a revocation made in the primary is refused there", async () => {
+    const c = await newCustomer("Cluster");
+    const boot = await newBootstrap(c);
+    const device = await Device.enroll({
+      dir: path.join(scratch, "device"),
+      url: l.url,
+      ca: l.rootPem,
+      bootstrapCert: boot.chainPem,
+      bootstrapKey: boot.keyPem,
+      deviceId: "cluster-1",
+    });
+    expect(device.deviceId).toBe("cluster-1");
+    const row = await db().device.findUnique({ where: { customerId_deviceId: { customerId: c.customer.id, deviceId: "cluster-1" } } });
+    expect(row?.enrolledById).toBe(boot.id);
+
+    await db().certificate.update({ where: { serial: boot.serial }, data: { revokedAt: new Date(), revocationReason: "keyCompromise" } });
+    const refused = await est(l, "simpleenroll", boot, "AAAA");
+    expect(refused).toMatchObject({ status: 403, code: "cert_revoked" });
+  });
+});

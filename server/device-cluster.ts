@@ -1,0 +1,123 @@
+// The device listener in several processes (node:cluster), so TLS handshakes and signing use every core.
+// The primary keeps the database (the embedded PGlite, served on its socket, or PostgreSQL) and the
+// scheduler; each worker opens its own client to that target — exactly as the `pss` CLI joins a running
+// product — and runs createDeviceListener on the shared port (the primary hands out connections round-robin).
+// The workers share one set of TLS session ticket keys, so a session resumes on any worker.
+import cluster, { type Worker } from "node:cluster";
+import { randomBytes } from "node:crypto";
+import path from "node:path";
+import type { DbTarget } from "../lib/db/target.ts";
+import { log } from "../lib/log.ts";
+import type { ListenerTls } from "./device-tls.ts";
+
+const ROOT = path.resolve(import.meta.dirname, "..");
+
+export type WorkerConfig = {
+  tls: ListenerTls;
+  /** base64 of the 48-byte ticket keys */
+  ticketKeys: string;
+  target: Exclude<DbTarget, { kind: "pglite" }>;
+  port: number;
+  host: string;
+  /** the supersession sweep runs in the first worker only */
+  sweepMs: number;
+};
+
+/** `--conditions=x`, `--conditions x` and `-C x` of this process, for the workers. */
+function conditionArgs(argv: string[]): string[] {
+  const out: string[] = [];
+  argv.forEach((a, i) => {
+    if (a.startsWith("--conditions=")) out.push(a);
+    else if ((a === "--conditions" || a === "-C") && argv[i + 1]) out.push(`--conditions=${argv[i + 1]}`);
+  });
+  return out;
+}
+
+export type DeviceCluster = { port: number; workers: number; close(): Promise<void> };
+
+type FromWorker = { type: "ready" } | { type: "listening"; port: number } | { type: "error"; message: string };
+
+/** Fork `count` device-listener workers on `port` (0: a free port, the same for all) and wait until they listen. */
+export async function startDeviceCluster(opts: {
+  tls: ListenerTls;
+  count: number;
+  port: number;
+  host: string;
+  /** the embedded database served on its socket, or PostgreSQL (a PGlite directory has one opener) */
+  target: DbTarget;
+  sweepMs?: number;
+}): Promise<DeviceCluster> {
+  if (!cluster.isPrimary) throw new Error("startDeviceCluster must run in the primary process");
+  const target = opts.target;
+  if (target.kind === "pglite") throw new Error("device workers need the embedded database served on its socket, or PostgreSQL");
+  cluster.setupPrimary({
+    exec: path.join(ROOT, "server/device-worker.ts"),
+    // the TypeScript loader, and the primary's export conditions (the CLI runs with react-server)
+    execArgv: ["--import", "tsx", ...conditionArgs(process.execArgv)],
+    cwd: ROOT,
+    silent: false,
+  });
+  const ticketKeys = randomBytes(48).toString("base64");
+  const workers = new Set<Worker>();
+  let stopping = false;
+
+  const fork = (index: number): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const w = cluster.fork();
+      workers.add(w);
+      const config: WorkerConfig = {
+        tls: opts.tls,
+        ticketKeys,
+        target,
+        // every worker asks for the same port, so the primary shares one handle (listen(0) in a cluster gives
+        // all workers the same free port)
+        port: opts.port,
+        host: opts.host,
+        sweepMs: index === 0 ? (opts.sweepMs ?? 10 * 60_000) : 0,
+      };
+      w.on("message", (m: FromWorker) => {
+        // "ready": the worker's modules are loaded and it listens for its configuration
+        if (m.type === "ready") w.send({ type: "start", config });
+        else if (m.type === "listening") resolve(m.port);
+        else if (m.type === "error") reject(new Error(m.message));
+      });
+      w.once("exit", (code, signal) => {
+        workers.delete(w);
+        reject(new Error(`device worker exited (${signal ?? code}) before listening`));
+        if (stopping) return;
+        // a crashed worker is replaced; the others keep serving meanwhile
+        log.error({ code, signal, worker: index }, "device worker exited; starting another");
+        fork(index).catch((e) => log.error({ err: e }, "device worker restart failed"));
+      });
+    });
+
+  let port = opts.port;
+  try {
+    const ports = await Promise.all(Array.from({ length: opts.count }, (_, i) => fork(i)));
+    port = ports[0];
+  } catch (e) {
+    stopping = true;
+    for (const w of workers) w.kill();
+    throw e;
+  }
+  return {
+    port,
+    workers: opts.count,
+    async close() {
+      stopping = true;
+      await Promise.all(
+        [...workers].map(
+          (w) =>
+            new Promise<void>((resolve) => {
+              const timer = setTimeout(() => w.kill("SIGKILL"), 10_000);
+              w.once("exit", () => {
+                clearTimeout(timer);
+                resolve();
+              });
+              w.send({ type: "stop" });
+            }),
+        ),
+      );
+    },
+  };
+}

@@ -1,0 +1,45 @@
+// One device-listener worker of server/device-cluster.ts: waits for its configuration from the primary,
+// connects to the primary's database target, listens on the shared port. "stop" closes it.
+import type { AddressInfo } from "node:net";
+import { closeDb, openDatabase } from "../lib/db/client.ts";
+import { log } from "../lib/log.ts";
+import type { WorkerConfig } from "./device-cluster.ts";
+import { createDeviceListener } from "./device-listener.ts";
+
+type FromPrimary = { type: "start"; config: WorkerConfig } | { type: "stop" };
+
+let server: ReturnType<typeof createDeviceListener> | undefined;
+
+async function stop() {
+  if (server) {
+    server.closeAllConnections();
+    await new Promise<void>((r) => server?.close(() => r()));
+  }
+  await closeDb();
+  process.exit(0);
+}
+
+process.on("message", (m: FromPrimary) => {
+  if (m.type === "stop") return void stop();
+  if (m.type !== "start" || server) return;
+  const c = m.config;
+  openDatabase(c.target);
+  const listener = createDeviceListener(c.tls, { ticketKeys: Buffer.from(c.ticketKeys, "base64"), sweepMs: c.sweepMs });
+  server = listener;
+  listener.once("error", (e: NodeJS.ErrnoException) =>
+    process.send?.({
+      type: "error",
+      message:
+        e.code === "EADDRINUSE" ? `port ${c.port} (DEVICE_PORT) is already in use` : `cannot listen on ${c.host}:${c.port}: ${e.message}`,
+    }),
+  );
+  listener.listen(c.port, c.host, () => process.send?.({ type: "listening", port: (listener.address() as AddressInfo).port }));
+});
+process.send?.({ type: "ready" });
+// the primary went away: nothing left to serve for
+process.on("disconnect", () => {
+  log.warn("device worker lost its primary; stopping");
+  void stop();
+});
+process.on("SIGTERM", () => void stop());
+process.on("SIGINT", () => {}); // the primary handles Ctrl-C and stops us in order
