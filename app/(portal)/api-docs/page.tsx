@@ -1,6 +1,7 @@
+import { rolesFor } from "@/components/layout/nav.ts";
 import { PageHeader } from "@/components/layout/page-header.tsx";
 import { openApiDocument } from "@/lib/api/openapi.ts";
-import { requireUser } from "@/lib/auth/session.ts";
+import { requireRole } from "@/lib/auth/session.ts";
 import { env } from "@/lib/env.ts";
 
 type Operation = { summary?: string; description?: string };
@@ -8,7 +9,7 @@ const METHODS = ["get", "post", "delete"] as const;
 
 // The customer API described from the same OpenAPI document /api/v1/openapi.json serves.
 export default async function Page() {
-  await requireUser();
+  await requireRole(...rolesFor("/api-docs"));
   const doc = openApiDocument(env().publicUrl) as {
     servers: { url: string }[];
     info: { description: string };

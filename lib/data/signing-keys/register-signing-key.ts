@@ -29,6 +29,11 @@ export type RegisterSigningKeyInput = {
   /** this endpoint's URL(s) (the `url` header, when present, must equal one) */
   url: string | readonly string[];
   ip?: string;
+  /**
+   * Set ONLY by the portal after the signed-in customer admin entered their password again (SPEC §4): stands
+   * in for an existing key's co-signature. Never derived from the request body.
+   */
+  reauthenticated?: boolean;
 };
 
 export type RegisteredKey = { kid: string; alg: JwsAlgorithm; jwk: JWK; createdAt: string; disabledAt: null };
@@ -112,7 +117,7 @@ export async function registerSigningKey(input: RegisterSigningKeyInput): Promis
       // one registration per user at a time: the "is this the first key?" answer must not race
       await tx.$queryRaw`SELECT id FROM "User" WHERE id = ${caller.user.id}::uuid FOR UPDATE`;
       const active = await tx.payloadSigningKey.count({ where: { userId: caller.user.id, disabledAt: null } });
-      if (active > 0 && !authorizedBy)
+      if (active > 0 && !authorizedBy && !input.reauthenticated)
         throw new AppError(
           "key_authorization_required",
           "this user already has an active key: sign the registration with it too (general JSON serialization, kid header)",
@@ -126,7 +131,11 @@ export async function registerSigningKey(input: RegisterSigningKeyInput): Promis
         action: "signing_key.register",
         customerId: caller.customerId,
         target: `signing_key:${newKid}`,
-        details: { alg, uid: caller.user.uid, authorizedBy: authorizedBy ? `key:${authorizedBy}` : "bearer (first key)" },
+        details: {
+          alg,
+          uid: caller.user.uid,
+          authorizedBy: authorizedBy ? `key:${authorizedBy}` : input.reauthenticated ? "portal re-authentication" : "bearer (first key)",
+        },
         ...(input.ip ? { ip: input.ip } : {}),
       });
       return created;

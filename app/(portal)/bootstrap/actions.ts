@@ -1,0 +1,87 @@
+"use server";
+
+import { revalidatePath } from "next/cache";
+import { type ActionState, failed, formValues, invalid } from "@/lib/actions/action-state.ts";
+import { requireRole } from "@/lib/auth/session.ts";
+import { issueAndStore } from "@/lib/data/certificates/issue-certificate.ts";
+import { releaseBootstrap, setEnrollmentPolicy } from "@/lib/data/enrollment/manage-policy.ts";
+import { portalCaller } from "@/lib/data/users/portal-caller.ts";
+import { CSR_MAX_BYTES, releaseBootstrapFormSchema, requestBootstrapFormSchema } from "@/lib/validations/bootstrap.ts";
+
+export type IssuedBootstrap = { serial: string; certificate: string; chain: string[] };
+
+/** The CSR text: the uploaded file's (upload mode) or the one the browser built (generate mode). */
+async function csrOf(form: FormData, values: Record<string, string>): Promise<string> {
+  const file = form.get("csrFile");
+  if (values.mode === "upload" && file instanceof File && file.size > 0) {
+    if (file.size > CSR_MAX_BYTES * 2) return "x".repeat(CSR_MAX_BYTES + 1); // refused by the schema, unread
+    return file.text();
+  }
+  return values.csr ?? "";
+}
+
+/**
+ * A customer admin requests a bootstrapping certificate for themself (their UID in the SAN) from a CSR, with
+ * an optional enrollment policy for it. The customer and UID come from the database, never from the form.
+ */
+export async function requestBootstrapAction(_prev: ActionState<IssuedBootstrap>, form: FormData): Promise<ActionState<IssuedBootstrap>> {
+  const user = await requireRole("CUSTOMER_ADMIN");
+  try {
+    const values = formValues(form);
+    const parsed = requestBootstrapFormSchema.safeParse({ ...values, csr: await csrOf(form, values) });
+    const keep = {
+      maxEnrollments: values.maxEnrollments ?? "",
+      enrollUntil: values.enrollUntil ?? "",
+      expectedDeviceIds: values.expectedDeviceIds ?? "",
+    };
+    if (!parsed.success) return invalid(parsed.error, keep);
+    const caller = await portalCaller(user);
+    const { csr, maxEnrollments, enrollUntil, expectedDeviceIds } = parsed.data;
+    const issued = await issueAndStore({
+      profile: "bootstrap",
+      csr,
+      customerId: caller.customerId,
+      uid: caller.user.uid,
+      authorizedBy: `portal:${caller.user.uid}`,
+      actor: caller.actor,
+    });
+    if (maxEnrollments !== undefined || enrollUntil !== undefined || expectedDeviceIds.length > 0) {
+      await setEnrollmentPolicy(
+        {
+          customerId: caller.customerId,
+          bootstrapSerial: issued.serialHex,
+          ...(maxEnrollments !== undefined ? { maxEnrollments } : {}),
+          ...(enrollUntil !== undefined ? { enrollUntil } : {}),
+          ...(expectedDeviceIds.length ? { allowDeviceIds: expectedDeviceIds } : {}),
+        },
+        caller.actor,
+      );
+    }
+    revalidatePath("/bootstrap");
+    return {
+      status: "ok",
+      data: { serial: issued.serialHex, certificate: issued.pem, chain: issued.chainPem },
+      message: `Bootstrapping certificate ${issued.serialHex} issued.`,
+    };
+  } catch (e) {
+    return failed(e, "bootstrap.request");
+  }
+}
+
+/** A customer admin lifts the quarantine of one of their customer's bootstrapping certificates. */
+export async function releaseBootstrapAction(
+  _prev: ActionState<{ serial: string }>,
+  form: FormData,
+): Promise<ActionState<{ serial: string }>> {
+  const user = await requireRole("CUSTOMER_ADMIN");
+  try {
+    const parsed = releaseBootstrapFormSchema.safeParse(formValues(form));
+    if (!parsed.success) return invalid(parsed.error);
+    const caller = await portalCaller(user);
+    const r = await releaseBootstrap(caller.customerId, parsed.data.serial, caller.actor);
+    revalidatePath("/bootstrap");
+    return { status: "ok", data: { serial: r.serial }, message: "Quarantine released." };
+  } catch (e) {
+    return failed(e, "bootstrap.release");
+  }
+}
