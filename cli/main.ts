@@ -10,10 +10,12 @@ import { benchApiCommand, benchIssue } from "./commands/bench.ts";
 import { benchEnroll } from "./commands/bench-enroll.ts";
 import { caExport, caList, caRevoke, caRotate, init } from "./commands/ca.ts";
 import { certIssue, certRevoke, certShow, crlPublish } from "./commands/cert.ts";
+import { clientCreate, clientDisable, clientRotate } from "./commands/client.ts";
 import { customerCreate } from "./commands/customer.ts";
 import { dbMigrate } from "./commands/db.ts";
 import { deviceOverdue, deviceSecretAdd, groupAdd, policyRelease, policySet, policyShow } from "./commands/enrollment.ts";
 import { factoryEnroll } from "./commands/factory.ts";
+import { benchFleetCommand, seed } from "./commands/seed.ts";
 import { userCreate } from "./commands/user.ts";
 import type { Command } from "./io.ts";
 
@@ -25,6 +27,9 @@ const COMMANDS: Command[] = [
   caRevoke,
   caExport,
   customerCreate,
+  clientCreate,
+  clientRotate,
+  clientDisable,
   userCreate,
   certIssue,
   certRevoke,
@@ -40,6 +45,8 @@ const COMMANDS: Command[] = [
   deviceOverdue,
   groupAdd,
   benchEnroll,
+  seed,
+  benchFleetCommand,
 ];
 
 function usage(): string {

@@ -8,7 +8,9 @@ export const NAV: { href: string; label: string; roles: Role[] }[] = [
   { href: "/devices", label: "Device fleet", roles: ["STAFF", "CUSTOMER_ADMIN", "CUSTOMER_VIEWER"] },
   { href: "/bootstrap", label: "Bootstrapping certificates", roles: ["CUSTOMER_ADMIN", "CUSTOMER_VIEWER"] },
   { href: "/keys", label: "Payload-signing keys", roles: ["CUSTOMER_ADMIN", "CUSTOMER_VIEWER"] },
+  { href: "/users", label: "Users and API clients", roles: ["CUSTOMER_ADMIN", "CUSTOMER_VIEWER"] },
   { href: "/audit", label: "Audit log", roles: ["STAFF", "CUSTOMER_ADMIN", "CUSTOMER_VIEWER"] },
+  { href: "/api-docs", label: "API", roles: ["STAFF", "CUSTOMER_ADMIN", "CUSTOMER_VIEWER"] },
 ];
 
 export function navFor(role: Role) {
