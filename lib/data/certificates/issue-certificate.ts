@@ -10,10 +10,10 @@ import { AppError } from "../../errors.ts";
 import { metrics } from "../../metrics.ts";
 import { type IssuedCertificate, issueCertificate } from "../../pki/certificate.ts";
 import { type ParsedCsr, parseCsr } from "../../pki/csr.ts";
-import { toPem } from "../../pki/der.ts";
 import { isPkiError } from "../../pki/errors.ts";
 import type { LeafProfileId } from "../../pki/profiles.ts";
 import { type Actor, audit, auditRow } from "../audit/record.ts";
+import { chainOf } from "../ca/chain.ts";
 import { type ActiveCa, activeCa, type CaScope, scopeKey } from "../ca/hierarchy.ts";
 import { writeIssuance } from "./write-batch.ts";
 
@@ -251,33 +251,4 @@ async function refused(req: IssueRequest, e: unknown) {
     customerId: req.customerId ?? null,
     details: { profile: req.profile, code: e.code, message: e.message, pki: isPkiError(e) },
   }).catch(() => {});
-}
-
-// CA certificates never change, so their chains can be cached for the life of the process.
-const chains = new Map<string, Promise<string[]>>();
-
-/** PEM chain of a CA up to (and including) the root, issuer first. */
-export function chainOf(caId: string): Promise<string[]> {
-  let chain = chains.get(caId);
-  if (!chain) {
-    chain = loadChain(caId);
-    chains.set(caId, chain);
-    chain.catch(() => chains.delete(caId));
-  }
-  return chain;
-}
-
-async function loadChain(caId: string): Promise<string[]> {
-  const pems: string[] = [];
-  let id: string | null = caId;
-  while (id) {
-    const ca: { certDer: Uint8Array; parentId: string | null } | null = await db().certificateAuthority.findUnique({
-      where: { id },
-      select: { certDer: true, parentId: true },
-    });
-    if (!ca) throw new AppError("ca_not_found", `CA ${id} is missing from the database`, 500);
-    pems.push(toPem("CERTIFICATE", ca.certDer));
-    id = ca.parentId;
-  }
-  return pems;
 }

@@ -24,6 +24,7 @@ import { certificateIdentity, readCertificate } from "../../pki/certificate.ts";
 import { isPkiError, PkiError } from "../../pki/errors.ts";
 import { type ValidatedPath, type ValidatePathInput, validatePath } from "../../pki/path.ts";
 import { type Actor, audit } from "../audit/record.ts";
+import { caChainDer } from "../ca/chain.ts";
 import { publishCrl } from "../revocation/crl.ts";
 
 /** A revoked CA is refused at most this long after its revocation was committed. */
@@ -301,13 +302,12 @@ async function validatedPath(
 
 type Cache = {
   root?: Promise<Buffer>;
-  chains: Map<string, Promise<Buffer[]>>;
   revoked?: { at: number; value: Promise<Set<string>> };
   groups?: { at: number; value: Promise<GroupRow[]> };
 };
 const g = globalThis as unknown as { __pssAuthCache?: Cache };
 const cache = (): Cache => {
-  g.__pssAuthCache ??= { chains: new Map() };
+  g.__pssAuthCache ??= {};
   return g.__pssAuthCache;
 };
 
@@ -324,31 +324,6 @@ export function rootDer(): Promise<Buffer> {
     c.root = undefined;
   });
   return c.root;
-}
-
-/** DER chain of a CA, itself first, the root last. CA certificates never change: cached for the process. */
-export function caChainDer(caId: string): Promise<Buffer[]> {
-  const c = cache();
-  let chain = c.chains.get(caId);
-  if (!chain) {
-    chain = (async () => {
-      const out: Buffer[] = [];
-      let id: string | null = caId;
-      while (id) {
-        const ca: { certDer: Uint8Array; parentId: string | null } | null = await db().certificateAuthority.findUnique({
-          where: { id },
-          select: { certDer: true, parentId: true },
-        });
-        if (!ca) throw new AppError("ca_not_found", `CA ${id} is missing from the database`, 500);
-        out.push(Buffer.from(ca.certDer));
-        id = ca.parentId;
-      }
-      return out;
-    })();
-    c.chains.set(caId, chain);
-    chain.catch(() => c.chains.delete(caId));
-  }
-  return chain;
 }
 
 /** SHA-256 (base64) of every revoked CA certificate, at most REVOKED_CA_TTL_MS old. */
