@@ -86,3 +86,11 @@ export function env(): Env {
   cached ??= parseEnv();
   return cached;
 }
+
+/**
+ * next-auth reads NEXTAUTH_URL from the environment itself: give it the portal's own URL when none is
+ * configured. The one write to process.env, kept here with the reads.
+ */
+export function exportNextAuthUrl(e: Env): void {
+  process.env.NEXTAUTH_URL ??= `http://localhost:${e.PORT}`;
+}

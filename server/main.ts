@@ -13,7 +13,7 @@ import { ensureInitialStaff } from "../lib/data/users/ensure-initial-staff.ts";
 import { closeDb, openDatabase } from "../lib/db/client.ts";
 import { serveEmbedded } from "../lib/db/embedded.ts";
 import { dbTarget, embeddedDir, embeddedSocketDir } from "../lib/db/target.ts";
-import { ConfigError, env } from "../lib/env.ts";
+import { ConfigError, env, exportNextAuthUrl } from "../lib/env.ts";
 import { log } from "../lib/log.ts";
 import { metrics } from "../lib/metrics.ts";
 import { type DeviceCluster, startDeviceCluster } from "./device-cluster.ts";
@@ -58,7 +58,7 @@ async function main() {
     fail(err instanceof ConfigError ? err.message : String(err));
   }
   const dev = e.NODE_ENV === "development";
-  process.env.NEXTAUTH_URL ??= `http://localhost:${e.PORT}`; // next-auth reads it itself
+  exportNextAuthUrl(e);
 
   // Bind the web port first: a port in use is reported at once, before migrations and the start of Next.js
   // (until then the portal answers 503 "starting").
