@@ -3,9 +3,8 @@
 import { type FormEvent, startTransition, useActionState, useState } from "react";
 import { type IssuedBootstrap, requestBootstrapAction } from "@/app/(portal)/bootstrap/actions.ts";
 import { Button } from "@/components/ui/button.tsx";
-import { Field } from "@/components/ui/field.tsx";
+import { Field, TextArea } from "@/components/ui/field.tsx";
 import { FormMessage } from "@/components/ui/form-message.tsx";
-import { TextArea } from "@/components/ui/text-area.tsx";
 import type { ActionState } from "@/lib/actions/action-state.ts";
 import { buildCsrPem, downloadText, generateP256, privateKeyPem } from "@/lib/browser/webcrypto.ts";
 

@@ -3,9 +3,8 @@
 import { type FormEvent, startTransition, useActionState, useState } from "react";
 import { registerSigningKeyAction } from "@/app/(portal)/keys/actions.ts";
 import { Button } from "@/components/ui/button.tsx";
-import { Field } from "@/components/ui/field.tsx";
+import { Field, TextArea } from "@/components/ui/field.tsx";
 import { FormMessage } from "@/components/ui/form-message.tsx";
-import { TextArea } from "@/components/ui/text-area.tsx";
 import type { ActionState } from "@/lib/actions/action-state.ts";
 import { downloadText, generateP256, privateKeyPem, proofOfPossession } from "@/lib/browser/webcrypto.ts";
 
