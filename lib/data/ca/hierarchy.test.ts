@@ -136,6 +136,20 @@ describe(`CA hierarchy and issuance (${dbLabel()})`, () => {
     expect(await db.certificate.count({ where: { customerId: c.customer.id } })).toBe(16);
     expect(await db.device.count({ where: { customerId: c.customer.id } })).toBe(16);
     for (const r of results) expect(r.serialHex).toMatch(/^[1-7][0-9a-f]{31}$|^[0-9a-f]{1,31}$/);
+    // the batched write stores exactly what was signed: DER byte for byte, times to the millisecond, the
+    // device's current-certificate columns, and an audit event per issuance with its details as JSON
+    for (const r of results) {
+      const row = await db.certificate.findUniqueOrThrow({ where: { serial: r.serialHex }, include: { device: true } });
+      expect(Buffer.from(row.der).equals(Buffer.from(r.der))).toBe(true);
+      expect(row.notBefore.getTime()).toBe(r.notBefore.getTime());
+      expect(row.notAfter.getTime()).toBe(r.notAfter.getTime());
+      expect(row).toMatchObject({ kind: "CLIENT_TLS", profile: "client-tls", uid: c.user.uid, spkiSha256: r.spkiSha256 });
+      expect(row.device).toMatchObject({ currentCertId: row.id, currentSerial: r.serialHex, uid: c.user.uid });
+      expect(row.device?.currentNotAfter?.getTime()).toBe(r.notAfter.getTime());
+      const event = await db.auditEvent.findFirstOrThrow({ where: { target: `certificate:${r.serialHex}` } });
+      expect(event).toMatchObject({ action: "certificate.issue", outcome: "success", actorType: "system", customerId: c.customer.id });
+      expect(event.details).toMatchObject({ profile: "client-tls", deviceId: row.device?.deviceId });
+    }
   });
 
   it("concurrent first enrollments of one device id (batched into one write): exactly one succeeds, the rest answer 409", async () => {
