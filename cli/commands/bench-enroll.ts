@@ -1,19 +1,15 @@
 // `pss bench enroll`: EST enrollment throughput of the device listener over real mutual TLS, with the load
 // generator in a separate process: bare full handshakes (the ceiling), then simpleenroll on fresh handshakes,
-// on resumed TLS sessions and on kept-alive connections. Runs on a scratch embedded database, so it never
-// touches the product's data and works while the product runs.
+// on resumed TLS sessions and on kept-alive connections. Runs on a scratch database (embedded, served on its
+// socket as the product serves it, or a PostgreSQL given by --database-url), never the product's data.
 import { spawn } from "node:child_process";
-import { generateKeyPairSync } from "node:crypto";
-import fs from "node:fs";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { ensureHierarchy } from "../../lib/data/ca/hierarchy.ts";
+import { withScratchDatabase } from "../../lib/bench/harness.ts";
 import { issueAndStore } from "../../lib/data/certificates/issue-certificate.ts";
 import { createCustomer } from "../../lib/data/customers/create-customer.ts";
-import { closeDb, openDatabase } from "../../lib/db/client.ts";
-import { serveEmbedded } from "../../lib/db/embedded.ts";
-import { deployMigrations } from "../../lib/db/migrator.ts";
 import { createCsr } from "../../lib/pki/csr.ts";
 import { startDeviceCluster } from "../../server/device-cluster.ts";
 import { createDeviceListener } from "../../server/device-listener.ts";
@@ -26,23 +22,30 @@ const system = { type: "system", id: "bench" } as const;
 export const benchEnroll: Command = {
   name: "bench enroll",
   summary: "EST enrollments/s over mTLS (fresh, resumed, keep-alive) against the bare TLS handshake rate",
-  usage: "pss bench enroll [--seconds N] [--concurrency N] [--workers N] [--json]",
+  usage:
+    "pss bench enroll [--seconds N] [--concurrency N] [--workers N] [--modes handshake,fresh,resumed,keepalive] [--database-url postgresql://…] [--json]",
   async run({ args }) {
-    const { values } = flags(args, { seconds: { type: "string" }, concurrency: { type: "string" }, workers: { type: "string" } });
-    // --workers N: the listener in N cluster workers, the database served by this process on its socket
-    // (the product's DEVICE_WORKERS layout); 0 (default): one process with the database in it
-    const workers = Number(values.workers ?? 0);
+    const { values } = flags(args, {
+      seconds: { type: "string" },
+      concurrency: { type: "string" },
+      workers: { type: "string" },
+      modes: { type: "string" },
+      "database-url": { type: "string" },
+    });
+    // --workers N: the listener in N cluster workers reaching the database over its socket or PostgreSQL
+    // (the product's DEVICE_WORKERS layout); 0 (default): the listener in this process
+    const workers = values.workers === "auto" ? os.availableParallelism() : Number(values.workers ?? 0);
     const seconds = Number(values.seconds ?? 5);
     const concurrency = Number(values.concurrency ?? 8);
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pss-bench-"));
-    const target = { kind: "pglite" as const, dir: path.join(dir, "pglite") };
-    try {
-      await deployMigrations(target);
-      const served = workers > 0 ? await serveEmbedded(target.dir, path.join(dir, "run")) : null;
-      openDatabase(served ? served.target : target);
-      await ensureHierarchy(system);
+    const databaseUrl = values["database-url"];
+    // the database as the product has it: embedded PGlite served on its socket, or PostgreSQL
+    return withScratchDatabase(async (target) => {
       const c = await createCustomer(
-        { name: `Bench ${path.basename(dir).slice(-6)}`, adminEmail: "bench@example.test", adminPassword: "a-long-password-1" },
+        {
+          name: `Bench ${randomBytes(4).toString("hex")}`,
+          adminEmail: `bench-${randomBytes(4).toString("hex")}@example.test`,
+          adminPassword: "a-long-password-1",
+        },
         system,
       );
       const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
@@ -56,21 +59,10 @@ export const benchEnroll: Command = {
       const tlsMaterial = await issueListenerTls();
       let port: number;
       let stop: () => Promise<void>;
-      if (served) {
-        const c = await startDeviceCluster({
-          tls: tlsMaterial,
-          count: workers,
-          port: 0,
-          host: "127.0.0.1",
-          target: served.target,
-          sweepMs: 0,
-        });
+      if (workers > 0) {
+        const c = await startDeviceCluster({ tls: tlsMaterial, count: workers, port: 0, host: "127.0.0.1", target, sweepMs: 0 });
         port = c.port;
-        stop = async () => {
-          await c.close();
-          await closeDb();
-          await served.close();
-        };
+        stop = () => c.close();
       } else {
         const server = createDeviceListener(tlsMaterial, { sweepMs: 0 });
         await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -89,7 +81,7 @@ export const benchEnroll: Command = {
         key: privateKey.export({ type: "pkcs8", format: "pem" }),
         seconds,
         concurrency,
-        modes: ["handshake", "fresh", "resumed", "keepalive"],
+        modes: (values.modes ?? "handshake,fresh,resumed,keepalive").split(","),
       };
       const out = await new Promise<string>((resolve, reject) => {
         const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "server/est/bench-load.ts"), JSON.stringify(config)], {
@@ -115,20 +107,18 @@ export const benchEnroll: Command = {
       return {
         cores: os.availableParallelism(),
         listener_processes: workers > 0 ? workers : 1,
-        database: workers > 0 ? "embedded PGlite in the primary, workers over its socket" : "embedded PGlite in the listener process",
+        database: databaseUrl ? "postgresql" : "embedded PGlite served on its socket by this process",
         seconds,
         concurrency,
-        bare_handshake_per_s: by.handshake.per_s,
-        fresh_enroll_per_s: by.fresh.per_s,
-        resumed_enroll_per_s: by.resumed.per_s,
-        keepalive_enroll_per_s: by.keepalive.per_s,
-        fresh_vs_handshake: Math.round((by.fresh.per_s / by.handshake.per_s) * 100) / 100,
-        resumed_sessions: by.resumed.resumed,
+        bare_handshake_per_s: by.handshake?.per_s ?? null,
+        fresh_enroll_per_s: by.fresh?.per_s ?? null,
+        resumed_enroll_per_s: by.resumed?.per_s ?? null,
+        keepalive_enroll_per_s: by.keepalive?.per_s ?? null,
+        fresh_vs_handshake: by.fresh && by.handshake ? Math.round((by.fresh.per_s / by.handshake.per_s) * 100) / 100 : null,
+        resumed_sessions: by.resumed?.resumed ?? null,
         errors: results.reduce((n, r) => n + r.errors, 0),
         detail: results,
       };
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    }, databaseUrl);
   },
 };

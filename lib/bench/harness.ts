@@ -6,6 +6,7 @@ import { ensureHierarchy } from "../data/ca/hierarchy.ts";
 import { closeDb, openDatabase } from "../db/client.ts";
 import { serveEmbedded } from "../db/embedded.ts";
 import { deployMigrations } from "../db/migrator.ts";
+import type { DbTarget } from "../db/target.ts";
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
 export const round = (n: number) => Math.round(n * 10) / 10;
@@ -40,21 +41,23 @@ export async function load(seconds: number, concurrency: number, op: (i: number)
  * Run `fn` on a scratch embedded database served over its socket as the product serves it (or on the
  * PostgreSQL at `databaseUrl`), with the CA hierarchy created; cleans up afterwards.
  */
-export async function withScratchDatabase<T>(fn: () => Promise<T>, databaseUrl?: string): Promise<T> {
+export async function withScratchDatabase<T>(fn: (target: DbTarget) => Promise<T>, databaseUrl?: string): Promise<T> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "pss-bench-"));
   const dir = path.join(dataDir, "pglite");
   let embedded: Awaited<ReturnType<typeof serveEmbedded>> | null = null;
+  let target: DbTarget;
   if (databaseUrl) {
-    await deployMigrations({ kind: "postgres", url: databaseUrl });
-    openDatabase({ kind: "postgres", url: databaseUrl });
+    target = { kind: "postgres", url: databaseUrl };
+    await deployMigrations(target);
   } else {
     await deployMigrations({ kind: "pglite", dir });
     embedded = await serveEmbedded(dir, path.join(dataDir, "run"));
-    openDatabase(embedded.target);
+    target = embedded.target;
   }
+  openDatabase(target);
   try {
     await ensureHierarchy({ type: "system", id: "bench" });
-    return await fn();
+    return await fn(target);
   } finally {
     await closeDb();
     await embedded?.close();
