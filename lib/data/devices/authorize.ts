@@ -9,14 +9,15 @@
 //     group's CA as trust anchor; the group whose CA is leaf-most in the verified chain wins.
 //
 // Freshness: one statement per request reads the certificate row, its device and the status of every CA on
-// its issuer's path in our records, so a revocation takes effect on the next request in every process that
-// serves the port; the set of revoked CA certificates (matched by DER against the presented chain as well)
+// its issuer's path in our records (concurrent requests share the statement, each reading after it asked),
+// so a revocation takes effect on the next request in every process that serves the port; the set of revoked CA certificates (matched by DER against the presented chain as well)
 // is cached for at most REVOKED_CA_TTL_MS. CA certificates and chains are immutable and cached per process.
 //
 // Error codes (AppError): 401 client_certificate_required; 403 the path.ts codes (chain_untrusted,
 // cert_expired, cert_revoked, …), tls_chain_rejected, cert_unknown, issuer_mismatch, uid_mismatch,
 // cert_superseded, bootstrap_quarantined, device_decommissioned, group_ambiguous.
 import { createHash } from "node:crypto";
+import { batchedRead } from "../../db/batch-reads.ts";
 import { db } from "../../db/client.ts";
 import { AppError } from "../../errors.ts";
 import { log } from "../../log.ts";
@@ -86,7 +87,7 @@ export async function authorizeDevice(input: AuthorizeInput): Promise<DeviceIden
     throw forbidden("cert_malformed", "the client certificate cannot be parsed");
   }
 
-  const row = await certificateRow(serial);
+  const row = (await certificateRow(serial)) ?? null;
   let path: ValidatedPath | undefined;
   let pssError: unknown;
   if (row) {
@@ -176,11 +177,12 @@ type AuthRow = {
 /**
  * Everything the authorizer needs from the database in one statement: the certificate row, its device, the
  * revocation status of every CA above it (fresh on every request) and, for a Client TLS certificate, its
- * replacement. One round trip instead of three to four, so revocation costs nothing extra to keep fresh.
+ * replacement. One round trip instead of three to four, so revocation costs nothing extra to keep fresh —
+ * and concurrent requests share it (lib/db/batch-reads.ts: each answer is read after it was asked for).
  */
-async function certificateRow(serial: string): Promise<AuthRow | null> {
-  const rows = await db().$queryRaw<(Omit<AuthRow, "device"> & { deviceId: string | null; deviceStatus: string | null })[]>`
-    SELECT c.id::text AS id, c.kind::text AS kind, c."customerId"::text AS "customerId", c.uid, c."issuerId"::text AS "issuerId",
+const certificateRow = batchedRead(async (serials: string[]) => {
+  const rows = await db().$queryRaw<(Omit<AuthRow, "device"> & { serial: string; deviceId: string | null; deviceStatus: string | null })[]>`
+    SELECT c.serial, c.id::text AS id, c.kind::text AS kind, c."customerId"::text AS "customerId", c.uid, c."issuerId"::text AS "issuerId",
            c."deviceRef"::text AS "deviceRef", c."spkiSha256", c."revokedAt", c."quarantinedAt", c."firstUsedAt",
            c."replacesId"::text AS "replacesId", d."deviceId", d.status::text AS "deviceStatus",
            (WITH RECURSIVE up AS (
@@ -194,16 +196,16 @@ async function certificateRow(serial: string): Promise<AuthRow | null> {
     LEFT JOIN LATERAL (
       SELECT x."firstUsedAt", x."createdAt" FROM "Certificate" x WHERE x."replacesId" = c.id ORDER BY x."createdAt" ASC LIMIT 1
     ) r ON c.kind = 'CLIENT_TLS'
-    WHERE c.serial = ${serial}`;
-  const r = rows[0];
-  if (!r) return null;
-  const { deviceId, deviceStatus, ...rest } = r;
-  return {
-    ...rest,
-    revokedCas: Number(rest.revokedCas),
-    device: deviceId !== null && deviceStatus !== null ? { deviceId, status: deviceStatus } : null,
-  };
-}
+    WHERE c.serial = ANY(${serials}::text[])`;
+  const found = new Map<string, AuthRow>();
+  for (const { serial, deviceId, deviceStatus, ...rest } of rows)
+    found.set(serial, {
+      ...rest,
+      revokedCas: Number(rest.revokedCas),
+      device: deviceId !== null && deviceStatus !== null ? { deviceId, status: deviceStatus } : null,
+    });
+  return found;
+});
 
 type Row = { id: string; replacesId: string | null; customerId: string | null };
 
