@@ -31,6 +31,13 @@ const schema = z.object({
     (v) => (v === "" || v === undefined ? undefined : v),
     z.union([z.literal("auto"), z.coerce.number().int().min(0).max(256)]).default(DEVICE_WORKERS_DEFAULT),
   ),
+  /** device listener: the TLS handshake, then each request's headers and body, must arrive within this (ms) */
+  DEVICE_REQUEST_TIMEOUT_MS: z.preprocess((v) => (v === "" ? undefined : v), z.coerce.number().int().min(100).max(600_000).default(30_000)),
+  /** simpleenroll attempts per bootstrapping certificate (or enrollment group) and minute; 0: no limit */
+  DEVICE_ENROLL_RATE_PER_MINUTE: z.preprocess(
+    (v) => (v === "" ? undefined : v),
+    z.coerce.number().int().min(0).max(1_000_000).default(600),
+  ),
   PSS_PUBLIC_URL: optional,
   PSS_MASTER_KEY: optional,
   PSS_ADMIN_EMAIL: z.preprocess((v) => (v === "" ? undefined : v), z.email().optional()),
@@ -85,6 +92,14 @@ let cached: Env | undefined;
 export function env(): Env {
   cached ??= parseEnv();
   return cached;
+}
+
+/**
+ * Change settings of this process only (benchmarks: `pss bench enroll` drives one bootstrapping certificate far
+ * past the per-certificate enrollment rate limit, which is not what it measures).
+ */
+export function overrideEnv(patch: Partial<Env>): void {
+  cached = { ...env(), ...patch };
 }
 
 /**

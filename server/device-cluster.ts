@@ -7,6 +7,7 @@ import cluster, { type Worker } from "node:cluster";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import type { DbTarget } from "../lib/db/target.ts";
+import type { Env } from "../lib/env.ts";
 import { log } from "../lib/log.ts";
 import type { ListenerTls } from "./device-tls.ts";
 
@@ -21,6 +22,8 @@ export type WorkerConfig = {
   host: string;
   /** the supersession sweep runs in the first worker only */
   sweepMs: number;
+  /** settings that differ from the environment in this run (overrideEnv) */
+  settings?: Partial<Env>;
 };
 
 /** `--conditions=x`, `--conditions x` and `-C x` of this process, for the workers. */
@@ -46,6 +49,7 @@ export async function startDeviceCluster(opts: {
   /** the embedded database served on its socket, or PostgreSQL (a PGlite directory has one opener) */
   target: DbTarget;
   sweepMs?: number;
+  settings?: Partial<Env>;
 }): Promise<DeviceCluster> {
   if (!cluster.isPrimary) throw new Error("startDeviceCluster must run in the primary process");
   const target = opts.target;
@@ -74,6 +78,7 @@ export async function startDeviceCluster(opts: {
         port: opts.port,
         host: opts.host,
         sweepMs: index === 0 ? (opts.sweepMs ?? 10 * 60_000) : 0,
+        ...(opts.settings ? { settings: opts.settings } : {}),
       };
       w.on("message", (m: FromWorker) => {
         // "ready": the worker's modules are loaded and it listens for its configuration

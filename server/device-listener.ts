@@ -1,7 +1,8 @@
 // The mutual-TLS device listener (SPEC §5). TLS asks every client for a certificate but lets the handshake
 // finish without one, so EST /cacerts works for a device that has nothing yet; every other endpoint runs the
 // authorizer on every HTTP request (keep-alive and resumed sessions skip the handshake), which insists that
-// the TLS layer verified the chain too. TLS 1.2 and 1.3, session resumption on (tickets and session ids).
+// the TLS layer verified the chain too. TLS 1.2 and 1.3, session resumption on (tickets and session ids),
+// time limits on handshakes, requests and idle sockets (est/limits.ts).
 import { randomBytes } from "node:crypto";
 import https from "node:https";
 import type { TLSSocket } from "node:tls";
@@ -9,12 +10,15 @@ import { supersedeStale } from "../lib/data/devices/authorize.ts";
 import { log } from "../lib/log.ts";
 import type { ListenerTls } from "./device-tls.ts";
 import { deviceRequestListener } from "./est/handler.ts";
+import { type DeviceLimits, hardenDeviceListener } from "./est/limits.ts";
 
 export type DeviceListenerOptions = {
   /** 48-byte session ticket keys; share them across workers so any worker resumes any session */
   ticketKeys?: Buffer;
   /** how often the 72-hour supersession sweep runs (0: never; default 10 minutes) */
   sweepMs?: number;
+  /** time limits (est/limits.ts); default DEVICE_REQUEST_TIMEOUT_MS */
+  limits?: DeviceLimits;
 };
 
 export function createDeviceListener(tls: ListenerTls, opts: DeviceListenerOptions = {}): https.Server {
@@ -30,10 +34,10 @@ export function createDeviceListener(tls: ListenerTls, opts: DeviceListenerOptio
       sessionIdContext: "pss-device-listener",
       ticketKeys: opts.ticketKeys ?? randomBytes(48),
       sessionTimeout: 3600,
-      keepAliveTimeout: 30_000,
     },
     deviceRequestListener,
   );
+  hardenDeviceListener(server, opts.limits);
   // The authorizer caches the peer chain per connection: a renegotiation must not swap it.
   server.on("secureConnection", (socket: TLSSocket) => socket.disableRenegotiation());
   // TLS 1.2 session-id resumption needs a session cache on the server side.

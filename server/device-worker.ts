@@ -2,6 +2,7 @@
 // connects to the primary's database target, listens on the shared port. "stop" closes it.
 import type { AddressInfo } from "node:net";
 import { closeDb, openDatabase } from "../lib/db/client.ts";
+import { overrideEnv } from "../lib/env.ts";
 import { log } from "../lib/log.ts";
 import type { WorkerConfig } from "./device-cluster.ts";
 import { createDeviceListener } from "./device-listener.ts";
@@ -23,6 +24,7 @@ process.on("message", (m: FromPrimary) => {
   if (m.type === "stop") return void stop();
   if (m.type !== "start" || server) return;
   const c = m.config;
+  if (c.settings) overrideEnv(c.settings);
   openDatabase(c.target);
   const listener = createDeviceListener(c.tls, { ticketKeys: Buffer.from(c.ticketKeys, "base64"), sweepMs: c.sweepMs });
   server = listener;

@@ -10,6 +10,7 @@ import path from "node:path";
 import { withScratchDatabase } from "../../lib/bench/harness.ts";
 import { issueAndStore } from "../../lib/data/certificates/issue-certificate.ts";
 import { createCustomer } from "../../lib/data/customers/create-customer.ts";
+import { overrideEnv } from "../../lib/env.ts";
 import { createCsr } from "../../lib/pki/csr.ts";
 import { startDeviceCluster } from "../../server/device-cluster.ts";
 import { createDeviceListener } from "../../server/device-listener.ts";
@@ -38,6 +39,9 @@ export const benchEnroll: Command = {
     const seconds = Number(values.seconds ?? 5);
     const concurrency = Number(values.concurrency ?? 8);
     const databaseUrl = values["database-url"];
+    // one bootstrapping certificate enrolls every device of the run: the per-certificate attempt limit is off
+    const settings = { DEVICE_ENROLL_RATE_PER_MINUTE: 0 };
+    overrideEnv(settings);
     // the database as the product has it: embedded PGlite served on its socket, or PostgreSQL
     return withScratchDatabase(async (target) => {
       const c = await createCustomer(
@@ -60,7 +64,15 @@ export const benchEnroll: Command = {
       let port: number;
       let stop: () => Promise<void>;
       if (workers > 0) {
-        const c = await startDeviceCluster({ tls: tlsMaterial, count: workers, port: 0, host: "127.0.0.1", target, sweepMs: 0 });
+        const c = await startDeviceCluster({
+          tls: tlsMaterial,
+          count: workers,
+          port: 0,
+          host: "127.0.0.1",
+          target,
+          sweepMs: 0,
+          settings,
+        });
         port = c.port;
         stop = () => c.close();
       } else {

@@ -29,11 +29,16 @@ export class EstError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** 429: seconds until the service accepts this bootstrapping certificate's enrollments again */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = "EstError";
   }
 }
+
+/** A request (connect, TLS handshake, answer) that takes longer fails with EstError code "timeout". */
+export const DEFAULT_TIMEOUT_MS = 30_000;
 
 // ---- building blocks ------------------------------------------------------------------------------------
 
@@ -63,6 +68,10 @@ export type EstConnection = {
   /** client certificate (PEM, may include intermediates) and key (PEM) */
   cert?: string;
   key?: string;
+  /** the whole request's deadline (default DEFAULT_TIMEOUT_MS) */
+  timeoutMs?: number;
+  /** the local address to connect from (a device with several interfaces) */
+  localAddress?: string;
 };
 
 export type EstResponse = { status: number; contentType: string; body: Buffer };
@@ -74,7 +83,8 @@ export function estRequest(
   opts: { method?: "GET" | "POST"; body?: string; accept?: string } = {},
 ): Promise<EstResponse> {
   const u = new URL(conn.url);
-  return new Promise((resolve, reject) => {
+  const timeoutMs = conn.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  return new Promise<EstResponse>((resolve, reject) => {
     const req = https.request(
       {
         host: u.hostname,
@@ -84,6 +94,7 @@ export function estRequest(
         ca: conn.ca,
         ...(conn.cert && conn.key ? { cert: conn.cert, key: conn.key } : {}),
         agent: false,
+        ...(conn.localAddress ? { localAddress: conn.localAddress } : {}),
         minVersion: "TLSv1.2",
         headers: {
           ...(opts.body === undefined ? {} : { "content-type": "application/pkcs10", "content-length": Buffer.byteLength(opts.body) }),
@@ -104,11 +115,18 @@ export function estRequest(
             code = e.code;
             message = e.message;
           } catch {}
-          reject(new EstError(status, code, message));
+          const retryAfter = Number(res.headers["retry-after"]);
+          reject(new EstError(status, code, message, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined));
         });
         res.on("error", reject);
       },
     );
+    // an absolute deadline: a server that trickles bytes must not hold the device either
+    const timer = setTimeout(
+      () => req.destroy(new EstError(0, "timeout", `no complete answer from ${u.host} within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    req.on("close", () => clearTimeout(timer));
     req.on("error", reject);
     req.end(opts.body);
   });

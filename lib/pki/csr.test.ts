@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { parseCsr, requireDeviceId } from "./csr.ts";
+import { parseCsr, requireDeviceId, rsaModulusBits } from "./csr.ts";
 import { boolean, explicit, nullValue, octetString, oid, printableString, sequence, set, smallInteger, tlv } from "./der.ts";
 import { isPkiError } from "./errors.ts";
 import { buildCsr, cn, fixture, generateKey, org, SIG_ALG, serialNumber, spkiOf } from "./fixtures/helpers.ts";
@@ -279,6 +279,35 @@ describe("parseCsr refuses hostile input (built in the test)", () => {
       attributes: [sequence(oid("1.2.840.113549.1.9.14"), set(sequence(sequence(oid("1.2.3"), boolean(false), octetString(nullValue())))))],
     });
     expect(parseCsr(der).extensions).toEqual([{ oid: "1.2.3", critical: false, value: nullValue() }]);
+  });
+});
+
+describe("RSA key size counts the modulus's magnitude, not its octets", () => {
+  const ones = (n: number) => Buffer.alloc(n, 0xff);
+  it.each<[string, Buffer, number]>([
+    ["one octet", Buffer.from([0x01]), 1],
+    ["top bit set", Buffer.from([0x80]), 8],
+    ["a DER sign octet", Buffer.from([0x00, 0x80]), 8],
+    ["several leading zero octets", Buffer.from([0x00, 0x00, 0x01, 0x00]), 9],
+    ["2048 bits", Buffer.concat([Buffer.from([0x80]), ones(255)]), 2048],
+    ["2048 bits with a sign octet", Buffer.concat([Buffer.from([0x00, 0x80]), ones(255)]), 2048],
+    // 257 octets whose first is zero: "octets × 8 − 8" says 2048
+    ["2044 bits behind one zero octet", Buffer.concat([Buffer.from([0x00, 0x0f]), ones(255)]), 2044],
+    ["2040 bits behind two zero octets", Buffer.concat([Buffer.from([0x00, 0x00]), ones(255)]), 2040],
+    ["4096 bits", ones(512), 4096],
+    ["all zero", Buffer.alloc(4), 0],
+  ])("%s", (_name, n, bits) => {
+    expect(rsaModulusBits(n)).toBe(bits);
+  });
+
+  it("a CSR whose 2040-bit modulus is padded to 257 octets is refused as weak", () => {
+    const jwk = generateKeyPairSync("rsa", { modulusLength: 2040 }).publicKey.export({ format: "jwk" });
+    const n = Buffer.from(jwk.n as string, "base64url");
+    const e = Buffer.from(jwk.e as string, "base64url");
+    const rsaPublicKey = sequence(tlv(0x02, Buffer.alloc(2), n), tlv(0x02, e));
+    const spki = sequence(sequence(oid("1.2.840.113549.1.1.1"), nullValue()), tlv(0x03, Buffer.from([0]), rsaPublicKey));
+    const p256 = generateKey("p256");
+    expect(codeOf(() => parseCsr(buildCsr({ key: p256, spki })))).toBe("csr_weak_key");
   });
 });
 

@@ -260,7 +260,17 @@ function rsaPublicKey(bits: Buffer): { n: Buffer; e: Buffer } {
 
 function rsaKeySize(bits: Buffer): { bits: number; exponent: string } {
   const { n, e } = rsaPublicKey(bits);
-  return { bits: (n.length - 1) * 8 + (32 - Math.clz32(n[0])), exponent: e.toString("hex") };
+  return { bits: rsaModulusBits(n), exponent: e.toString("hex") };
+}
+
+/**
+ * The size in bits of an RSA modulus given as big-endian octets, counted on its magnitude: leading zero
+ * octets (a DER sign octet, a padded JWK `n`) do not count. The one size check of CSR and JWK keys.
+ */
+export function rsaModulusBits(n: Uint8Array): number {
+  let at = 0;
+  while (at < n.length && n[at] === 0) at++;
+  return at === n.length ? 0 : (n.length - at - 1) * 8 + (32 - Math.clz32(n[at]));
 }
 
 /**

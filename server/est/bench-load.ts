@@ -9,6 +9,8 @@ type Config = { host: string; port: number; ca: string; cert: string; key: strin
 type Mode = "handshake" | "fresh" | "resumed" | "keepalive";
 
 const cfg = JSON.parse(process.argv[2]) as Config;
+/** a handshake or an exchange that takes longer counts as an error (a stalled server must not stall the run) */
+const TIMEOUT_MS = 30_000;
 const run = randomBytes(3).toString("hex");
 let counter = 0;
 
@@ -37,8 +39,15 @@ function connect(session?: Buffer): Promise<tls.TLSSocket> {
       servername: "localhost",
       ...(session ? { session } : {}),
     });
-    s.once("secureConnect", () => resolve(s));
-    s.once("error", reject);
+    const timer = setTimeout(() => s.destroy(new Error(`TLS handshake took more than ${TIMEOUT_MS} ms`)), TIMEOUT_MS);
+    s.once("secureConnect", () => {
+      clearTimeout(timer);
+      resolve(s);
+    });
+    s.once("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
   });
 }
 
@@ -46,6 +55,7 @@ function connect(session?: Buffer): Promise<tls.TLSSocket> {
 function exchange(s: tls.TLSSocket, req: Buffer): Promise<number> {
   return new Promise((resolve, reject) => {
     let buf = Buffer.alloc(0);
+    const timer = setTimeout(() => s.destroy(new Error(`no answer within ${TIMEOUT_MS} ms`)), TIMEOUT_MS);
     const onData = (d: Buffer) => {
       buf = Buffer.concat([buf, d]);
       const end = buf.indexOf("\r\n\r\n");
@@ -54,11 +64,16 @@ function exchange(s: tls.TLSSocket, req: Buffer): Promise<number> {
       const len = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
       if (buf.length < end + 4 + len) return;
       s.off("data", onData);
-      s.off("error", reject);
+      s.off("error", fail);
+      clearTimeout(timer);
       resolve(Number(head.slice(9, 12)));
     };
+    const fail = (e: Error) => {
+      clearTimeout(timer);
+      reject(e);
+    };
     s.on("data", onData);
-    s.once("error", reject);
+    s.once("error", fail);
     s.write(req);
   });
 }

@@ -9,13 +9,17 @@
 //   GET  /health                                    liveness (no client certificate needed)
 //
 // Errors: {"error": {"code", "message"}} with 400 (bad CSR), 401 (no client certificate), 403 (wrong kind,
-// revoked, expired, foreign, policy), 404, 405, 409 (device id already enrolled), 413 (body > 64 KiB).
+// revoked, expired, foreign, policy), 404, 405, 409 (device id already enrolled), 413 (body > 64 KiB), 429
+// (enrollment attempts of one bootstrapping certificate, with Retry-After). Every refusal of an enrollment
+// endpoint but 401 is audited, rate-limited per caller and code (lib/data/enrollment/issue.ts auditRefusal).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
+import { RateLimitedError } from "../../lib/data/api/rate-limit.ts";
 import type { IssuedRecord } from "../../lib/data/certificates/issue-certificate.ts";
-import { authorizeDevice } from "../../lib/data/devices/authorize.ts";
+import { authorizeDevice, type DeviceIdentity } from "../../lib/data/devices/authorize.ts";
 import { estCaCerts } from "../../lib/data/enrollment/ca-certs.ts";
 import { applicationEnroll, simpleEnroll, simpleReenroll } from "../../lib/data/enrollment/est-enroll.ts";
+import { auditRefusal, type RefusedCaller, refusedCertificateOwner } from "../../lib/data/enrollment/issue.ts";
 import { AppError } from "../../lib/errors.ts";
 import { log } from "../../lib/log.ts";
 import { metrics } from "../../lib/metrics.ts";
@@ -32,10 +36,10 @@ function send(res: ServerResponse, status: number, body: string | Buffer, header
   res.writeHead(status, { "cache-control": "no-store", ...headers }).end(body);
 }
 
-function sendError(res: ServerResponse, status: number, code: string, message: string) {
+function sendError(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}) {
   // an oversized body was not read to its end: close the connection so the answer is not lost behind it
   const close: Record<string, string> = status === 413 ? { connection: "close" } : {};
-  send(res, status, JSON.stringify({ error: { code, message } }), { "content-type": "application/json", ...close });
+  send(res, status, JSON.stringify({ error: { code, message } }), { "content-type": "application/json", ...close, ...headers });
 }
 
 /** base64 with 64-column lines (RFC 8951 allows line breaks; RFC 7030 clients expect base64). */
@@ -128,14 +132,40 @@ export async function handleDeviceRequest(req: IncomingMessage, res: ServerRespo
   if (op !== "simpleenroll" && op !== "simplereenroll") return sendError(res, 404, "not_found", "no such EST operation");
   if (method !== "POST") return sendError(res, 405, "method_not_allowed", "use POST");
 
-  const identity = await authorize(req);
-  const csr = await readBody(req);
-  if (csr.length === 0) throw new AppError("csr_malformed", "the request body must be a base64 PKCS#10 request", 400);
-  let issued: IssuedRecord;
-  if (label !== undefined) issued = await applicationEnroll({ identity, csr, profile: label, renew: op === "simplereenroll" });
-  else if (op === "simpleenroll") issued = await simpleEnroll({ identity, csr });
-  else issued = await simpleReenroll({ identity, csr });
-  sendIssued(req, res, issued);
+  let identity: DeviceIdentity | null = null;
+  try {
+    identity = await authorize(req);
+    const csr = await readBody(req);
+    if (csr.length === 0) throw new AppError("csr_malformed", "the request body must be a base64 PKCS#10 request", 400);
+    let issued: IssuedRecord;
+    if (label !== undefined) issued = await applicationEnroll({ identity, csr, profile: label, renew: op === "simplereenroll" });
+    else if (op === "simpleenroll") issued = await simpleEnroll({ identity, csr });
+    else issued = await simpleReenroll({ identity, csr });
+    sendIssued(req, res, issued);
+  } catch (e) {
+    // a missing client certificate is not worth a row: anybody can send none
+    if (e instanceof AppError && e.status !== 401) {
+      const action = e.code === "clone_suspected" ? "clone_suspected" : ACTIONS[`${label === undefined ? "" : "profile/"}${op}`];
+      await auditRefusal(action, e, await refusedCaller(req, identity, e.code), identity ? { authenticatedBy: identity.kind } : {});
+    }
+    throw e;
+  }
+}
+
+const ACTIONS: Record<string, string> = {
+  simpleenroll: "device.enroll",
+  simplereenroll: "device.reenroll",
+  "profile/simpleenroll": "device.application_enroll",
+  "profile/simplereenroll": "device.application_reenroll",
+};
+
+/** Who sent a refused request: the authorizer's answer, or (it refused) the owner of the certificate if it is ours. */
+async function refusedCaller(req: IncomingMessage, identity: DeviceIdentity | null, code: string): Promise<RefusedCaller> {
+  const ip = req.socket.remoteAddress ?? null;
+  if (identity)
+    return { serial: identity.serial, customerId: identity.customerId, groupId: identity.via === "group" ? identity.groupId : null, ip };
+  const [leaf] = peerChain(req.socket as TLSSocket);
+  return { ...(leaf ? await refusedCertificateOwner(leaf, code) : { serial: null, customerId: null }), ip };
 }
 
 /** The request listener: every known refusal becomes its status and code; anything else a logged 500. */
@@ -144,7 +174,8 @@ export function deviceRequestListener(req: IncomingMessage, res: ServerResponse)
     if (res.headersSent) return void res.destroy();
     if (e instanceof AppError) {
       metrics.refusals.inc({ code: e.code });
-      return sendError(res, e.status >= 400 && e.status < 600 ? e.status : 400, e.code, e.message);
+      const headers: Record<string, string> = e instanceof RateLimitedError ? { "retry-after": String(e.retryAfterSeconds) } : {};
+      return sendError(res, e.status >= 400 && e.status < 600 ? e.status : 400, e.code, e.message, headers);
     }
     log.error({ err: e, url: req.url }, "device request failed");
     sendError(res, 500, "internal_error", "internal error");

@@ -1,7 +1,8 @@
 // Enrollment policy at the device API: allow/deny-lists, one-time secrets, one-time use, budget → quarantine,
 // enrollment groups matched by the leaf-most CA of the verified chain (and no match → refused).
-import { KeyObject } from "node:crypto";
+import { createHash, KeyObject } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { REVOKED_CA_TTL_MS } from "../../lib/data/devices/authorize.ts";
 import { rotationOverdue } from "../../lib/data/devices/rotation-overdue.ts";
 import {
   addDeviceSecret,
@@ -68,6 +69,25 @@ describe("one-time device secret (CSR challengePassword)", () => {
     // a replay of the same enrollment: the device exists
     await expectRefused(est(l, "simpleenroll", boot, csr("s-1", secret)), 409, "device_exists");
   });
+
+  it("stored salted (scrypt); a row of the older unsalted SHA-256 form still verifies", async () => {
+    const c = await newCustomer();
+    const boot = await newBootstrap(c);
+    const chosen = "correct horse battery staple";
+    await addDeviceSecret({ customerId: c.customer.id, deviceId: "h-1", secret: chosen }, system);
+    await addDeviceSecret({ customerId: c.customer.id, deviceId: "h-2", secret: chosen }, system);
+    const rows = await db().deviceSecret.findMany({ where: { customerId: c.customer.id }, orderBy: { deviceId: "asc" } });
+    expect(rows.map((r) => r.secretHash.split("$").slice(0, 4).join("$"))).toEqual(["scrypt$16384$8$1", "scrypt$16384$8$1"]);
+    expect(rows[0].secretHash).not.toBe(rows[1].secretHash); // a salt per secret
+    await expectRefused(est(l, "simpleenroll", boot, csr("h-1", `${chosen}!`)), 403, "device_secret_invalid");
+    expect((await est(l, "simpleenroll", boot, csr("h-1", chosen))).status).toBe(200);
+    const legacy = "legacy-secret-0123456789";
+    await db().deviceSecret.create({
+      data: { customerId: c.customer.id, deviceId: "h-3", secretHash: createHash("sha256").update(legacy).digest("hex") },
+    });
+    await expectRefused(est(l, "simpleenroll", boot, csr("h-3", `${legacy}x`)), 403, "device_secret_invalid");
+    expect((await est(l, "simpleenroll", boot, csr("h-3", legacy))).status).toBe(200);
+  });
 });
 
 describe("enrollment budget", () => {
@@ -133,6 +153,62 @@ describe("enrollment groups (customer-supplied manufacturer CA)", () => {
     await expectRefused(est(l, "simpleenroll", credOf(sleaf, stranger), csr("x-1")), 403, "chain_untrusted");
     // group devices enroll only: not the application endpoint
     await expectRefused(est(l, "c2pa/simpleenroll", credOf(leaf, mfgSub, mfgRoot), csr("maker-0001")), 403, "wrong_certificate_kind");
+  });
+});
+
+describe("enrollment groups under the customer-wide policy", () => {
+  // each test its own maker CA: a group matches by it, and groups are looked up across customers
+  async function makerGroup() {
+    const c = await newCustomer("Maker");
+    const ca = await issueCa(`CN=Maker ${Math.random().toString(36).slice(2, 8)} CA,O=Maker`, undefined);
+    const group = await addEnrollmentGroup({ customerId: c.customer.id, name: "line", caCert: ca.pem, uid: c.user.uid }, system);
+    // the authorizer's list of enabled groups is at most REVOKED_CA_TTL_MS old
+    await new Promise((r) => setTimeout(r, REVOKED_CA_TTL_MS + 50));
+    const device = async (deviceId: string) => {
+      const leaf = await issueLeaf(ca, { subject: `CN=${deviceId},O=Maker`, san: {}, eku: [EKU.clientAuth] });
+      return {
+        keyPem: KeyObject.from(leaf.keys.privateKey).export({ type: "pkcs8", format: "pem" }) as string,
+        chainPem: [leaf.pem, ca.pem].join("\n"),
+      };
+    };
+    const enroll = async (deviceId: string) => est(l, "simpleenroll", await device(deviceId), csr(deviceId));
+    return { c, group, enroll };
+  }
+
+  it("allow- and deny-lists apply to group devices", async () => {
+    const { c, enroll } = await makerGroup();
+    await setEnrollmentPolicy({ customerId: c.customer.id, allowDeviceIds: ["g-1", "g-2"], denyDeviceIds: ["g-2"] }, system);
+    await expectRefused(enroll("g-9"), 403, "device_not_allowed");
+    await expectRefused(enroll("g-2"), 403, "device_denied");
+    expect((await enroll("g-1")).status).toBe(200);
+  });
+
+  it("the customer's budget counts each group's enrollments: over it → refused and audited, until raised", async () => {
+    const { c, group, enroll } = await makerGroup();
+    await setEnrollmentPolicy({ customerId: c.customer.id, maxEnrollments: 2 }, system);
+    expect((await enroll("m-1")).status).toBe(200);
+    expect((await enroll("m-2")).status).toBe(200);
+    await expectRefused(enroll("m-3"), 403, "group_budget_exceeded");
+    const ev = await db().auditEvent.findFirst({
+      where: { customerId: c.customer.id, action: "device.enroll", outcome: "refused" },
+      orderBy: { id: "desc" },
+    });
+    expect(ev?.details).toMatchObject({ code: "group_budget_exceeded", groupId: group.id });
+    expect(ev?.actorType).toBe("device");
+    // refused, not disabled: no bootstrapping certificate to quarantine, and the group's other state stays
+    expect((await db().enrollmentGroup.findUniqueOrThrow({ where: { id: group.id } })).disabledAt).toBeNull();
+    // a bootstrapping certificate of the same customer has its own count
+    const boot = await newBootstrap(c);
+    expect((await est(l, "simpleenroll", boot, csr("m-boot"))).status).toBe(200);
+    await setEnrollmentPolicy({ customerId: c.customer.id, maxEnrollments: 3 }, system);
+    expect((await enroll("m-3")).status).toBe(200);
+    await expectRefused(enroll("m-4"), 403, "group_budget_exceeded");
+  });
+
+  it("a closed enrollment window refuses group devices", async () => {
+    const { c, enroll } = await makerGroup();
+    await setEnrollmentPolicy({ customerId: c.customer.id, enrollUntil: new Date(Date.now() - 1000) }, system);
+    await expectRefused(enroll("w-1"), 403, "group_enrollment_window_closed");
   });
 });
 

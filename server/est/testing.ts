@@ -11,15 +11,16 @@ import { type EstConnection, EstError, type EstResponse, estRequest } from "../.
 import { createCsr } from "../../lib/pki/csr.ts";
 import { createDeviceListener } from "../device-listener.ts";
 import { issueListenerTls } from "../device-tls.ts";
+import type { DeviceLimits } from "./limits.ts";
 
 export const system = { type: "system", id: "test" } as const;
 
 export type Listener = { server: https.Server; url: string; rootPem: string; close(): Promise<void> };
 
-export async function startListener(): Promise<Listener> {
+export async function startListener(limits: DeviceLimits = {}): Promise<Listener> {
   await ensureHierarchy(system);
   const tls = await issueListenerTls();
-  const server = createDeviceListener(tls, { sweepMs: 0 });
+  const server = createDeviceListener(tls, { sweepMs: 0, limits });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const port = (server.address() as AddressInfo).port;
   return {
@@ -79,8 +80,14 @@ export async function est(
   cred: { keyPem: string; chainPem: string } | null,
   body?: string | Buffer,
   accept?: string,
-): Promise<{ status: number; code?: string; res?: EstResponse }> {
-  const conn: EstConnection = { url: l.url, ca: l.rootPem, ...(cred ? { cert: cred.chainPem, key: cred.keyPem } : {}) };
+  from?: string,
+): Promise<{ status: number; code?: string; retryAfter?: number; res?: EstResponse }> {
+  const conn: EstConnection = {
+    url: l.url,
+    ca: l.rootPem,
+    ...(cred ? { cert: cred.chainPem, key: cred.keyPem } : {}),
+    ...(from ? { localAddress: from } : {}),
+  };
   try {
     const res = await estRequest(conn, op, {
       ...(body === undefined ? {} : { body: Buffer.isBuffer(body) ? body.toString("base64") : body }),
@@ -88,7 +95,7 @@ export async function est(
     });
     return { status: res.status, res };
   } catch (e) {
-    if (e instanceof EstError) return { status: e.status, code: e.code };
+    if (e instanceof EstError) return { status: e.status, code: e.code, retryAfter: e.retryAfterSeconds };
     throw e;
   }
 }

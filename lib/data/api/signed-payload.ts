@@ -6,6 +6,7 @@ import { calculateJwkThumbprint, flattenedVerify, importJWK, type JWK } from "jo
 import type { z } from "zod";
 import { db } from "../../db/client.ts";
 import { AppError, isUniqueViolation } from "../../errors.ts";
+import { rsaModulusBits } from "../../pki/csr.ts";
 import { API_LIMITS, JWS_ALGORITHMS, type JwsAlgorithm } from "../../validations/api.ts";
 
 export type FlattenedJws = { protected: string; payload: string; signature: string };
@@ -74,8 +75,22 @@ export function readProtectedHeader(jws: FlattenedJws): ProtectedHeader {
   return header as ProtectedHeader;
 }
 
-/** Verify one signature with a public key; any failure is jws_invalid_signature. */
+/**
+ * An RSA JWK's modulus (SPEC §7 weak keys): 2048–4096 bits counted on its magnitude, and in its minimal
+ * octets as RFC 7518 §6.3.1.1 requires — a zero-padded `n` would give the same key a second RFC 7638
+ * thumbprint (kid), and a size counted on the padded octets is wrong.
+ */
+export function checkRsaJwk(jwk: JWK): void {
+  const n = Buffer.from(typeof jwk.n === "string" ? jwk.n : "", "base64url");
+  if (n.length === 0 || n[0] === 0)
+    throw new AppError("jwk_invalid", "jwk.n must hold the modulus in its minimal octets, without leading zeros (RFC 7518 §6.3.1.1)", 400);
+  const bits = rsaModulusBits(n);
+  if (bits < 2048 || bits > 4096) throw new AppError("key_weak", `RSA keys must have 2048–4096 bits (this one has ${bits})`, 400);
+}
+
+/** Verify one signature with a public key (an RSA key's size checked first); any failure is jws_invalid_signature. */
 export async function verifySignature(jws: FlattenedJws, alg: JwsAlgorithm, jwk: JWK): Promise<void> {
+  if (jwk.kty === "RSA") checkRsaJwk(jwk);
   try {
     const key = await importJWK(jwk, alg);
     await flattenedVerify(jws, key, { algorithms: [alg] });

@@ -32,6 +32,11 @@ export type IssueRequest = {
   authorizedBy?: string;
   /** the bootstrapping certificate (row id) that enrolls a new device */
   enrolledById?: string;
+  /**
+   * SPEC §5 key newness: refuse (csr_key_reused) a key already certified for anything, decided in the writing
+   * transaction under the key's lock, so two concurrent requests with one key cannot both pass
+   */
+  requireNewKey?: boolean;
   /** server profile names */
   dnsNames?: string[];
   ipAddresses?: string[];
@@ -154,6 +159,27 @@ export async function lockActiveIssuers(tx: Tx, ids: string[]): Promise<Set<stri
   return new Set(rows.map((r) => r.id));
 }
 
+/** A key's advisory-lock id: the first 64 bits of its SPKI SHA-256, as PostgreSQL's signed bigint. */
+const keyLockId = (spkiSha256: string) => BigInt.asIntN(64, BigInt(`0x${spkiSha256.slice(0, 16)}`));
+
+/**
+ * Key newness (SPEC §5: not a key already certified for any device), decided atomically inside the issuing
+ * transaction: take a transaction-scoped advisory lock on each key (in one order, so two batches sharing keys
+ * cannot deadlock), then look for certificates of them. A concurrent issuance of the same key waits at the
+ * lock until this one commits, and then finds its certificate. Returns the keys already certified.
+ * (The embedded PGlite runs one transaction at a time: there the lock never waits and the look-up suffices.)
+ */
+export async function lockCertifiedKeys(tx: Tx, spkiSha256: string[]): Promise<Set<string>> {
+  if (spkiSha256.length === 0) return new Set();
+  const ids = [...new Set(spkiSha256.map(keyLockId))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map(String);
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(k) FROM unnest(${ids}::text[]::bigint[]) WITH ORDINALITY AS t(k, i) ORDER BY i`;
+  const rows = await tx.$queryRaw<{ spki: string }[]>`
+    SELECT DISTINCT "spkiSha256" AS spki FROM "Certificate" WHERE "spkiSha256" = ANY(${spkiSha256}::text[])`;
+  return new Set(rows.map((r) => r.spki));
+}
+
+export const keyCertified = () => new AppError("csr_key_reused", "this key is already certified: generate a new key pair", 400);
+
 export const issuerChanged = () =>
   new AppError("issuer_changed", "The issuing CA was rotated or revoked while signing; retry the request.", 503);
 
@@ -210,6 +236,7 @@ export function currentCertFields(req: IssueRequest, cert: IssuedCertificate, ce
 export async function store(tx: Tx, req: IssueRequest, prepared: Prepared): Promise<IssuedRecord> {
   const { cert, issuer, chainPem } = prepared;
   if (!(await lockActiveIssuers(tx, [issuer.ca.id])).has(issuer.ca.id)) throw issuerChanged();
+  if (req.requireNewKey && (await lockCertifiedKeys(tx, [cert.spkiSha256])).size) throw keyCertified();
   let deviceRef: string | null = null;
   // chosen here so the device row can point at its current certificate (fleet denormalization)
   const certId = randomUUID();

@@ -12,7 +12,7 @@ import { type ApiCaller, requireAdmin } from "../api/access-token.ts";
 import { limitClient } from "../api/rate-limit.ts";
 import { acceptPayload, parseJwsBody, verifyKeySigned } from "../api/signed-payload.ts";
 import { refused } from "./issue-bootstrap-certificate.ts";
-import { type IssueRequest, prepare, store } from "./issue-certificate.ts";
+import { type IssueRequest, lockCertifiedKeys, prepare, store } from "./issue-certificate.ts";
 
 export type IssueBatchInput = { caller: ApiCaller; body: string; url: string | readonly string[]; idempotencyKey?: string; ip?: string };
 
@@ -66,7 +66,7 @@ export async function issueClientTlsBatch(input: IssueBatchInput): Promise<Batch
       where: { spkiSha256: { in: parsed.map((p) => p.csr.spkiSha256) } },
       select: { id: true },
     });
-    if (reused) throw new AppError("csr_key_reused", "a CSR's key is already certified", 409);
+    if (reused) throw keyCertified();
     const requests: IssueRequest[] = parsed.map((p) => ({
       profile: "client-tls",
       csr: p.csr,
@@ -80,6 +80,13 @@ export async function issueClientTlsBatch(input: IssueBatchInput): Promise<Batch
     for (const [i, req] of requests.entries()) prepared.push(await at(i, () => prepare(req)));
     const body = await db().$transaction(
       async (tx) => {
+        // decided again under the keys' locks: a concurrent request (another batch, an EST enrollment) with
+        // one of these keys either committed already and is found here, or waits until this one commits
+        const certified = await lockCertifiedKeys(
+          tx,
+          parsed.map((p) => p.csr.spkiSha256),
+        );
+        if (certified.size) throw keyCertified();
         const records = [];
         for (const [i, req] of requests.entries()) records.push(await at(i, () => store(tx, req, prepared[i])));
         const result = {
@@ -106,6 +113,8 @@ export async function issueClientTlsBatch(input: IssueBatchInput): Promise<Batch
     throw err;
   }
 }
+
+const keyCertified = () => new AppError("csr_key_reused", "a CSR's key is already certified", 409);
 
 function hashCsrs(csrs: unknown): string {
   return createHash("sha256")

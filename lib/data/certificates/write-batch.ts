@@ -14,7 +14,9 @@ import {
   type IssueRequest,
   issuanceRows,
   issuerChanged,
+  keyCertified,
   lockActiveIssuers,
+  lockCertifiedKeys,
   type Prepared,
   store,
 } from "./issue-certificate.ts";
@@ -84,6 +86,10 @@ async function insertBatch(tx: Tx, batch: Pending[]): Promise<(IssuedRecord | Er
     for (const d of found) existing.set(key(d.customerId, d.deviceId), { id: d.id, isNew: false });
   }
   const active = await lockActiveIssuers(tx, [...new Set(batch.map((p) => p.prepared.issuer.ca.id))]);
+  const certified = await lockCertifiedKeys(
+    tx,
+    batch.filter((p) => p.req.requireNewKey).map((p) => p.prepared.cert.spkiSha256),
+  );
   const devices: Prisma.DeviceCreateManyInput[] = [];
   const rotated: string[] = [];
   // fleet denormalization: each device's newest Client TLS certificate in this batch becomes its current one
@@ -95,6 +101,11 @@ async function insertBatch(tx: Tx, batch: Pending[]): Promise<(IssuedRecord | Er
     const { cert, issuer, chainPem } = p.prepared;
     if (!active.has(issuer.ca.id)) {
       outcomes.push(issuerChanged());
+      continue;
+    }
+    // a key certified before, or earlier in this batch
+    if (p.req.requireNewKey && certified.has(cert.spkiSha256)) {
+      outcomes.push(keyCertified());
       continue;
     }
     let deviceRef: string | null = null;
@@ -118,6 +129,7 @@ async function insertBatch(tx: Tx, batch: Pending[]): Promise<(IssuedRecord | Er
     if (deviceRef && p.req.profile === "client-tls") {
       current.set(deviceRef, currentCertFields(p.req, cert, rows.certificate.id) as CurrentCertFields);
     }
+    certified.add(cert.spkiSha256);
     certificates.push(rows.certificate);
     audits.push(rows.auditEvent);
     outcomes.push({ ...cert, id: rows.certificate.id, issuerId: issuer.ca.id, chainPem });

@@ -2,22 +2,27 @@
 //   simpleEnroll       bootstrapping certificate (or enrollment-group device) → first Client TLS certificate
 //   simpleReenroll     the device's newest Client TLS certificate → rotated Client TLS certificate
 //   applicationEnroll  a Client TLS certificate → application certificate (c2pa) for the same device
-// Every refusal leaves nothing but its audit event (and, for an exceeded budget, the quarantine).
+// A refusal throws an AppError and writes nothing (an exceeded budget quarantines the bootstrapping
+// certificate); the device listener audits it (issue.ts auditRefusal).
 import { db, type Tx } from "../../db/client.ts";
+import { env } from "../../env.ts";
 import { AppError, isUniqueViolation } from "../../errors.ts";
 import { type ParsedCsr, parseCsr, requireDeviceId } from "../../pki/csr.ts";
 import { getLeafProfile, type LeafProfileId } from "../../pki/profiles.ts";
-import { audit } from "../audit/record.ts";
+import { hitRateLimitShedding } from "../api/rate-limit.ts";
 import { APPLICATION_PROFILES } from "../ca/hierarchy.ts";
-import { type IssuedRecord, type IssueRequest, issueBatched } from "../certificates/issue-certificate.ts";
+import { type IssuedRecord, type IssueRequest, issueBatched, keyCertified } from "../certificates/issue-certificate.ts";
 import { type DeviceIdentity, deviceActor } from "../devices/authorize.ts";
-import { auditRefusal, issueInTransaction } from "./issue.ts";
+import { DetailedRefusal, issueInTransaction } from "./issue.ts";
 import {
   BudgetExceeded,
   checkBudget,
   checkDeviceLists,
   checkSecretRow,
   consumeDeviceSecret,
+  type EnrollmentCredential,
+  hasBudget,
+  lockCredential,
   type PolicyRow,
   policyFromRows,
   quarantineBootstrap,
@@ -33,12 +38,26 @@ function wrongKind(identity: DeviceIdentity, expected: string): never {
   throw forbidden("wrong_certificate_kind", `this endpoint needs ${expected}; the request was authenticated with ${what}`);
 }
 
-/** Key newness (SPEC §5): never the authenticating key, never a key already certified for any device. */
+/**
+ * Key newness (SPEC §5): never the authenticating key, never a key already certified for any device. Read
+ * before signing, so most reuses are refused cheaply; the write decides it under the key's lock (requireNewKey).
+ */
 async function requireNewKey(csr: ParsedCsr, identity: DeviceIdentity) {
   if (csr.spkiSha256 === identity.spkiSha256)
     throw new AppError("csr_key_reused", "the request must carry a new key, not the authenticating certificate's key", 400);
   const other = await db().certificate.findFirst({ where: { spkiSha256: csr.spkiSha256 }, select: { id: true } });
-  if (other) throw new AppError("csr_key_reused", "this key is already certified: generate a new key pair", 400);
+  if (other) throw keyCertified();
+}
+
+/**
+ * SPEC §5 rate limits: enrollment attempts per bootstrapping certificate (a leaked shared key is used from
+ * many places at once) or per enrollment group, DEVICE_ENROLL_RATE_PER_MINUTE (0: none). 429 + Retry-After.
+ */
+async function limitEnrollmentAttempts(identity: DeviceIdentity, now: Date) {
+  const perMinute = env().DEVICE_ENROLL_RATE_PER_MINUTE;
+  if (perMinute === 0) return;
+  const key = identity.via === "group" ? `enroll:group:${identity.groupId}` : `enroll:bootstrap:${identity.serial}`;
+  await hitRateLimitShedding(key, perMinute, 60, now);
 }
 
 type EnrollmentFacts = {
@@ -83,24 +102,26 @@ async function enrollmentFacts(
   };
 }
 
-async function guarded<T>(identity: DeviceIdentity, action: string, run: () => Promise<T>): Promise<T> {
+/** Two first enrollments of one device id racing: the loser hits the unique (customer, device id) → 409. */
+async function conflictOnUnique<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
-  } catch (raw) {
-    // two first enrollments of one device id racing: the loser hits the unique (customer, device id) → 409
-    const e = isUniqueViolation(raw) ? new AppError("device_exists", "this device id has already enrolled", 409) : raw;
-    await auditRefusal(deviceActor(identity), action, e, { authenticatedBy: identity.kind });
+  } catch (e) {
+    if (isUniqueViolation(e)) throw new AppError("device_exists", "this device id has already enrolled", 409);
     throw e;
   }
 }
 
 /** POST /.well-known/est/simpleenroll */
 export function simpleEnroll({ identity, csr: input, now = new Date() }: EnrollInput): Promise<IssuedRecord> {
-  return guarded(identity, "device.enroll", async () => {
+  return conflictOnUnique(async () => {
     if (identity.kind !== "BOOTSTRAP" && identity.kind !== "GROUP") wrongKind(identity, "a bootstrapping certificate");
+    await limitEnrollmentAttempts(identity, now);
     const csr = parseCsr(input);
     const deviceId = requireDeviceId(csr);
     const bootstrapCertId = identity.via === "pss" ? identity.certId : null;
+    const credential: EnrollmentCredential =
+      identity.via === "pss" ? { bootstrapCertId: identity.certId } : { groupId: identity.groupId, customerId: identity.customerId };
     // one statement for every pre-check (policy rows, device exists, key certified, one-time secret)
     const facts = await enrollmentFacts(identity.customerId, bootstrapCertId, deviceId, csr.spkiSha256);
     const policy = policyFromRows(facts.policies);
@@ -108,9 +129,9 @@ export function simpleEnroll({ identity, csr: input, now = new Date() }: EnrollI
     if (facts.deviceExists) throw new AppError("device_exists", `device ${deviceId} has already enrolled: rotate with simplereenroll`, 409);
     if (csr.spkiSha256 === identity.spkiSha256)
       throw new AppError("csr_key_reused", "the request must carry a new key, not the authenticating certificate's key", 400);
-    if (facts.keyUsed) throw new AppError("csr_key_reused", "this key is already certified: generate a new key pair", 400);
-    const useSecret = checkSecretRow(policy, deviceId, csr.challengePassword, facts.secret);
-    const budgeted = bootstrapCertId !== null && (policy.maxEnrollments !== null || policy.enrollUntil !== null);
+    if (facts.keyUsed) throw keyCertified();
+    const useSecret = await checkSecretRow(policy, deviceId, csr.challengePassword, facts.secret);
+    const budgeted = hasBudget(policy);
     const req: IssueRequest = {
       profile: "client-tls",
       csr,
@@ -119,19 +140,21 @@ export function simpleEnroll({ identity, csr: input, now = new Date() }: EnrollI
       device: "create",
       ...(bootstrapCertId ? { enrolledById: bootstrapCertId } : {}),
       authorizedBy: identity.via === "pss" ? `bootstrap:${identity.serial}` : `group:${identity.groupId}`,
+      requireNewKey: true,
       actor: deviceActor(identity),
     };
-    // Nothing to lock or consume: the write joins the group commit (a device id that enrolled meanwhile is
-    // still refused there, under the unique (customer, device id)).
+    // Nothing to lock or consume: the write joins the group commit, which still refuses a device id that
+    // enrolled meanwhile (unique (customer, device id)) and a key certified meanwhile (requireNewKey).
     if (!budgeted && !useSecret) return await issueBatched(req);
     try {
-      if (bootstrapCertId) await checkBudget(policy, bootstrapCertId, now);
+      // refused before signing when the budget is already spent
+      if (budgeted) await checkBudget(policy, credential, now);
       return await issueInTransaction(req, {
         before: async (tx) => {
-          if (bootstrapCertId && (policy.maxEnrollments !== null || policy.enrollUntil !== null)) {
-            // serialize the enrollments of one bootstrapping certificate, so the budget cannot be overrun
-            await tx.$executeRaw`SELECT 1 FROM "Certificate" WHERE id = ${bootstrapCertId}::uuid FOR UPDATE`;
-            await checkBudget(policy, bootstrapCertId, now, tx);
+          if (budgeted) {
+            // serialize the enrollments of one credential, so the budget cannot be overrun
+            await lockCredential(tx, credential);
+            await checkBudget(policy, credential, now, tx);
           }
           if (useSecret) await consumeDeviceSecret(tx, identity.customerId, deviceId, now);
         },
@@ -145,7 +168,7 @@ export function simpleEnroll({ identity, csr: input, now = new Date() }: EnrollI
 
 /** POST /.well-known/est/simplereenroll */
 export function simpleReenroll({ identity, csr: input }: EnrollInput): Promise<IssuedRecord> {
-  return guarded(identity, "device.reenroll", async () => {
+  return conflictOnUnique(async () => {
     if (identity.kind !== "CLIENT_TLS" || identity.via !== "pss" || !identity.deviceRef || !identity.deviceId)
       wrongKind(identity, "the device's current Client TLS certificate");
     const { certId, deviceRef, deviceId } = identity as DeviceIdentity & { via: "pss"; deviceRef: string; deviceId: string };
@@ -161,6 +184,7 @@ export function simpleReenroll({ identity, csr: input }: EnrollInput): Promise<I
         deviceId,
         device: "upsert",
         authorizedBy: `client-tls:${identity.serial}`,
+        requireNewKey: true,
         actor: deviceActor(identity),
       },
       {
@@ -177,7 +201,7 @@ export function simpleReenroll({ identity, csr: input }: EnrollInput): Promise<I
   });
 }
 
-/** Only the device's newest Client TLS certificate may re-enroll; an older one is a suspected clone. */
+/** Only the device's newest Client TLS certificate may re-enroll; an older one is a suspected clone (audited). */
 async function requireNewest(identity: DeviceIdentity, certId: string, deviceRef: string, client: Tx = db()) {
   const newest = await client.certificate.findFirst({
     where: { deviceRef, kind: "CLIENT_TLS" },
@@ -185,14 +209,10 @@ async function requireNewest(identity: DeviceIdentity, certId: string, deviceRef
     select: { id: true, serial: true },
   });
   if (newest?.id === certId) return;
-  await audit(null, deviceActor(identity), {
-    action: "clone_suspected",
-    outcome: "refused",
-    customerId: identity.customerId,
-    target: `certificate:${identity.serial}`,
-    details: { deviceId: identity.deviceId, newestSerial: newest?.serial ?? null },
+  throw new DetailedRefusal("clone_suspected", "only the device's newest certificate may re-enroll; this attempt was recorded", 403, {
+    deviceId: identity.deviceId,
+    newestSerial: newest?.serial ?? null,
   });
-  throw forbidden("clone_suspected", "only the device's newest certificate may re-enroll; this attempt was recorded");
 }
 
 /** POST /.well-known/est/<profile>/simpleenroll and …/simplereenroll */
@@ -202,7 +222,7 @@ export function applicationEnroll({
   profile,
   renew = false,
 }: EnrollInput & { profile: string; renew?: boolean }): Promise<IssuedRecord> {
-  return guarded(identity, renew ? "device.application_reenroll" : "device.application_enroll", async () => {
+  return conflictOnUnique(async () => {
     if (!(APPLICATION_PROFILES as readonly string[]).includes(profile))
       throw new AppError("profile_unknown", `unknown application profile: ${profile}`, 404);
     if (identity.kind !== "CLIENT_TLS" || identity.via !== "pss" || !identity.deviceRef || !identity.deviceId)

@@ -1,10 +1,15 @@
 // The issuance step shared by the EST use cases: the signing core's pipeline (prepare: parse, validate, sign),
-// then the caller's checks and the writes in one transaction. A refusal writes only its audit event.
+// then the caller's checks and the writes in one transaction; and the audit of
+// refused device requests. A refusal writes only its (rate-limited) audit event.
+import { isIPv4, isIPv6 } from "node:net";
 import type { Prisma } from "../../../generated/prisma/client.ts";
 import { db, type Tx } from "../../db/client.ts";
 import { AppError } from "../../errors.ts";
+import { log } from "../../log.ts";
 import { metrics } from "../../metrics.ts";
-import { type Actor, audit } from "../audit/record.ts";
+import { certificateIdentity } from "../../pki/certificate.ts";
+import { addToWindow, countInWindow, previousWindowCount } from "../api/rate-limit.ts";
+import { type Actor, auditRow } from "../audit/record.ts";
 import { type IssuedRecord, type IssueRequest, prepare, store } from "../certificates/issue-certificate.ts";
 
 export type IssueHooks = {
@@ -28,14 +33,130 @@ export async function issueInTransaction(req: IssueRequest, hooks: IssueHooks = 
   return record;
 }
 
-/** Audit a refused device request (security-relevant, SPEC §7) and count it; never throws. */
-export async function auditRefusal(actor: Actor, action: string, e: unknown, details: Prisma.InputJsonObject = {}): Promise<void> {
-  if (!(e instanceof AppError)) return;
-  metrics.refusals.inc({ code: e.code });
-  await audit(null, actor, {
-    action,
-    outcome: "refused",
-    customerId: "customerId" in actor ? (actor.customerId ?? null) : null,
-    details: { code: e.code, message: e.message, ...details },
-  }).catch(() => {});
+// ---- refusals ---------------------------------------------------------------------------------------------
+
+/** Who a refused device request came from, as far as it is known. */
+export type RefusedCaller = {
+  /** the presented client certificate's serial (hex), when it parses */
+  serial: string | null;
+  /** only when the certificate is proven to be the customer's: ours, or matched to their enrollment group */
+  customerId: string | null;
+  /** the enrollment group a maker certificate matched */
+  groupId?: string | null;
+  /** the client's address */
+  ip: string | null;
+};
+
+/** One audit row per (caller, code) and window; the refusals after it in the window are only counted. */
+export const REFUSAL_AUDIT_WINDOW_SECONDS = 60;
+
+// This process's refusals of each audit key in its current window, beyond the one it counted in the database.
+const uncounted = new Map<string, { windowStart: number; extra: number }>();
+const UNCOUNTED_MAX = 10_000;
+
+/**
+ * Audit a refused device request (SPEC §7) so that no client can flood the audit table: the first refusal of
+ * each (caller, code) in a minute is written, with how many more the previous minute saw; the others are only
+ * counted. The caller is the certificate when it is proven to be a customer's, the enrollment group for maker
+ * certificates (whoever holds a maker CA key mints serials at will), and otherwise the client's address, IPv6
+ * by /64 (anybody can make self-signed certificates). A process counts a key's window in the database once
+ * (the first process there writes the row) and its further refusals in memory, added to that window's count
+ * when the key's next window begins here: a flood costs no database write. Never throws.
+ */
+export async function auditRefusal(
+  action: string,
+  e: AppError,
+  who: RefusedCaller,
+  details: Prisma.InputJsonObject = {},
+  now = new Date(),
+): Promise<void> {
+  const subject = who.groupId ? `group:${who.groupId}` : who.customerId && who.serial ? `cert:${who.serial}` : `ip:${clientKey(who.ip)}`;
+  const key = `refusal:${subject}:${e.code}`;
+  const windowMs = REFUSAL_AUDIT_WINDOW_SECONDS * 1000;
+  const windowStart = Math.floor(now.getTime() / windowMs) * windowMs;
+  const mine = uncounted.get(key);
+  if (mine?.windowStart === windowStart) {
+    mine.extra++;
+    return;
+  }
+  uncounted.delete(key);
+  if (uncounted.size >= UNCOUNTED_MAX) uncounted.delete(uncounted.keys().next().value as string);
+  uncounted.set(key, { windowStart, extra: 0 });
+  try {
+    if (mine?.extra) await addToWindow(key, new Date(mine.windowStart), mine.extra);
+    if ((await countInWindow(key, REFUSAL_AUDIT_WINDOW_SECONDS, now)) > 1) return;
+    const before = await previousWindowCount(key, REFUSAL_AUDIT_WINDOW_SECONDS, now);
+    const entry = {
+      action,
+      outcome: "refused" as const,
+      customerId: who.customerId,
+      ...(who.serial ? { target: `certificate:${who.serial}` } : {}),
+      ...(who.ip ? { ip: who.ip } : {}),
+      details: {
+        code: e.code,
+        message: e.message,
+        status: e.status,
+        ...(who.groupId ? { groupId: who.groupId } : {}),
+        ...(before > 1 ? { repeatsNotWrittenLastWindow: before - 1 } : {}),
+        ...(e instanceof DetailedRefusal ? e.details : {}),
+        ...details,
+      },
+    };
+    // The Actor type gives every device a customer; a refused certificate not proven ours has none.
+    const actor: Actor = { type: "device", id: who.serial ?? `ip:${who.ip ?? "unknown"}`, customerId: who.customerId ?? "" };
+    await db().auditEvent.create({ data: { ...auditRow(actor, entry), customerId: who.customerId } });
+  } catch (err) {
+    log.error({ err, code: e.code }, "could not audit a device refusal");
+  }
+}
+
+/**
+ * The serial of a refused client certificate, and its customer when it is byte for byte a certificate we
+ * issued (a foreign certificate may copy one of our serials; it must not write into that customer's log).
+ * A refusal that says the chain is not ours (chain_untrusted, cert_malformed) needs no look-up.
+ */
+export async function refusedCertificateOwner(
+  leafDer: Buffer,
+  code: string,
+): Promise<{ serial: string | null; customerId: string | null }> {
+  let serial: string;
+  try {
+    serial = certificateIdentity(leafDer).serialHex;
+  } catch {
+    return { serial: null, customerId: null };
+  }
+  if (code === "chain_untrusted" || code === "cert_malformed") return { serial, customerId: null };
+  const row = await db()
+    .certificate.findUnique({ where: { serial }, select: { customerId: true, der: true } })
+    .catch(() => null);
+  return { serial, customerId: row && Buffer.from(row.der).equals(leafDer) ? row.customerId : null };
+}
+
+/** A refusal whose audit event carries more than its code and message (clone_suspected: the newest serial). */
+export class DetailedRefusal extends AppError {
+  constructor(
+    code: string,
+    message: string,
+    status: number,
+    readonly details: Prisma.InputJsonObject,
+  ) {
+    super(code, message, status);
+  }
+}
+
+/** The rate-limit key of a client address: IPv4 as is, IPv6 by its /64 (one subscriber usually holds a /64). */
+export function clientKey(ip: string | null): string {
+  if (!ip) return "unknown";
+  const address = ip.replace(/%.*$/, "");
+  const v4 = address.replace(/^::ffff:/i, "");
+  if (isIPv4(v4)) return v4;
+  if (!isIPv6(address)) return address;
+  const [head, tail] = address.split("::");
+  const h = head ? head.split(":") : [];
+  const t = tail ? tail.split(":") : [];
+  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill("0"), ...t];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => Number.parseInt(g, 16).toString(16))
+    .join(":")}::/64`;
 }

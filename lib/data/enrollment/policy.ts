@@ -2,10 +2,13 @@
 // apply. Deny-lists add up; every non-empty allow-list must name the device; the certificate's budget fields
 // override the customer's defaults; a one-time secret is required when either policy says so, and always
 // checked when one is registered for the device.
+//
+// Enrollment groups have no policy row of their own: the customer-wide policy applies to each of them as it
+// does to a bootstrapping certificate without one — lists, secrets and the budget, counted per group.
 import { db, type Tx } from "../../db/client.ts";
 import { AppError } from "../../errors.ts";
 import { type Actor, audit } from "../audit/record.ts";
-import { clientSecretMatches } from "../clients/secrets.ts";
+import { deviceSecretMatches } from "./device-secret-hash.ts";
 
 export type EffectivePolicy = {
   allowLists: string[][];
@@ -61,12 +64,12 @@ export async function checkDeviceSecret(p: EffectivePolicy, customerId: string, 
 }
 
 /** checkDeviceSecret on an already-read DeviceSecret row (null: none registered). */
-export function checkSecretRow(
+export async function checkSecretRow(
   p: EffectivePolicy,
   deviceId: string,
   presented: string | undefined,
   secret: { secretHash: string; usedAt: Date | null } | null,
-): boolean {
+): Promise<boolean> {
   if (!secret) {
     if (p.requireDeviceSecret)
       throw forbidden("device_secret_required", `no one-time enrollment secret is registered for device ${deviceId}`);
@@ -75,7 +78,7 @@ export function checkSecretRow(
   if (presented === undefined)
     throw forbidden("device_secret_required", "this device must present its one-time secret (CSR challengePassword)");
   if (secret.usedAt) throw forbidden("device_secret_used", "this one-time enrollment secret was already used");
-  if (!clientSecretMatches(presented, secret.secretHash))
+  if (!(await deviceSecretMatches(presented, secret.secretHash)))
     throw forbidden("device_secret_invalid", "the one-time enrollment secret is wrong");
   return true;
 }
@@ -85,18 +88,36 @@ export async function consumeDeviceSecret(tx: Tx, customerId: string, deviceId: 
   if (r.count === 0) throw forbidden("device_secret_used", "this one-time enrollment secret was already used");
 }
 
-/** Enrollment budget of one bootstrapping certificate; `tx` counts inside the issuing transaction. */
-export async function checkBudget(p: EffectivePolicy, bootstrapCertId: string, now: Date, client: Tx = db()): Promise<void> {
-  if (p.enrollUntil && now > p.enrollUntil)
-    throw new BudgetExceeded("enrollment_window_closed", "this bootstrapping certificate's enrollment window has closed");
-  if (p.maxEnrollments !== null) {
-    const used = await client.device.count({ where: { enrolledById: bootstrapCertId } });
-    if (used >= p.maxEnrollments)
-      throw new BudgetExceeded(
-        "enrollment_budget_exceeded",
-        `this bootstrapping certificate may enroll at most ${p.maxEnrollments} devices`,
-      );
-  }
+/** What an enrollment is counted against: the bootstrapping certificate, or the enrollment group. */
+export type EnrollmentCredential = { bootstrapCertId: string } | { groupId: string; customerId: string };
+
+/** Does the policy set a budget (max devices or a window) at all? */
+export const hasBudget = (p: EffectivePolicy) => p.maxEnrollments !== null || p.enrollUntil !== null;
+
+/**
+ * The enrollment budget of one credential; `client` counts inside the issuing transaction (the caller holds a
+ * lock on the credential's row there, so two enrollments cannot both take the last place).
+ */
+export async function checkBudget(p: EffectivePolicy, credential: EnrollmentCredential, now: Date, client: Tx = db()): Promise<void> {
+  const exceeded = "bootstrapCertId" in credential ? bootstrapExceeded : groupExceeded;
+  if (p.enrollUntil && now > p.enrollUntil) throw exceeded.window();
+  if (p.maxEnrollments === null) return;
+  const used =
+    "bootstrapCertId" in credential
+      ? await client.device.count({ where: { enrolledById: credential.bootstrapCertId } })
+      : // a group's device gets exactly one certificate authorized by the group (its first); rotations are
+        // authorized by the device's own certificate
+        await client.certificate.count({
+          where: { customerId: credential.customerId, kind: "CLIENT_TLS", authorizedBy: `group:${credential.groupId}` },
+        });
+  if (used >= p.maxEnrollments) throw exceeded.max(p.maxEnrollments);
+}
+
+/** Lock the credential's row for the rest of the transaction: its enrollments are counted one at a time. */
+export async function lockCredential(tx: Tx, credential: EnrollmentCredential): Promise<void> {
+  if ("bootstrapCertId" in credential)
+    await tx.$executeRaw`SELECT 1 FROM "Certificate" WHERE id = ${credential.bootstrapCertId}::uuid FOR UPDATE`;
+  else await tx.$executeRaw`SELECT 1 FROM "EnrollmentGroup" WHERE id = ${credential.groupId}::uuid FOR UPDATE`;
 }
 
 /** Exceeding the budget quarantines the bootstrapping certificate (the BORE defence). */
@@ -105,6 +126,33 @@ export class BudgetExceeded extends AppError {
     super(code, `${message}; it is now quarantined`, 403);
   }
 }
+
+const bootstrapExceeded = {
+  window: () => new BudgetExceeded("enrollment_window_closed", "this bootstrapping certificate's enrollment window has closed"),
+  max: (n: number) => new BudgetExceeded("enrollment_budget_exceeded", `this bootstrapping certificate may enroll at most ${n} devices`),
+};
+
+/**
+ * A group over its budget is refused, not disabled: there is no bootstrapping certificate to quarantine (each
+ * device brings its own maker certificate), and the refusal lasts by itself, since a count only grows and a
+ * window does not reopen — until an administrator raises the customer's budget or window. Every refusal is
+ * audited (lib/data/enrollment/issue.ts auditRefusal), as a quarantine is. Distinct codes, so the operator
+ * knows which policy to change.
+ */
+const groupExceeded = {
+  window: () =>
+    new AppError(
+      "group_enrollment_window_closed",
+      "the customer's enrollment window has closed for this enrollment group: an administrator must extend it",
+      403,
+    ),
+  max: (n: number) =>
+    new AppError(
+      "group_budget_exceeded",
+      `this enrollment group may enroll at most ${n} devices (the customer's budget): an administrator must raise it`,
+      403,
+    ),
+};
 
 /** Quarantine a bootstrapping certificate: refused at the device API until an admin releases or revokes it. */
 export async function quarantineBootstrap(certId: string, reason: string, actor: Actor, now = new Date()): Promise<void> {

@@ -1,0 +1,90 @@
+// Time limits of the device listener (a slowloris client cannot hold sockets) and of the device SDK (a silent
+// server cannot hold the device), over real TLS on localhost.
+import net, { type AddressInfo } from "node:net";
+import tls from "node:tls";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EstError, estRequest } from "../../lib/device-sdk/index.ts";
+import { testDb } from "../../tests/db.ts";
+import { issueListenerTls } from "../device-tls.ts";
+import { type Listener, startListener } from "./testing.ts";
+
+testDb();
+const LIMIT_MS = 600;
+let l: Listener;
+beforeAll(async () => {
+  l = await startListener({ requestTimeoutMs: LIMIT_MS });
+});
+afterAll(() => l.close());
+
+const port = () => Number(new URL(l.url).port);
+
+/** Milliseconds until the server closes `socket` (read on, or the end of the stream is never seen). */
+function closedAfter(socket: net.Socket, started: number): Promise<number> {
+  return new Promise((resolve) => {
+    socket.on("error", () => {});
+    socket.resume();
+    socket.once("close", () => resolve(performance.now() - started));
+  });
+}
+
+describe("device listener time limits", () => {
+  it("a client that sends half a request header is disconnected within the limit", async () => {
+    const s = tls.connect({ host: "127.0.0.1", port: port(), ca: l.rootPem, servername: "localhost" });
+    await new Promise<void>((r) => s.once("secureConnect", () => r()));
+    const started = performance.now();
+    s.write("POST /.well-known/est/simpleenroll HTTP/1.1\r\nHost: localhost\r\nContent-Type: applica");
+    const ms = await closedAfter(s, started);
+    expect(ms).toBeGreaterThanOrEqual(LIMIT_MS - 50);
+    expect(ms).toBeLessThan(LIMIT_MS + 1_000);
+  });
+
+  it("a client that sends the headers but not the whole body is disconnected within the limit", async () => {
+    const s = tls.connect({ host: "127.0.0.1", port: port(), ca: l.rootPem, servername: "localhost" });
+    await new Promise<void>((r) => s.once("secureConnect", () => r()));
+    const started = performance.now();
+    s.write("POST /.well-known/est/simpleenroll HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\nMIIB");
+    const ms = await closedAfter(s, started);
+    expect(ms).toBeLessThan(LIMIT_MS + 1_000);
+  });
+
+  it("a TCP client that never completes the TLS handshake is disconnected within the limit", async () => {
+    const started = performance.now();
+    const s = net.connect({ host: "127.0.0.1", port: port() });
+    s.write(Buffer.from([0x16, 0x03, 0x01])); // the first bytes of a ClientHello, then nothing
+    const ms = await closedAfter(s, started);
+    expect(ms).toBeGreaterThanOrEqual(LIMIT_MS - 50);
+    expect(ms).toBeLessThan(LIMIT_MS + 1_000);
+  });
+
+  it("an idle kept-alive connection is closed; a prompt request is answered", async () => {
+    const s = tls.connect({ host: "127.0.0.1", port: port(), ca: l.rootPem, servername: "localhost" });
+    await new Promise<void>((r) => s.once("secureConnect", () => r()));
+    const answered = new Promise<string>((r) => s.once("data", (d: Buffer) => r(d.toString("latin1"))));
+    s.write("GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    expect(await answered).toMatch(/^HTTP\/1\.1 200/);
+    const ms = await closedAfter(s, performance.now());
+    // Node adds one second to keepAliveTimeout, for clients whose own idle timer races the server's
+    expect(ms).toBeLessThan(LIMIT_MS + 2_000);
+  });
+});
+
+describe("device SDK time limit", () => {
+  let silent: tls.Server;
+  let url: string;
+  beforeAll(async () => {
+    const material = await issueListenerTls();
+    // completes the handshake, reads the request, never answers
+    silent = tls.createServer({ key: material.key, cert: material.cert }, (s) => s.on("data", () => {}));
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    url = `https://localhost:${(silent.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((r) => silent.close(() => r())));
+
+  it("a server that never answers fails the request with code timeout", async () => {
+    const started = performance.now();
+    const err = await estRequest({ url, ca: l.rootPem, timeoutMs: 400 }, "cacerts").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EstError);
+    expect((err as EstError).code).toBe("timeout");
+    expect(performance.now() - started).toBeLessThan(2_000);
+  });
+});
