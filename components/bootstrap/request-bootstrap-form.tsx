@@ -91,7 +91,7 @@ export function RequestBootstrapForm() {
             rows={3}
             defaultValue={values.expectedDeviceIds}
             error={errors.expectedDeviceIds?.[0]}
-            hint="Allow-list: one per line, comma-separated or a one-column CSV. Empty: any device id."
+            hint="Allow-list: one device id per line, or a CSV whose first column is the id. Empty: any device id."
           />
         </fieldset>
         <FormMessage tone={state.status === "ok" && !clientError ? "success" : "error"} message={message} />

@@ -7,6 +7,7 @@ export const NAV: { href: string; label: string; roles: Role[] }[] = [
   { href: "/ca", label: "CA hierarchy", roles: ["STAFF"] },
   { href: "/devices", label: "Device fleet", roles: ["STAFF", "CUSTOMER_ADMIN", "CUSTOMER_VIEWER"] },
   { href: "/bootstrap", label: "Bootstrapping certificates", roles: ["CUSTOMER_ADMIN", "CUSTOMER_VIEWER"] },
+  { href: "/enrollment", label: "Enrollment policy", roles: ["CUSTOMER_ADMIN", "CUSTOMER_VIEWER"] },
   { href: "/keys", label: "Payload-signing keys", roles: ["CUSTOMER_ADMIN", "CUSTOMER_VIEWER"] },
   { href: "/users", label: "Users and API clients", roles: ["CUSTOMER_ADMIN", "CUSTOMER_VIEWER"] },
   { href: "/audit", label: "Audit log", roles: ["STAFF", "CUSTOMER_ADMIN", "CUSTOMER_VIEWER"] },

@@ -1,11 +1,10 @@
 import { z } from "zod";
-
-const first = (v: unknown) => (Array.isArray(v) ? v[0] : v);
+import { firstValue } from "./search-params.ts";
 
 /** The audit page's URL → a query; invalid values fall back to defaults (the URL is user-editable). */
 export const auditQuerySchema = z.object({
   action: z.preprocess(
-    first,
+    firstValue,
     z
       .string()
       .trim()
@@ -13,9 +12,9 @@ export const auditQuerySchema = z.object({
       .optional()
       .catch(undefined),
   ),
-  outcome: z.preprocess(first, z.enum(["success", "refused", "failure"]).optional().catch(undefined)),
+  outcome: z.preprocess(firstValue, z.enum(["success", "refused", "failure"]).optional().catch(undefined)),
   before: z.preprocess(
-    first,
+    firstValue,
     z
       .string()
       .regex(/^\d{1,19}$/)

@@ -1,16 +1,11 @@
 import { z } from "zod";
-import { DEVICE_ID_PATTERN } from "../pki/names.ts";
+import { parseDeviceIdList, utcDateTime } from "./enrollment.ts";
+import { portalReasonSchema } from "./revocation.ts";
+import { firstValue } from "./search-params.ts";
 
 export const CSR_MAX_BYTES = 8 * 1024;
-
-/** "cam-1, cam-2\ncam-3" or a one-column CSV (an optional "deviceId" header line is skipped) → ids. */
-export function splitDeviceIds(text: string): string[] {
-  const ids = text
-    .split(/[\s,;]+/)
-    .map((s) => s.trim().replace(/^"(.*)"$/, "$1"))
-    .filter(Boolean);
-  return ids.length && /^device[_ -]?ids?$/i.test(ids[0]) ? ids.slice(1) : ids;
-}
+export const BOOTSTRAP_PAGE_SIZE = 25;
+export const BOOTSTRAP_MAX_PAGE_SIZE = 100;
 
 const blankToUndefined = (v: unknown) => (typeof v === "string" ? v.trim() || undefined : v);
 
@@ -27,23 +22,24 @@ export const requestBootstrapFormSchema = z.object({
     blankToUndefined,
     z.coerce.number({ error: "A whole number." }).int("A whole number.").min(1, "At least 1.").max(10_000_000).optional(),
   ),
-  enrollUntil: z
-    .preprocess(
-      // a datetime-local value has no zone: the form says UTC
-      (v) => {
-        const t = blankToUndefined(v);
-        return typeof t === "string" && !/(Z|[+-]\d\d:?\d\d)$/.test(t) ? `${t}Z` : t;
-      },
-      z.coerce.date({ error: "Not a date." }).optional(),
-    )
+  enrollUntil: utcDateTime
+    .transform((d) => d ?? undefined)
     .refine((d) => d === undefined || d.getTime() > Date.now(), "Must be in the future."),
   expectedDeviceIds: z
     .string()
     .max(1_000_000, "Too many device ids for the form; use the API or CLI.")
     .optional()
-    .transform((v) => splitDeviceIds(v ?? ""))
-    .refine((ids) => ids.every((id) => DEVICE_ID_PATTERN.test(id)), {
-      message: "Device ids must match ^[A-Za-z0-9.:-]{1,64}$ (one per line or comma-separated).",
+    .transform((v, ctx) => {
+      const list = parseDeviceIdList(v ?? "");
+      if (list.invalid.length)
+        ctx.addIssue({
+          code: "custom",
+          message: `Not a device id (^[A-Za-z0-9.:-]{1,64}$) on ${list.invalid
+            .slice(0, 3)
+            .map((i) => `line ${i.line}: “${i.value}”`)
+            .join(", ")}. One id per line, or a CSV whose first column is the id.`,
+        });
+      return list.ids;
     })
     .refine((ids) => ids.length <= 10_000, "At most 10,000 device ids."),
 });
@@ -53,4 +49,25 @@ export const releaseBootstrapFormSchema = z.object({
     .string()
     .trim()
     .regex(/^[0-9a-fA-F:]{1,64}$/, "Not a serial number."),
+});
+
+/** Revoke one bootstrapping certificate, and optionally the Client TLS certificates it enrolled at or after a time. */
+export const revokeBootstrapFormSchema = releaseBootstrapFormSchema
+  .extend({
+    reason: portalReasonSchema,
+    alsoRevokeDevices: z
+      .literal("on")
+      .optional()
+      .transform((v) => v === "on"),
+    enrolledAfter: utcDateTime.optional(),
+  })
+  .superRefine((v, ctx) => {
+    if (v.alsoRevokeDevices && !v.enrolledAfter)
+      ctx.addIssue({ code: "custom", path: ["enrolledAfter"], message: "Choose the time from which enrolled devices are revoked." });
+  });
+
+/** The page's URL: which page of the list and its size. Anything invalid falls back to the default (the URL is user-editable). */
+export const bootstrapQuerySchema = z.object({
+  page: z.preprocess(firstValue, z.coerce.number().int().min(1).max(1_000_000).default(1).catch(1)),
+  size: z.preprocess(firstValue, z.coerce.number().int().min(1).max(BOOTSTRAP_MAX_PAGE_SIZE).optional().catch(undefined)),
 });

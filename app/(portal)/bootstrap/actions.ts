@@ -3,10 +3,16 @@
 import { revalidatePath } from "next/cache";
 import { type ActionState, failed, formValues, invalid } from "@/lib/actions/action-state.ts";
 import { requireRole } from "@/lib/auth/session.ts";
-import { issueAndStore } from "@/lib/data/certificates/issue-certificate.ts";
-import { releaseBootstrap, setEnrollmentPolicy } from "@/lib/data/enrollment/manage-policy.ts";
+import { issuePortalBootstrapCertificate } from "@/lib/data/certificates/issue-bootstrap-certificate.ts";
+import { releaseBootstrap } from "@/lib/data/enrollment/manage-policy.ts";
+import { revokeBootstrapCertificate } from "@/lib/data/revocation/revoke-bootstrap-certificate.ts";
 import { portalCaller } from "@/lib/data/users/portal-caller.ts";
-import { CSR_MAX_BYTES, releaseBootstrapFormSchema, requestBootstrapFormSchema } from "@/lib/validations/bootstrap.ts";
+import {
+  CSR_MAX_BYTES,
+  releaseBootstrapFormSchema,
+  requestBootstrapFormSchema,
+  revokeBootstrapFormSchema,
+} from "@/lib/validations/bootstrap.ts";
 
 export type IssuedBootstrap = { serial: string; certificate: string; chain: string[] };
 
@@ -22,7 +28,8 @@ async function csrOf(form: FormData, values: Record<string, string>): Promise<st
 
 /**
  * A customer admin requests a bootstrapping certificate for themself (their UID in the SAN) from a CSR, with
- * an optional enrollment policy for it. The customer and UID come from the database, never from the form.
+ * an optional enrollment policy for it, stored in the same transaction as the certificate (the customer API's
+ * path). The customer and UID come from the database, never from the form.
  */
 export async function requestBootstrapAction(_prev: ActionState<IssuedBootstrap>, form: FormData): Promise<ActionState<IssuedBootstrap>> {
   const user = await requireRole("CUSTOMER_ADMIN");
@@ -37,26 +44,15 @@ export async function requestBootstrapAction(_prev: ActionState<IssuedBootstrap>
     if (!parsed.success) return invalid(parsed.error, keep);
     const caller = await portalCaller(user);
     const { csr, maxEnrollments, enrollUntil, expectedDeviceIds } = parsed.data;
-    const issued = await issueAndStore({
-      profile: "bootstrap",
+    const issued = await issuePortalBootstrapCertificate({
+      caller,
       csr,
-      customerId: caller.customerId,
-      uid: caller.user.uid,
-      authorizedBy: `portal:${caller.user.uid}`,
-      actor: caller.actor,
+      policy: {
+        ...(maxEnrollments !== undefined ? { maxEnrollments } : {}),
+        ...(enrollUntil !== undefined ? { enrollUntil } : {}),
+        ...(expectedDeviceIds.length ? { expectedDeviceIds } : {}),
+      },
     });
-    if (maxEnrollments !== undefined || enrollUntil !== undefined || expectedDeviceIds.length > 0) {
-      await setEnrollmentPolicy(
-        {
-          customerId: caller.customerId,
-          bootstrapSerial: issued.serialHex,
-          ...(maxEnrollments !== undefined ? { maxEnrollments } : {}),
-          ...(enrollUntil !== undefined ? { enrollUntil } : {}),
-          ...(expectedDeviceIds.length ? { allowDeviceIds: expectedDeviceIds } : {}),
-        },
-        caller.actor,
-      );
-    }
     revalidatePath("/bootstrap");
     return {
       status: "ok",
@@ -83,5 +79,40 @@ export async function releaseBootstrapAction(
     return { status: "ok", data: { serial: r.serial }, message: "Quarantine released." };
   } catch (e) {
     return failed(e, "bootstrap.release");
+  }
+}
+
+export type RevokedBootstrap = { serial: string; devicesRevoked: number };
+
+/**
+ * A customer admin revokes one of their customer's bootstrapping certificates (a leaked key), optionally with
+ * the Client TLS certificates of the devices it enrolled at or after a time; on an already revoked one, only
+ * the devices. Another customer's serial: 404.
+ */
+export async function revokeBootstrapAction(_prev: ActionState<RevokedBootstrap>, form: FormData): Promise<ActionState<RevokedBootstrap>> {
+  const user = await requireRole("CUSTOMER_ADMIN");
+  try {
+    const values = formValues(form);
+    const parsed = revokeBootstrapFormSchema.safeParse(values);
+    if (!parsed.success) return invalid(parsed.error, { enrolledAfter: values.enrolledAfter ?? "" });
+    const caller = await portalCaller(user);
+    const { serial, reason, alsoRevokeDevices, enrolledAfter } = parsed.data;
+    const r = await revokeBootstrapCertificate({
+      serial,
+      reason,
+      ...(alsoRevokeDevices && enrolledAfter ? { alsoRevokeDevicesEnrolledAfter: enrolledAfter } : {}),
+      customerId: caller.customerId,
+      actor: caller.actor,
+    });
+    revalidatePath("/bootstrap");
+    revalidatePath("/devices", "layout");
+    const devices = r.revokedClientTlsSerials.length;
+    return {
+      status: "ok",
+      data: { serial: r.serial, devicesRevoked: devices },
+      message: `${r.alreadyRevoked ? "Already revoked" : "Revoked"}; ${devices} device ${devices === 1 ? "certificate" : "certificates"} revoked.`,
+    };
+  } catch (e) {
+    return failed(e, "bootstrap.revoke");
   }
 }

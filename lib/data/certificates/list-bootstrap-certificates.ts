@@ -3,6 +3,7 @@
 // customer-wide policy's budget, as the device listener applies them.
 import "server-only";
 import { db } from "../../db/client.ts";
+import { BOOTSTRAP_MAX_PAGE_SIZE, BOOTSTRAP_PAGE_SIZE } from "../../validations/bootstrap.ts";
 
 export type BootstrapStatus = "active" | "quarantined" | "revoked" | "expired";
 
@@ -19,28 +20,43 @@ export type BootstrapRow = {
   maxEnrollments: number | null;
   enrollUntil: string | null;
   allowDeviceIds: number;
+  revokedAt: string | null;
 };
 
-export const BOOTSTRAP_LIST_LIMIT = 200;
+export type BootstrapPage = { rows: BootstrapRow[]; total: number; page: number; pages: number; size: number };
 
-/** The newest bootstrapping certificates of one customer (the caller's tenant, never the client's word). */
-export async function listBootstrapCertificates(customerId: string, now = new Date()): Promise<BootstrapRow[]> {
-  const certs = await db().certificate.findMany({
-    where: { customerId, kind: "BOOTSTRAP" },
-    orderBy: [{ createdAt: "desc" }, { id: "desc" }],
-    take: BOOTSTRAP_LIST_LIMIT,
-    select: {
-      id: true,
-      serial: true,
-      subject: true,
-      uid: true,
-      createdAt: true,
-      notAfter: true,
-      revokedAt: true,
-      quarantinedAt: true,
-      quarantineReason: true,
-    },
-  });
+/**
+ * One page of a customer's bootstrapping certificates (the caller's tenant, never the client's word), newest
+ * first, with the total: offset paging, as a customer holds a few hundred of them at most.
+ */
+export async function listBootstrapCertificates(
+  customerId: string,
+  opts: { page?: number; size?: number } = {},
+  now = new Date(),
+): Promise<BootstrapPage> {
+  const size = Math.min(Math.max(Math.trunc(opts.size ?? BOOTSTRAP_PAGE_SIZE), 1), BOOTSTRAP_MAX_PAGE_SIZE);
+  const page = Math.max(Math.trunc(opts.page ?? 1), 1);
+  const where = { customerId, kind: "BOOTSTRAP" } as const;
+  const [certs, total] = await Promise.all([
+    db().certificate.findMany({
+      where,
+      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+      skip: (page - 1) * size,
+      take: size,
+      select: {
+        id: true,
+        serial: true,
+        subject: true,
+        uid: true,
+        createdAt: true,
+        notAfter: true,
+        revokedAt: true,
+        quarantinedAt: true,
+        quarantineReason: true,
+      },
+    }),
+    db().certificate.count({ where }),
+  ]);
   const ids = certs.map((c) => c.id);
   const [policies, counts] = await Promise.all([
     db().enrollmentPolicy.findMany({
@@ -54,7 +70,7 @@ export async function listBootstrapCertificates(customerId: string, now = new Da
   const customerWide = policies.find((p) => p.bootstrapCertId === null);
   const own = new Map(policies.flatMap((p) => (p.bootstrapCertId ? [[p.bootstrapCertId, p] as const] : [])));
   const enrolled = new Map(counts.map((c) => [c.enrolledById, c._count._all]));
-  return certs.map((c) => {
+  const rows = certs.map((c): BootstrapRow => {
     const p = own.get(c.id);
     const status: BootstrapStatus = c.revokedAt ? "revoked" : c.notAfter <= now ? "expired" : c.quarantinedAt ? "quarantined" : "active";
     const enrollUntil = p?.enrollUntil ?? customerWide?.enrollUntil ?? null;
@@ -70,6 +86,8 @@ export async function listBootstrapCertificates(customerId: string, now = new Da
       maxEnrollments: p?.maxEnrollments ?? customerWide?.maxEnrollments ?? null,
       enrollUntil: enrollUntil?.toISOString() ?? null,
       allowDeviceIds: p?.allowDeviceIds.length ?? 0,
+      revokedAt: c.revokedAt?.toISOString() ?? null,
     };
   });
+  return { rows, total, page, pages: Math.max(Math.ceil(total / size), 1), size };
 }

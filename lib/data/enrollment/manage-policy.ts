@@ -1,14 +1,15 @@
-// Managing enrollment policy (CLI now, portal and API later): set/show a policy, release a quarantined
-// bootstrapping certificate, register one-time device secrets, add enrollment groups.
+// Managing enrollment policy (SPEC §5; CLI, portal and customer API): set/show a policy, release a quarantined
+// bootstrapping certificate, register and list one-time device secrets, add, list and disable enrollment groups.
+// Every policy row is written by writePolicy, with its audit event, in the caller's transaction.
 import { createHash, randomBytes, X509Certificate } from "node:crypto";
 import { z } from "zod";
-import { bytes, db } from "../../db/client.ts";
+import { bytes, db, type Tx } from "../../db/client.ts";
 import { AppError, isUniqueViolation } from "../../errors.ts";
 import { readCertificate } from "../../pki/certificate.ts";
 import { DEVICE_ID_PATTERN } from "../../pki/names.ts";
 import { normalizeSerial } from "../../pki/serial.ts";
 import { type Actor, audit } from "../audit/record.ts";
-import { hashClientSecret } from "../clients/secrets.ts";
+import { hashDeviceSecret } from "./device-secret-hash.ts";
 
 const deviceIds = z.array(z.string().regex(DEVICE_ID_PATTERN, "device ids must match ^[A-Za-z0-9.:-]{1,64}$")).max(100_000);
 
@@ -35,33 +36,60 @@ async function bootstrapCertOf(customerId: string, serial: string | undefined): 
   return cert.id;
 }
 
+/** The policy columns a write may set; a field left out keeps its value. */
+export type PolicyFields = {
+  allowDeviceIds?: string[];
+  denyDeviceIds?: string[];
+  maxEnrollments?: number | null;
+  enrollUntil?: Date | null;
+  requireDeviceSecret?: boolean;
+};
+
+/**
+ * Create or update one policy row (the customer-wide one, or a bootstrapping certificate's) and audit it, inside
+ * the caller's transaction: the one place policies are written. The audit event names the fields and the list
+ * sizes, never whole lists.
+ */
+export async function writePolicy(
+  tx: Tx,
+  scope: { customerId: string; bootstrapCertId: string | null; target: string },
+  fields: PolicyFields,
+  actor: Actor,
+) {
+  const data = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as PolicyFields;
+  // (customerId, bootstrapCertId) is unique, but NULLs are distinct in a unique index: find, then write.
+  const existing = await tx.enrollmentPolicy.findFirst({
+    where: { customerId: scope.customerId, bootstrapCertId: scope.bootstrapCertId },
+    select: { id: true },
+  });
+  const row = existing
+    ? await tx.enrollmentPolicy.update({ where: { id: existing.id }, data })
+    : await tx.enrollmentPolicy.create({
+        data: { customerId: scope.customerId, bootstrapCertId: scope.bootstrapCertId, allowDeviceIds: [], denyDeviceIds: [], ...data },
+      });
+  await audit(tx, actor, {
+    action: "enrollment_policy.set",
+    customerId: scope.customerId,
+    target: scope.target,
+    details: {
+      fields: Object.keys(data),
+      ...(data.allowDeviceIds ? { allowDeviceIds: data.allowDeviceIds.length } : {}),
+      ...(data.denyDeviceIds ? { denyDeviceIds: data.denyDeviceIds.length } : {}),
+      ...(data.maxEnrollments !== undefined ? { maxEnrollments: data.maxEnrollments } : {}),
+      ...(data.enrollUntil !== undefined ? { enrollUntil: data.enrollUntil?.toISOString() ?? null } : {}),
+      ...(data.requireDeviceSecret !== undefined ? { requireDeviceSecret: data.requireDeviceSecret } : {}),
+    },
+  });
+  return row;
+}
+
 /** Create or update a policy; fields not given keep their value. */
 export async function setEnrollmentPolicy(raw: PolicyInput, actor: Actor) {
   const input = policyInput.parse(raw);
   const bootstrapCertId = await bootstrapCertOf(input.customerId, input.bootstrapSerial);
-  const data = {
-    ...(input.allowDeviceIds === undefined ? {} : { allowDeviceIds: input.allowDeviceIds }),
-    ...(input.denyDeviceIds === undefined ? {} : { denyDeviceIds: input.denyDeviceIds }),
-    ...(input.maxEnrollments === undefined ? {} : { maxEnrollments: input.maxEnrollments }),
-    ...(input.enrollUntil === undefined ? {} : { enrollUntil: input.enrollUntil }),
-    ...(input.requireDeviceSecret === undefined ? {} : { requireDeviceSecret: input.requireDeviceSecret }),
-  };
-  return db().$transaction(async (tx) => {
-    // (customerId, bootstrapCertId) is unique, but NULLs are distinct in a unique index: find, then write.
-    const existing = await tx.enrollmentPolicy.findFirst({ where: { customerId: input.customerId, bootstrapCertId } });
-    const row = existing
-      ? await tx.enrollmentPolicy.update({ where: { id: existing.id }, data })
-      : await tx.enrollmentPolicy.create({
-          data: { customerId: input.customerId, bootstrapCertId, allowDeviceIds: [], denyDeviceIds: [], ...data },
-        });
-    await audit(tx, actor, {
-      action: "enrollment_policy.set",
-      customerId: input.customerId,
-      target: bootstrapCertId ? `certificate:${normalizeSerial(input.bootstrapSerial!)}` : `customer:${input.customerId}`,
-      details: { fields: Object.keys(data) },
-    });
-    return row;
-  });
+  const target = bootstrapCertId ? `certificate:${normalizeSerial(input.bootstrapSerial!)}` : `customer:${input.customerId}`;
+  const { customerId: _c, bootstrapSerial: _s, ...fields } = input;
+  return db().$transaction((tx) => writePolicy(tx, { customerId: input.customerId, bootstrapCertId, target }, fields, actor));
 }
 
 export async function showEnrollmentPolicies(customerId: string) {
@@ -105,11 +133,12 @@ export async function addDeviceSecret(input: { customerId: string; deviceId: str
   const secret = input.secret ?? randomBytes(16).toString("base64url");
   if (secret.length < 16 || !/^[A-Za-z0-9 '()+,\-./:=?_]+$/.test(secret))
     throw new AppError("secret_invalid", "a device secret needs at least 16 characters of letters, digits and -._", 400);
+  const secretHash = await hashDeviceSecret(secret);
   await db().$transaction(async (tx) => {
     await tx.deviceSecret.upsert({
       where: { customerId_deviceId: { customerId: input.customerId, deviceId } },
-      create: { customerId: input.customerId, deviceId, secretHash: hashClientSecret(secret) },
-      update: { secretHash: hashClientSecret(secret), usedAt: null, createdAt: new Date() },
+      create: { customerId: input.customerId, deviceId, secretHash },
+      update: { secretHash, usedAt: null, createdAt: new Date() },
     });
     await audit(tx, actor, { action: "device_secret.add", customerId: input.customerId, target: `device:${deviceId}` });
   });
@@ -129,8 +158,9 @@ export async function addEnrollmentGroup(
     throw new AppError("ca_cert_invalid", "the group's CA certificate cannot be parsed", 400);
   }
   if (!fields.ca) throw new AppError("ca_cert_invalid", "the group's certificate is not a CA (basicConstraints CA:TRUE)", 400);
-  const user = await db().user.findUnique({ where: { uid: input.uid }, select: { customerId: true } });
+  const user = await db().user.findUnique({ where: { uid: input.uid }, select: { customerId: true, disabledAt: true } });
   if (!user || user.customerId !== input.customerId) throw new AppError("user_not_found", "No such user of this customer.", 404);
+  if (user.disabledAt) throw new AppError("user_disabled", "This user is disabled.", 409);
   const caSha256 = createHash("sha256").update(der).digest("hex");
   try {
     return await db().$transaction(async (tx) => {
@@ -152,6 +182,85 @@ export async function addEnrollmentGroup(
     if (isUniqueViolation(e)) throw new AppError("group_exists", "An enrollment group with this name already exists.", 409);
     throw e;
   }
+}
+
+/** The customer-wide policy as the portal shows it: list sizes with a few entries, never whole lists. */
+export async function customerPolicy(customerId: string, preview = 10) {
+  const [row, quarantined] = await Promise.all([
+    db().enrollmentPolicy.findFirst({ where: { customerId, bootstrapCertId: null } }),
+    db().certificate.count({ where: { customerId, kind: "BOOTSTRAP", quarantinedAt: { not: null }, revokedAt: null } }),
+  ]);
+  const list = (ids: string[] | undefined) => ({ count: ids?.length ?? 0, preview: (ids ?? []).slice(0, preview) });
+  return {
+    allow: list(row?.allowDeviceIds),
+    deny: list(row?.denyDeviceIds),
+    maxEnrollments: row?.maxEnrollments ?? null,
+    enrollUntil: row?.enrollUntil ?? null,
+    requireDeviceSecret: row?.requireDeviceSecret ?? false,
+    updatedAt: row?.updatedAt ?? null,
+    quarantinedBootstrapCertificates: quarantined,
+  };
+}
+
+export const SECRETS_PAGE_SIZE = 25;
+
+/** One-time device secrets of a customer, newest first: device id and state, never the hash. */
+export async function listDeviceSecrets(customerId: string, opts: { page?: number; size?: number } = {}) {
+  const size = Math.min(Math.max(opts.size ?? SECRETS_PAGE_SIZE, 1), 100);
+  const page = Math.max(opts.page ?? 1, 1);
+  const [rows, total] = await Promise.all([
+    db().deviceSecret.findMany({
+      where: { customerId },
+      orderBy: [{ createdAt: "desc" }, { deviceId: "asc" }],
+      skip: (page - 1) * size,
+      take: size,
+      select: { deviceId: true, createdAt: true, usedAt: true },
+    }),
+    db().deviceSecret.count({ where: { customerId } }),
+  ]);
+  return { rows, total, page, pages: Math.max(Math.ceil(total / size), 1) };
+}
+
+/** A customer's enrollment groups (without the CA certificate bytes), with the email of the user whose UID they carry. */
+export async function listEnrollmentGroups(customerId: string) {
+  const groups = await db().enrollmentGroup.findMany({
+    where: { customerId },
+    orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+    take: 500,
+    select: { id: true, name: true, caSubject: true, caSha256: true, uid: true, createdAt: true, disabledAt: true },
+  });
+  const users = await db().user.findMany({
+    where: { customerId, uid: { in: [...new Set(groups.map((g) => g.uid))] } },
+    select: { uid: true, email: true },
+  });
+  const email = new Map(users.map((u) => [u.uid, u.email]));
+  return groups.map((g) => ({ ...g, email: email.get(g.uid) ?? null }));
+}
+
+/**
+ * Disable an enrollment group of the customer: devices under its CA are refused from now on (the device listener
+ * re-reads groups within a second). Another customer's group, or no such group: 404. Disabling is final.
+ */
+export async function disableEnrollmentGroup(input: { customerId: string; groupId: string }, actor: Actor) {
+  const notFound = new AppError("group_not_found", "No such enrollment group.", 404);
+  if (!z.uuid().safeParse(input.groupId).success) throw notFound;
+  const group = await db().enrollmentGroup.findFirst({
+    where: { id: input.groupId, customerId: input.customerId },
+    select: { id: true, name: true, disabledAt: true },
+  });
+  if (!group) throw notFound;
+  if (group.disabledAt) return { id: group.id, name: group.name, disabledAt: group.disabledAt, alreadyDisabled: true };
+  const disabledAt = new Date();
+  await db().$transaction(async (tx) => {
+    await tx.enrollmentGroup.updateMany({ where: { id: group.id, disabledAt: null }, data: { disabledAt } });
+    await audit(tx, actor, {
+      action: "enrollment_group.disable",
+      customerId: input.customerId,
+      target: `group:${group.id}`,
+      details: { name: group.name },
+    });
+  });
+  return { id: group.id, name: group.name, disabledAt, alreadyDisabled: false };
 }
 
 function toDer(input: string | Uint8Array): Buffer {
