@@ -6,7 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { bytes, db, type Tx } from "../../db/client.ts";
 import { env } from "../../env.ts";
-import { AppError, isUniqueViolation } from "../../errors.ts";
+import { AppError } from "../../errors.ts";
 import { checkCanary, type KeyMaterialRepository, makeCanary, parseMasterKey, SoftwareKeyStore } from "../../pki/keystore.ts";
 import type { KeyAlgorithm } from "../../pki/signer.ts";
 
@@ -59,13 +59,11 @@ function readMasterKey(): Buffer {
 async function verifyCanary(masterKey: Buffer, client: Pick<Tx, "systemSetting">): Promise<void> {
   const row = await client.systemSetting.findUnique({ where: { key: CANARY_KEY } });
   if (row) return checkCanary(masterKey, row.value);
-  try {
-    await client.systemSetting.create({ data: { key: CANARY_KEY, value: makeCanary(masterKey) } });
-  } catch (err) {
-    if (!isUniqueViolation(err)) throw err;
-    // another process wrote it first: check ours against theirs
-    await verifyCanary(masterKey, client);
-  }
+  // ON CONFLICT DO NOTHING, not a caught unique violation: inside a transaction the error would abort it.
+  // Whoever wrote first (this process or another) wins; ours is then checked against theirs.
+  await client.systemSetting.createMany({ data: [{ key: CANARY_KEY, value: makeCanary(masterKey) }], skipDuplicates: true });
+  const written = await client.systemSetting.findUniqueOrThrow({ where: { key: CANARY_KEY } });
+  checkCanary(masterKey, written.value);
 }
 
 const g = globalThis as unknown as { __pssKeys?: Promise<{ masterKey: Buffer; store: SoftwareKeyStore }> };

@@ -10,6 +10,7 @@ import { type JwsAlgorithm, keyRegistrationPayloadSchema } from "../../validatio
 import { type ApiCaller, requireAdmin } from "../api/access-token.ts";
 import {
   acceptPayload,
+  checkRsaJwk,
   checkUrl,
   consumeNonce,
   decodePayload,
@@ -69,9 +70,7 @@ export function publicJwkFor(alg: JwsAlgorithm, raw: Record<string, unknown>): J
     case "RS256": {
       if (raw.kty !== "RSA") throw mismatch();
       const [n, e] = [str("n"), str("e")];
-      const modulus = Buffer.from(n, "base64url");
-      const bits = modulus.length * 8 - (modulus[0] ? Math.clz32(modulus[0]) - 24 : 8);
-      if (bits < 2048 || bits > 4096) throw new AppError("key_weak", `RSA keys must have 2048–4096 bits (this one has ${bits})`, 400);
+      checkRsaJwk({ kty: "RSA", n, e });
       if (e !== "AQAB") throw new AppError("key_weak", "RSA keys must use the public exponent 65537", 400);
       return { kty: "RSA", n, e };
     }
