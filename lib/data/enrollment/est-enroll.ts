@@ -4,6 +4,7 @@
 //   applicationEnroll  a Client TLS certificate → application certificate (c2pa) for the same device
 // A refusal throws an AppError and writes nothing (an exceeded budget quarantines the bootstrapping
 // certificate); the device listener audits it (issue.ts auditRefusal).
+import { batchedRead } from "../../db/batch-reads.ts";
 import { db, type Tx } from "../../db/client.ts";
 import { env } from "../../env.ts";
 import { AppError, isUniqueViolation } from "../../errors.ts";
@@ -69,37 +70,47 @@ type EnrollmentFacts = {
 
 type JsonPolicy = Omit<PolicyRow, "enrollUntil"> & { enrollUntil: number | null };
 
-/** What simpleenroll checks before signing, read in one round trip. */
-async function enrollmentFacts(
-  customerId: string,
-  bootstrapCertId: string | null,
-  deviceId: string,
-  spkiSha256: string,
-): Promise<EnrollmentFacts> {
-  const [r] = await db().$queryRaw<{ policies: unknown; deviceExists: boolean; keyUsed: boolean; secret: unknown }[]>`
-    SELECT
+type FactsKey = { customerId: string; bootstrapCertId: string | null; deviceId: string; spkiSha256: string };
+
+/**
+ * What simpleenroll checks before signing, read in one round trip — shared by concurrent enrollments
+ * (lib/db/batch-reads.ts), each answer read after it was asked for.
+ */
+const readFacts = batchedRead(async (keys: string[]) => {
+  const ks = keys.map((k) => JSON.parse(k) as FactsKey);
+  const rows = await db().$queryRaw<{ i: number; policies: unknown; deviceExists: boolean; keyUsed: boolean; secret: unknown }[]>`
+    SELECT k.i::int AS i,
       (SELECT coalesce(json_agg(json_build_object(
                 'bootstrapCertId', p."bootstrapCertId", 'allowDeviceIds', p."allowDeviceIds", 'denyDeviceIds', p."denyDeviceIds",
                 'maxEnrollments', p."maxEnrollments", 'enrollUntil', (extract(epoch from p."enrollUntil") * 1000)::float8,
                 'requireDeviceSecret', p."requireDeviceSecret")), '[]'::json)
          FROM "EnrollmentPolicy" p
-        WHERE p."customerId" = ${customerId}::uuid AND (p."bootstrapCertId" IS NULL OR p."bootstrapCertId" = ${bootstrapCertId}::uuid)) AS policies,
-      EXISTS (SELECT 1 FROM "Device" d WHERE d."customerId" = ${customerId}::uuid AND d."deviceId" = ${deviceId}) AS "deviceExists",
-      EXISTS (SELECT 1 FROM "Certificate" c WHERE c."spkiSha256" = ${spkiSha256}) AS "keyUsed",
+        WHERE p."customerId" = k.customer AND (p."bootstrapCertId" IS NULL OR p."bootstrapCertId" = k.boot)) AS policies,
+      EXISTS (SELECT 1 FROM "Device" d WHERE d."customerId" = k.customer AND d."deviceId" = k.device) AS "deviceExists",
+      EXISTS (SELECT 1 FROM "Certificate" c WHERE c."spkiSha256" = k.spki) AS "keyUsed",
       (SELECT json_build_object('secretHash', s."secretHash", 'usedAt', (extract(epoch from s."usedAt") * 1000)::float8)
-         FROM "DeviceSecret" s WHERE s."customerId" = ${customerId}::uuid AND s."deviceId" = ${deviceId}) AS secret`;
+         FROM "DeviceSecret" s WHERE s."customerId" = k.customer AND s."deviceId" = k.device) AS secret
+    FROM unnest(${ks.map((k) => k.customerId)}::uuid[], ${ks.map((k) => k.bootstrapCertId)}::uuid[],
+                ${ks.map((k) => k.deviceId)}::text[], ${ks.map((k) => k.spkiSha256)}::text[])
+      WITH ORDINALITY AS k(customer, boot, device, spki, i)`;
   const json = <T>(v: unknown): T => (typeof v === "string" ? JSON.parse(v) : v) as T;
-  const policies = json<JsonPolicy[]>(r.policies).map((p) => ({
-    ...p,
-    enrollUntil: p.enrollUntil === null ? null : new Date(p.enrollUntil),
-  }));
-  const secret = json<{ secretHash: string; usedAt: number | null } | null>(r.secret);
-  return {
-    policies,
-    deviceExists: r.deviceExists,
-    keyUsed: r.keyUsed,
-    secret: secret && { secretHash: secret.secretHash, usedAt: secret.usedAt === null ? null : new Date(secret.usedAt) },
-  };
+  const facts = new Map<string, EnrollmentFacts>();
+  for (const r of rows) {
+    const secret = json<{ secretHash: string; usedAt: number | null } | null>(r.secret);
+    facts.set(keys[r.i - 1], {
+      policies: json<JsonPolicy[]>(r.policies).map((p) => ({ ...p, enrollUntil: p.enrollUntil === null ? null : new Date(p.enrollUntil) })),
+      deviceExists: r.deviceExists,
+      keyUsed: r.keyUsed,
+      secret: secret && { secretHash: secret.secretHash, usedAt: secret.usedAt === null ? null : new Date(secret.usedAt) },
+    });
+  }
+  return facts;
+});
+
+async function enrollmentFacts(key: FactsKey): Promise<EnrollmentFacts> {
+  const facts = await readFacts(JSON.stringify(key));
+  if (!facts) throw new Error("enrollment facts missing from their batch");
+  return facts;
 }
 
 /** Two first enrollments of one device id racing: the loser hits the unique (customer, device id) → 409. */
@@ -123,7 +134,7 @@ export function simpleEnroll({ identity, csr: input, now = new Date() }: EnrollI
     const credential: EnrollmentCredential =
       identity.via === "pss" ? { bootstrapCertId: identity.certId } : { groupId: identity.groupId, customerId: identity.customerId };
     // one statement for every pre-check (policy rows, device exists, key certified, one-time secret)
-    const facts = await enrollmentFacts(identity.customerId, bootstrapCertId, deviceId, csr.spkiSha256);
+    const facts = await enrollmentFacts({ customerId: identity.customerId, bootstrapCertId, deviceId, spkiSha256: csr.spkiSha256 });
     const policy = policyFromRows(facts.policies);
     checkDeviceLists(policy, deviceId);
     if (facts.deviceExists) throw new AppError("device_exists", `device ${deviceId} has already enrolled: rotate with simplereenroll`, 409);
