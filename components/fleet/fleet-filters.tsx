@@ -1,5 +1,5 @@
 import Link from "next/link";
-import type { FleetQuery } from "@/lib/validations/fleet.ts";
+import { EXPIRING_PRESETS, type FleetQuery } from "@/lib/validations/fleet.ts";
 
 const CONTROL =
   "mt-1 block rounded-md border border-slate-300 bg-white px-3 py-2 text-sm dark:border-slate-700 dark:bg-slate-950 focus:outline-none focus:ring-1 focus:ring-blue-600";
@@ -30,6 +30,23 @@ export function FleetFilters({ q, customers }: { q: FleetQuery; customers: { id:
           <option value="active">Active</option>
           <option value="revoked">Revoked</option>
           <option value="expired">Expired</option>
+          <option value="quarantined">Quarantined</option>
+        </select>
+      </div>
+      <div>
+        <label htmlFor="fleet-expiring" className="block text-sm font-medium">
+          Expiring within
+        </label>
+        <select id="fleet-expiring" name="expiring" defaultValue={q.expiring ? String(q.expiring) : ""} className={CONTROL}>
+          <option value="">Any time</option>
+          {/* the presets, and a number of days from the URL (?expiring=N) as its own choice */}
+          {[...new Set([...EXPIRING_PRESETS, ...(q.expiring ? [q.expiring] : [])])]
+            .sort((a, b) => a - b)
+            .map((n) => (
+              <option key={n} value={n}>
+                {n} {n === 1 ? "day" : "days"}
+              </option>
+            ))}
         </select>
       </div>
       {customers && (

@@ -49,7 +49,11 @@ const baseColumns = helper.columns([
       );
     },
   }),
-  helper.accessor("status", { header: "Status", enableSorting: false, cell: (info) => <Badge>{info.getValue()}</Badge> }),
+  helper.accessor("status", {
+    header: "Status",
+    enableSorting: false,
+    cell: (info) => <Badge tone={info.getValue() === "quarantined" ? "amber" : undefined}>{info.getValue()}</Badge>,
+  }),
   helper.accessor("enrolledAt", { id: "enrolled", header: "Enrolled", cell: (info) => day(info.getValue()) }),
   helper.accessor("lastRotatedAt", {
     id: "rotation",
@@ -63,7 +67,7 @@ const baseColumns = helper.columns([
   }),
   helper.accessor("notAfter", { id: "expiry", header: "Expires", cell: (info) => day(info.getValue()) }),
 ]);
-const withoutCustomer = baseColumns.filter((c) => c.id !== "customer");
+const SORTABLE = ["enrolled", "rotation", "expiry"];
 
 /**
  * The fleet table: TanStack Table renders what the server already filtered, sorted and paginated
@@ -74,19 +78,29 @@ export function FleetTable({
   sort,
   dir,
   showCustomer,
+  sortable = SORTABLE,
 }: {
   rows: FleetRow[];
   sort: string;
   dir: "asc" | "desc";
   showCustomer: boolean;
+  /** the sorts the current filter allows (expiring within N days: expiry only) */
+  sortable?: readonly string[];
 }) {
   const router = useRouter();
   const pathname = usePathname();
   const params = useSearchParams();
   const sorting = useMemo<SortingState>(() => [{ id: sort, desc: dir === "desc" }], [sort, dir]);
+  const columns = useMemo(
+    () =>
+      baseColumns
+        .filter((c) => showCustomer || c.id !== "customer")
+        .map((c) => (c.id && SORTABLE.includes(c.id) && !sortable.includes(c.id) ? { ...c, enableSorting: false } : c)),
+    [showCustomer, sortable],
+  );
   const table = useTable({
     features,
-    columns: showCustomer ? baseColumns : withoutCustomer,
+    columns,
     data: rows,
     manualSorting: true,
     manualPagination: true,

@@ -1,7 +1,10 @@
 import { z } from "zod";
 
 export const FLEET_SORTS = ["enrolled", "expiry", "rotation"] as const;
-export const FLEET_STATUSES = ["all", "active", "revoked", "expired"] as const;
+export const FLEET_STATUSES = ["all", "active", "revoked", "expired", "quarantined"] as const;
+/** "expiring within N days": the presets the filter offers; the URL takes any number of days up to MAX_EXPIRING_DAYS */
+export const EXPIRING_PRESETS = [7, 30, 90] as const;
+export const MAX_EXPIRING_DAYS = 3650;
 export const MAX_PAGE_SIZE = 100;
 
 /** A keyset cursor: the sort value (null: a device without a certificate, sorted by expiry) and id of the last row of the previous page, base64url JSON. */
@@ -32,6 +35,7 @@ export const fleetQuerySchema = z.object({
   q: z.preprocess(first, z.string().trim().max(128).optional().catch(undefined)),
   status: z.preprocess(first, z.enum(FLEET_STATUSES).default("all").catch("all")),
   overdue: z.preprocess(first, z.enum(["1"]).optional().catch(undefined)),
+  expiring: z.preprocess(first, z.coerce.number().int().min(1).max(MAX_EXPIRING_DAYS).optional().catch(undefined)),
   sort: z.preprocess(first, z.enum(FLEET_SORTS).default("enrolled").catch("enrolled")),
   dir: z.preprocess(first, z.enum(["asc", "desc"]).default("desc").catch("desc")),
   size: z.preprocess(first, z.coerce.number().int().min(5).max(MAX_PAGE_SIZE).default(25).catch(25)),

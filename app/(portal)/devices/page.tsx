@@ -5,6 +5,7 @@ import { rolesFor } from "@/components/layout/nav.ts";
 import { PageHeader } from "@/components/layout/page-header.tsx";
 import { requireRole } from "@/lib/auth/session.ts";
 import { customerNames } from "@/lib/data/customers/customer-names.ts";
+import { effectiveQuery } from "@/lib/data/fleet/fleet-filter.ts";
 import { fleetScope } from "@/lib/data/fleet/fleet-scope.ts";
 import { listDevices } from "@/lib/data/fleet/list-devices.ts";
 import { fleetQuerySchema } from "@/lib/validations/fleet.ts";
@@ -23,6 +24,7 @@ export default async function DevicesPage({ searchParams }: { searchParams: Sear
   const user = await requireRole(...rolesFor("/devices"));
   const params = await searchParams;
   const q = fleetQuerySchema.parse(params);
+  const sorted = effectiveQuery(q);
   const scope = fleetScope(user, q);
   const staff = user.role === "STAFF";
   const [page, names] = await Promise.all([listDevices(q, scope), staff ? customerNames() : Promise.resolve(null)]);
@@ -30,7 +32,10 @@ export default async function DevicesPage({ searchParams }: { searchParams: Sear
   return (
     <>
       <div className="flex items-start justify-between">
-        <PageHeader title="Device fleet">Devices by SAN UID, device id or serial. Rotation is overdue after 30 days.</PageHeader>
+        <PageHeader title="Device fleet">
+          Devices by SAN UID, device id or serial. Rotation is overdue after 30 days; quarantined devices were enrolled with a quarantined
+          bootstrapping certificate.
+        </PageHeader>
         <a
           href={href(params, { cursor: null }, "/devices/export")}
           className="rounded-md border border-slate-300 px-4 py-2 text-sm font-medium hover:bg-slate-100 dark:border-slate-700 dark:hover:bg-slate-800"
@@ -44,7 +49,18 @@ export default async function DevicesPage({ searchParams }: { searchParams: Sear
         {page.totalExact ? "" : "about "}
         {page.total.toLocaleString("en")} {page.total === 1 ? "device" : "devices"}
       </p>
-      <FleetTable rows={page.rows} sort={q.sort} dir={q.dir} showCustomer={staff && !scope.customerId} />
+      {q.expiring && (
+        <p className="mb-2 text-sm text-slate-600 dark:text-slate-400">
+          Devices whose certificate expires within {q.expiring} {q.expiring === 1 ? "day" : "days"} are listed by expiry.
+        </p>
+      )}
+      <FleetTable
+        rows={page.rows}
+        sort={sorted.sort}
+        dir={sorted.dir}
+        showCustomer={staff && !scope.customerId}
+        sortable={q.expiring ? ["expiry"] : undefined}
+      />
       <nav aria-label="Pagination" className="mt-4 flex gap-4 text-sm">
         {q.cursor && (
           <Link href={href(params, { cursor: null })} className="text-blue-700 underline dark:text-blue-400">

@@ -1,6 +1,7 @@
 import "server-only";
 import type { FleetQuery } from "../../validations/fleet.ts";
-import { type FleetScope, listDevices } from "./list-devices.ts";
+import type { FleetScope } from "./fleet-filter.ts";
+import { listDevices } from "./list-devices.ts";
 
 const BATCH = 1000;
 const HEADER = ["device_id", "customer", "status", "san_uid", "serial", "enrolled_at", "last_rotated_at", "rotation_overdue", "not_after"];

@@ -12,6 +12,7 @@ import { type Actor, audit } from "../audit/record.ts";
 import { ensureHierarchy } from "../ca/hierarchy.ts";
 import { issueAndStore } from "../certificates/issue-certificate.ts";
 import { createCustomer } from "../customers/create-customer.ts";
+import { quarantineBootstrap } from "../enrollment/policy.ts";
 
 export const SEED_CUSTOMER = "Fleet Seed";
 const CHUNK = 50_000;
@@ -68,6 +69,20 @@ async function template(customerId: string, uid: string, actor: Actor) {
   return { der: Buffer.from(rec.der), issuerId: rec.issuerId, serial: rec.serialHex };
 }
 
+/** A real bootstrapping certificate of the customer: one factory line's, whose key leaked (quarantined below). */
+async function factoryBootstrap(customerId: string, uid: string, actor: Actor): Promise<string> {
+  const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+  const rec = await issueAndStore({
+    profile: "bootstrap",
+    csr: createCsr({ key: privateKey }),
+    customerId,
+    uid,
+    authorizedBy: "seed",
+    actor,
+  });
+  return rec.id;
+}
+
 export async function seedDevices(input: SeedInput): Promise<SeedResult> {
   const started = performance.now();
   const actor = input.actor ?? { type: "system", id: "seed" };
@@ -84,6 +99,7 @@ export async function seedDevices(input: SeedInput): Promise<SeedResult> {
     ...Array.from({ length: UIDS - users.length }, (_, i) => `seed-user-${String(i).padStart(2, "0")}`),
   ];
   const tpl = await template(customerId, uids[0], actor);
+  const leaked = await factoryBootstrap(customerId, uids[0], actor);
   const now = (input.now ?? new Date()).toISOString();
   const like = `${prefix.replace(/[\\%_]/g, (m) => `\\${m}`)}%`;
   const [{ n: already }] = await db().$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM "Device"
@@ -95,6 +111,8 @@ export async function seedDevices(input: SeedInput): Promise<SeedResult> {
     // Shares: 70 % rotated within 30 days, 20 % overdue but valid, 10 % expired (not rotated for over a year);
     // 5 % never rotated; 3 % of certificates revoked, 1 % of devices decommissioned; one in seven devices also
     // keeps its previous certificate (revoked as superseded). Client TLS validity: 365 days (lib/pki/profiles.ts).
+    // One device in a hundred enrolled over mTLS with the factory bootstrapping certificate that is quarantined
+    // below; the others came from the manufacturing tool (no bootstrapping certificate).
     certificates += await db().$executeRaw`
       WITH src AS MATERIALIZED (
         SELECT i, gen_random_uuid() AS did, gen_random_uuid() AS cid, gen_random_uuid() AS pid,
@@ -116,9 +134,10 @@ export async function seedDevices(input: SeedInput): Promise<SeedResult> {
         FROM t
       ), dev AS (
         INSERT INTO "Device" (id, "customerId", "deviceId", status, "enrolledAt", "lastRotatedAt", "decommissionedAt",
-          "currentCertId", "currentSerial", "currentNotAfter", "currentRevokedAt", uid)
+          "currentCertId", "currentSerial", "currentNotAfter", "currentRevokedAt", uid, "enrolledById")
         SELECT did, ${customerId}::uuid, device_id, st::"DeviceStatus", enrolled, rotated,
-          CASE WHEN st = 'DECOMMISSIONED' THEN revoked END, cid, serial, not_after, revoked, uid
+          CASE WHEN st = 'DECOMMISSIONED' THEN revoked END, cid, serial, not_after, revoked, uid,
+          CASE WHEN i % 100 = 0 THEN ${leaked}::uuid END
         FROM u
       )
       INSERT INTO "Certificate" (id, serial, kind, profile, "issuerId", "customerId", "deviceRef", uid, subject, "spkiSha256", der,
@@ -136,6 +155,10 @@ export async function seedDevices(input: SeedInput): Promise<SeedResult> {
       FROM u WHERE r3 >= 0.05 AND i % 7 = 0`;
     input.onProgress?.(end - already);
   }
+  // the enrollment budget of that factory line was exceeded: its devices show as quarantined in the fleet
+  await quarantineBootstrap(leaked, "enrollment_budget_exceeded", actor);
+  // back-dated certificates: the overview's per-day issuance counts of these days are no longer right
+  await db().issuanceDay.deleteMany({ where: { scope: { in: [customerId, "all"] } } });
   // fresh statistics (or the planner guesses on a table that just grew by a million rows) and a fresh
   // visibility map (index-only scans)
   await db().$executeRawUnsafe(`VACUUM (ANALYZE) "Device"`);
