@@ -1,11 +1,15 @@
-// Periodic work every app process runs (SPEC §2, §6): rotate the CAs that are due and reissue CRLs older
-// than 12 h. Safe with several processes: rotations race on a unique (scope, generation) and the loser
-// gets a clean refusal; a duplicate CRL is harmless.
+// Periodic work every app process runs (SPEC §2, §6, §8): rotate the CAs that are due, reissue CRLs older
+// than 12 h, and move the fleet clock (every 10 minutes: the fleet's filters stay exact without it, but get
+// slower as it ages). Safe with several processes: rotations race on a unique (scope, generation) and the
+// loser gets a clean refusal; a duplicate CRL is harmless; sweeps serialize on the fleet lock.
 import { rotateDueCas } from "../lib/data/ca/hierarchy.ts";
+import { sweepFleetState } from "../lib/data/fleet/sweep-fleet-state.ts";
 import { reissueStaleCrls } from "../lib/data/revocation/crl.ts";
+import { isAppError } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
 
 const HOUR = 3_600_000;
+const FLEET_SWEEP_MS = 10 * 60_000;
 
 export async function runScheduledChecks(): Promise<void> {
   try {
@@ -18,10 +22,23 @@ export async function runScheduledChecks(): Promise<void> {
   }
 }
 
-/** Run the checks now and every hour; returns a stop function. */
+export async function sweepFleet(): Promise<void> {
+  try {
+    const { reclassified } = await sweepFleetState();
+    if (reclassified) log.info({ reclassified }, "fleet clock moved");
+  } catch (e) {
+    // device writes held the fleet lock: the next sweep catches up
+    if (isAppError(e) && e.code === "fleet_sweep_busy") return;
+    log.error({ err: e instanceof Error ? e.message : String(e) }, "fleet sweep failed");
+  }
+}
+
+/** Run the checks now and every hour, the fleet sweep every 10 minutes; returns a stop function. */
 export function startScheduler(): () => void {
-  void runScheduledChecks();
-  const timer = setInterval(() => void runScheduledChecks(), HOUR);
-  timer.unref();
-  return () => clearInterval(timer);
+  void runScheduledChecks().then(sweepFleet);
+  const timers = [setInterval(() => void runScheduledChecks(), HOUR), setInterval(() => void sweepFleet(), FLEET_SWEEP_MS)];
+  for (const t of timers) t.unref();
+  return () => {
+    for (const t of timers) clearInterval(t);
+  };
 }

@@ -2,8 +2,10 @@
 export function BarChart({ title, points, unit }: { title: string; points: { label: string; value: number }[]; unit: string }) {
   const W = 600;
   const H = 160;
-  const pad = { top: 10, right: 8, bottom: 24, left: 32 };
   const max = Math.max(1, ...points.map((p) => p.value));
+  const maxLabel = max.toLocaleString("en-US");
+  // the y-axis label sits left of the axis: room for it at ~6 px per character of a 10 px font
+  const pad = { top: 10, right: 8, bottom: 24, left: Math.max(32, 8 + maxLabel.length * 6) };
   const bw = (W - pad.left - pad.right) / Math.max(1, points.length);
   const y = (v: number) => pad.top + (H - pad.top - pad.bottom) * (1 - v / max);
   const total = points.reduce((s, p) => s + p.value, 0);
@@ -13,7 +15,7 @@ export function BarChart({ title, points, unit }: { title: string; points: { lab
         <title>{title}</title>
         <line x1={pad.left} x2={W - pad.right} y1={y(0)} y2={y(0)} stroke="currentColor" strokeWidth="1" />
         <text x={pad.left - 4} y={y(max) + 4} textAnchor="end" className="fill-current text-[10px]">
-          {max}
+          {maxLabel}
         </text>
         <text x={pad.left - 4} y={y(0)} textAnchor="end" className="fill-current text-[10px]">
           0

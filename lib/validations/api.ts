@@ -3,6 +3,7 @@
 import { z } from "zod";
 import { revocationReasonSchema as pkiRevocationReasonSchema } from "../pki/crl.ts";
 import { DEVICE_ID_PATTERN } from "../pki/names.ts";
+import { MAX_EXPIRING_DAYS } from "./fleet.ts";
 
 export const API_LIMITS = {
   /** request bodies (SPEC §7) */
@@ -199,8 +200,10 @@ export const deviceSchema = z
   .object({
     deviceId: z.string(),
     status: z
-      .enum(["active", "revoked", "expired", "none"])
-      .describe("of the device's newest Client TLS certificate (revoked: also a decommissioned device)"),
+      .enum(["active", "revoked", "expired", "quarantined", "none"])
+      .describe(
+        "of the device's newest Client TLS certificate (revoked: also a decommissioned device; quarantined: enrolled by a quarantined bootstrapping certificate)",
+      ),
     enrolledAt: z.iso.datetime(),
     lastRotatedAt: z.iso.datetime(),
     rotationOverdue: z.boolean().describe("the current Client TLS certificate is older than 30 days"),
@@ -218,7 +221,14 @@ export const deviceQuerySchema = z
   .object({
     uid: z.string().min(1).max(200).optional().describe("only devices whose current certificate carries this UID"),
     q: z.string().min(1).max(128).optional().describe("device id (exact or prefix), UID or certificate serial"),
-    status: z.enum(["active", "revoked", "expired"]).optional(),
+    status: z.enum(["active", "revoked", "expired", "quarantined"]).optional(),
+    expiring: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_EXPIRING_DAYS)
+      .optional()
+      .describe("only devices whose current certificate expires within this many days (then sorted by expiry, soonest first)"),
     cursor: z.string().max(200).optional().describe("nextCursor of the previous page"),
     limit: z.coerce.number().int().min(1).max(API_LIMITS.devicesPageMax).default(50),
   })

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { firstValue } from "./search-params.ts";
 
 export const FLEET_SORTS = ["enrolled", "expiry", "rotation"] as const;
 export const FLEET_STATUSES = ["all", "active", "revoked", "expired", "quarantined"] as const;
@@ -25,22 +26,20 @@ export function encodeCursor(v: Date | null, id: string): string {
   return Buffer.from(JSON.stringify({ v: v ? v.toISOString() : null, id })).toString("base64url");
 }
 
-const first = (v: unknown) => (Array.isArray(v) ? v[0] : v);
-
 /**
  * The fleet page's URL (search params) → a query. Anything invalid falls back to the default rather than
  * failing the page: the URL is user-editable. The customer filter is honoured for staff only (the caller decides).
  */
 export const fleetQuerySchema = z.object({
-  q: z.preprocess(first, z.string().trim().max(128).optional().catch(undefined)),
-  status: z.preprocess(first, z.enum(FLEET_STATUSES).default("all").catch("all")),
-  overdue: z.preprocess(first, z.enum(["1"]).optional().catch(undefined)),
-  expiring: z.preprocess(first, z.coerce.number().int().min(1).max(MAX_EXPIRING_DAYS).optional().catch(undefined)),
-  sort: z.preprocess(first, z.enum(FLEET_SORTS).default("enrolled").catch("enrolled")),
-  dir: z.preprocess(first, z.enum(["asc", "desc"]).default("desc").catch("desc")),
-  size: z.preprocess(first, z.coerce.number().int().min(5).max(MAX_PAGE_SIZE).default(25).catch(25)),
-  cursor: z.preprocess(first, cursorSchema.optional().catch(undefined)),
-  customer: z.preprocess(first, z.uuid().optional().catch(undefined)),
+  q: z.preprocess(firstValue, z.string().trim().max(128).optional().catch(undefined)),
+  status: z.preprocess(firstValue, z.enum(FLEET_STATUSES).default("all").catch("all")),
+  overdue: z.preprocess(firstValue, z.enum(["1"]).optional().catch(undefined)),
+  expiring: z.preprocess(firstValue, z.coerce.number().int().min(1).max(MAX_EXPIRING_DAYS).optional().catch(undefined)),
+  sort: z.preprocess(firstValue, z.enum(FLEET_SORTS).default("enrolled").catch("enrolled")),
+  dir: z.preprocess(firstValue, z.enum(["asc", "desc"]).default("desc").catch("desc")),
+  size: z.preprocess(firstValue, z.coerce.number().int().min(5).max(MAX_PAGE_SIZE).default(25).catch(25)),
+  cursor: z.preprocess(firstValue, cursorSchema.optional().catch(undefined)),
+  customer: z.preprocess(firstValue, z.uuid().optional().catch(undefined)),
 });
 
 export type FleetQuery = z.infer<typeof fleetQuerySchema>;

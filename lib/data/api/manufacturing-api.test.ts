@@ -206,6 +206,15 @@ describe(`devices and bootstrap revocation (${dbLabel()})`, () => {
     expect(one.body.devices.map((d) => d.deviceId)).toEqual([all[0]]);
     expect((await get("?status=bogus")).status).toBe(400);
     expect((await get("?cursor=garbage")).status).toBe(400);
+    // every device here holds a fresh one-year certificate: expiring within 400 days lists them all, soonest first
+    const soon = await get("?expiring=400&limit=100");
+    expect(soon.status).toBe(200);
+    expect(soon.body.devices.map((d) => d.deviceId).sort()).toEqual([...all].sort());
+    const expiries = (soon.body.devices as unknown as { notAfter: string }[]).map((d) => d.notAfter);
+    expect(expiries).toEqual([...expiries].sort());
+    expect((await get("?expiring=30")).body.devices).toEqual([]);
+    expect((await get("?status=quarantined")).body.devices).toEqual([]);
+    expect((await get("?expiring=0")).status).toBe(400);
   });
 
   it("revokes a leaked bootstrapping certificate and the Client TLS certificates it enrolled after a moment", async () => {

@@ -3,7 +3,8 @@
 // indexed range scan on (customerId, lastRotatedAt).
 import { db } from "../../db/client.ts";
 
-export const ROTATION_DAYS = 30;
+/** SPEC §5: a device whose current Client TLS certificate is older than this is rotation overdue (= fleet_overdue() in SQL). */
+export const ROTATION_OVERDUE_DAYS = 30;
 const DAY = 86_400_000;
 
 export type OverdueDevice = { deviceId: string; lastRotatedAt: Date; ageDays: number; currentSerial: string | null };
@@ -16,7 +17,7 @@ export async function rotationOverdue(input: {
   after?: { lastRotatedAt: Date; id: string };
 }): Promise<{ devices: OverdueDevice[]; total: number }> {
   const now = input.now ?? new Date();
-  const cutoff = new Date(now.getTime() - ROTATION_DAYS * DAY);
+  const cutoff = new Date(now.getTime() - ROTATION_OVERDUE_DAYS * DAY);
   const where = { customerId: input.customerId, status: "ACTIVE" as const, lastRotatedAt: { lt: cutoff } };
   const [rows, total] = await Promise.all([
     db().device.findMany({
@@ -53,5 +54,5 @@ export async function rotationOverdue(input: {
 
 /** Whether one device is rotation overdue (the portal's fleet table shows it per row). */
 export function isRotationOverdue(lastRotatedAt: Date, now = new Date()): boolean {
-  return now.getTime() - lastRotatedAt.getTime() > ROTATION_DAYS * DAY;
+  return now.getTime() - lastRotatedAt.getTime() > ROTATION_OVERDUE_DAYS * DAY;
 }

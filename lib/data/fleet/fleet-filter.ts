@@ -1,3 +1,4 @@
+import { ROTATION_OVERDUE_DAYS } from "../devices/rotation-overdue.ts";
 import "server-only";
 import { Prisma } from "../../../generated/prisma/client.ts";
 import { db } from "../../db/client.ts";
@@ -16,8 +17,6 @@ import type { FleetQuery } from "../../validations/fleet.ts";
 // the stored one), plus the devices whose deadline does lie in between (a few: W is kept recent), each
 // checked with the exact class at the request's time.
 
-/** SPEC §5: a device whose current Client TLS certificate is older than this is rotation overdue (= fleet_overdue()). */
-export const ROTATION_OVERDUE_DAYS = 30;
 /** Counts stop here: beyond it the page shows the planner's estimate (no unbounded COUNT over a million rows). */
 export const COUNT_CAP = 1000;
 const DAY = 86_400_000;

@@ -1,7 +1,7 @@
-import "server-only";
 import { db } from "../../db/client.ts";
 import { AppError } from "../../errors.ts";
-import { type FleetClock, ts } from "./fleet-filter.ts";
+// type-only: the scheduler (server/scheduler.ts) runs this outside the react-server condition
+import type { FleetClock } from "./fleet-filter.ts";
 
 /** How long the sweep may wait for Device writers (and they for it); well under PostgreSQL's 1 s deadlock_timeout. */
 const LOCK_TIMEOUT = "200ms";
@@ -23,7 +23,7 @@ export async function sweepFleetState(at?: Date): Promise<FleetClock & { reclass
     return await db().$transaction(async (tx) => {
       await tx.$executeRawUnsafe(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
       const [{ moved }] = at
-        ? await tx.$queryRaw<{ moved: number }[]>`SELECT fleet_sweep(${ts(at)}) AS moved`
+        ? await tx.$queryRaw<{ moved: number }[]>`SELECT fleet_sweep(${at.toISOString()}::timestamp) AS moved`
         : await tx.$queryRaw<{ moved: number }[]>`SELECT fleet_sweep() AS moved`;
       const [clock] = await tx.$queryRaw<FleetClock[]>`SELECT "sweptAt", generation FROM "FleetClock" WHERE id = 1`;
       return { ...clock, reclassified: moved };
