@@ -91,15 +91,28 @@ async function adapterFactory(target: DbTarget): Promise<{ factory: Any; close: 
   }
   const { PrismaPg } = await import("@prisma/adapter-pg");
   const config = pgConnection(target);
+  // @prisma/adapter-pg 7: executeScript() splits a migration at every ";" (breaking PL/pgSQL bodies and
+  // comments) and runs the pieces one by one, so a failure leaves the migration half applied. Sent whole, as one
+  // simple query, PostgreSQL runs it as one implicit transaction: all of it or none.
+  const wholeScript = (adapter: Any) => {
+    adapter.executeScript = async (script: string) => {
+      try {
+        await adapter.underlyingDriver().query(script);
+      } catch (e) {
+        adapter.onError(e);
+      }
+    };
+    return withCharColumns(adapter);
+  };
   class SafePrismaPg extends PrismaPg {
     async connect() {
-      return withCharColumns(await super.connect());
+      return wholeScript(await super.connect());
     }
     async connectToShadowDb() {
       const main = await super.connect();
       const name = `prisma_migrate_shadow_db_${globalThis.crypto.randomUUID()}`;
       await main.executeScript(`CREATE DATABASE "${name}"`);
-      const shadow = withCharColumns(await new PrismaPg({ ...config, database: name }).connect());
+      const shadow = wholeScript(await new PrismaPg({ ...config, database: name }).connect());
       const disposeShadow = shadow.dispose.bind(shadow);
       shadow.dispose = async () => {
         await disposeShadow();
