@@ -39,15 +39,22 @@ function connect(session?: Buffer): Promise<tls.TLSSocket> {
       servername: "localhost",
       ...(session ? { session } : {}),
     });
-    const timer = setTimeout(() => s.destroy(new Error(`TLS handshake took more than ${TIMEOUT_MS} ms`)), TIMEOUT_MS);
+    // a socket the server closes (or that times out) settles the promise: destroy() alone emits nothing on
+    // a socket that already ended
+    const fail = (e: Error) => {
+      clearTimeout(timer);
+      s.destroy();
+      reject(e);
+    };
+    const timer = setTimeout(() => fail(new Error(`TLS handshake took more than ${TIMEOUT_MS} ms`)), TIMEOUT_MS);
     s.once("secureConnect", () => {
       clearTimeout(timer);
+      s.off("close", closed);
       resolve(s);
     });
-    s.once("error", (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
+    const closed = () => fail(new Error("closed during the TLS handshake"));
+    s.once("close", closed);
+    s.once("error", fail);
   });
 }
 
@@ -55,7 +62,13 @@ function connect(session?: Buffer): Promise<tls.TLSSocket> {
 function exchange(s: tls.TLSSocket, req: Buffer): Promise<number> {
   return new Promise((resolve, reject) => {
     let buf = Buffer.alloc(0);
-    const timer = setTimeout(() => s.destroy(new Error(`no answer within ${TIMEOUT_MS} ms`)), TIMEOUT_MS);
+    const timer = setTimeout(() => fail(new Error(`no answer within ${TIMEOUT_MS} ms`)), TIMEOUT_MS);
+    const done = () => {
+      s.off("data", onData);
+      s.off("error", fail);
+      s.off("close", closed);
+      clearTimeout(timer);
+    };
     const onData = (d: Buffer) => {
       buf = Buffer.concat([buf, d]);
       const end = buf.indexOf("\r\n\r\n");
@@ -63,15 +76,16 @@ function exchange(s: tls.TLSSocket, req: Buffer): Promise<number> {
       const head = buf.subarray(0, end).toString("latin1");
       const len = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
       if (buf.length < end + 4 + len) return;
-      s.off("data", onData);
-      s.off("error", fail);
-      clearTimeout(timer);
+      done();
       resolve(Number(head.slice(9, 12)));
     };
     const fail = (e: Error) => {
-      clearTimeout(timer);
+      done();
+      s.destroy();
       reject(e);
     };
+    const closed = () => fail(new Error("the server closed the connection without an answer"));
+    s.once("close", closed);
     s.on("data", onData);
     s.once("error", fail);
     s.write(req);
@@ -99,6 +113,7 @@ async function measure(mode: Mode): Promise<{ mode: Mode; per_s: number; ops: nu
           const req = pool[next++];
           if (!req) break;
           let s: tls.TLSSocket;
+          if (kept?.destroyed) kept = undefined;
           if (mode === "keepalive") s = kept ??= await connect();
           else {
             s = await connect(mode === "resumed" ? session : undefined);
