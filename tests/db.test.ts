@@ -21,3 +21,13 @@ describe(`database (${dbLabel()})`, () => {
     expect(u).not.toHaveProperty("passwordHash");
   });
 });
+
+describe(`time (${dbLabel()})`, () => {
+  it("sessions run in UTC, so now() defaults agree with the UTC timestamps the application writes", async () => {
+    const [{ tz }] = await db.$queryRaw<{ tz: string }[]>`SELECT current_setting('TimeZone') AS tz`;
+    expect(["UTC", "Etc/UTC", "GMT"]).toContain(tz);
+    const [{ skew }] = await db.$queryRaw<{ skew: number }[]>`
+      SELECT abs(extract(epoch from (now()::timestamp - ${new Date().toISOString()}::timestamp)))::float8 AS skew`;
+    expect(skew).toBeLessThan(60);
+  });
+});

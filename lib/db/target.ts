@@ -46,7 +46,11 @@ export function lockHolder(dir: string): number | null {
   }
 }
 
-/** Discrete pg connection fields (a connectionString would override `database` for shadow databases). */
+/**
+ * Discrete pg connection fields (a connectionString would override `database` for shadow databases). Sessions
+ * run in UTC: timestamps are stored without a zone (Prisma's convention is UTC), so a server whose default
+ * zone is another must not fill `now()` defaults in its local time.
+ */
 export function pgConfig(url: string) {
   const u = new URL(url);
   return {
@@ -55,6 +59,7 @@ export function pgConfig(url: string) {
     user: decodeURIComponent(u.username),
     password: decodeURIComponent(u.password),
     database: decodeURIComponent(u.pathname.slice(1)),
+    options: "-c TimeZone=UTC",
   };
 }
 

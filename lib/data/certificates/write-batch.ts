@@ -135,14 +135,16 @@ async function insertBatch(tx: Tx, batch: Pending[]): Promise<(IssuedRecord | Er
     outcomes.push({ ...cert, id: rows.certificate.id, issuerId: issuer.ca.id, chainPem });
   }
   for (const d of devices) Object.assign(d, current.get(d.id as string));
-  if (devices.length) await insertDevices(tx, devices);
+  // timestamps from here, not the database's now(): columns are UTC without a zone, whatever the server's zone
+  const now = new Date().toISOString();
+  if (devices.length) await insertDevices(tx, devices, now);
   if (rotated.length) await tx.device.updateMany({ where: { id: { in: rotated } }, data: { lastRotatedAt: new Date() } });
   // fleet denormalization: existing devices get their new current certificate, one statement for the batch
   const created = new Set(devices.map((d) => d.id));
   const moved = [...current].filter(([id]) => !created.has(id));
   if (moved.length) await setCurrentCertificates(tx, moved);
-  if (certificates.length) await insertCertificates(tx, certificates);
-  if (audits.length) await insertAudits(tx, audits);
+  if (certificates.length) await insertCertificates(tx, certificates, now);
+  if (audits.length) await insertAudits(tx, audits, now);
   return outcomes;
 }
 
@@ -155,27 +157,29 @@ async function setCurrentCertificates(tx: Tx, rows: [string, CurrentCertFields][
       "currentRevokedAt" = NULL, "uid" = v.uid
     FROM unnest(${ids}::uuid[], ${col("currentCertId")}::uuid[], ${col("currentSerial")}::text[], ${notAfter}::timestamp[], ${col("uid")}::text[])
       AS v(id, cert, serial, not_after, uid)
-    WHERE d.id = v.id`;
+    -- two batches in flight may both rotate one device: the later certificate stays current whichever commits last
+    WHERE d.id = v.id AND (d."currentNotAfter" IS NULL OR d."currentNotAfter" <= v.not_after)`;
 }
 
 // The batch's rows go in as one INSERT … SELECT FROM unnest(column arrays) per table: a handful of array
 // parameters instead of Prisma's createMany, whose per-row, per-field processing cost more CPU than signing.
 const iso = (d: unknown) => (d instanceof Date || typeof d === "string" ? new Date(d).toISOString() : null);
 
-async function insertDevices(tx: Tx, rows: Prisma.DeviceCreateManyInput[]) {
+async function insertDevices(tx: Tx, rows: Prisma.DeviceCreateManyInput[], now: string) {
   const col = <K extends keyof Prisma.DeviceCreateManyInput>(k: K) => rows.map((r) => r[k] ?? null);
   await tx.$executeRaw`INSERT INTO "Device" (id, "customerId", "deviceId", "enrolledById", "currentCertId", "currentSerial",
-      "currentNotAfter", uid)
-    SELECT * FROM unnest(${col("id")}::uuid[], ${col("customerId")}::uuid[], ${col("deviceId")}::text[], ${col("enrolledById")}::uuid[],
+      "currentNotAfter", uid, "enrolledAt", "lastRotatedAt")
+    SELECT *, ${now}::timestamp, ${now}::timestamp FROM unnest(${col("id")}::uuid[], ${col("customerId")}::uuid[], ${col("deviceId")}::text[], ${col("enrolledById")}::uuid[],
       ${col("currentCertId")}::uuid[], ${col("currentSerial")}::text[], ${rows.map((r) => iso(r.currentNotAfter))}::timestamp[],
       ${col("uid")}::text[])`;
 }
 
-async function insertCertificates(tx: Tx, rows: (Prisma.CertificateCreateManyInput & { id: string })[]) {
+async function insertCertificates(tx: Tx, rows: (Prisma.CertificateCreateManyInput & { id: string })[], now: string) {
   const col = <K extends keyof Prisma.CertificateCreateManyInput>(k: K) => rows.map((r) => r[k] ?? null);
   await tx.$executeRaw`INSERT INTO "Certificate" (id, serial, kind, profile, "issuerId", "customerId", "deviceRef", uid, subject,
-      "spkiSha256", der, "notBefore", "notAfter", "authorizedBy")
-    SELECT id, serial, kind::"CertKind", profile, issuer, customer, device, uid, subject, spki, decode(der, 'hex'), nb, na, auth
+      "spkiSha256", der, "notBefore", "notAfter", "authorizedBy", "createdAt")
+    SELECT id, serial, kind::"CertKind", profile, issuer, customer, device, uid, subject, spki, decode(der, 'hex'), nb, na, auth,
+      ${now}::timestamp
     FROM unnest(${col("id")}::uuid[], ${col("serial")}::text[], ${col("kind")}::text[], ${col("profile")}::text[],
       ${col("issuerId")}::uuid[], ${col("customerId")}::uuid[], ${col("deviceRef")}::uuid[], ${col("uid")}::text[],
       ${col("subject")}::text[], ${col("spkiSha256")}::text[], ${rows.map((r) => Buffer.from(r.der as Uint8Array).toString("hex"))}::text[],
@@ -183,10 +187,10 @@ async function insertCertificates(tx: Tx, rows: (Prisma.CertificateCreateManyInp
       AS v(id, serial, kind, profile, issuer, customer, device, uid, subject, spki, der, nb, na, auth)`;
 }
 
-async function insertAudits(tx: Tx, rows: Prisma.AuditEventCreateManyInput[]) {
+async function insertAudits(tx: Tx, rows: Prisma.AuditEventCreateManyInput[], now: string) {
   const col = <K extends keyof Prisma.AuditEventCreateManyInput>(k: K) => rows.map((r) => r[k] ?? null);
-  await tx.$executeRaw`INSERT INTO "AuditEvent" (action, outcome, "actorType", "actorId", "customerId", target, details, ip)
-    SELECT action, outcome, actor_type, actor_id, customer, target, details::jsonb, ip
+  await tx.$executeRaw`INSERT INTO "AuditEvent" (action, outcome, "actorType", "actorId", "customerId", target, details, ip, at)
+    SELECT action, outcome, actor_type, actor_id, customer, target, details::jsonb, ip, ${now}::timestamp
     FROM unnest(${col("action")}::text[], ${col("outcome")}::text[], ${col("actorType")}::text[], ${col("actorId")}::text[],
       ${col("customerId")}::uuid[], ${col("target")}::text[],
       ${rows.map((r) => (r.details === undefined || r.details === null ? null : JSON.stringify(r.details)))}::text[], ${col("ip")}::text[])
