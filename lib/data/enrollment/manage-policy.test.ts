@@ -118,6 +118,20 @@ describe(`customer-wide policy (${dbLabel()})`, () => {
   });
 });
 
+describe(`concurrent saves (${dbLabel()})`, () => {
+  it("of a new customer-wide policy leave exactly one row, holding one of the saves", async () => {
+    const c = await customer();
+    await Promise.all(
+      Array.from({ length: 12 }, (_, i) => i + 1).map((n) =>
+        setEnrollmentPolicy({ customerId: c.customer.id, maxEnrollments: n }, c.caller.actor),
+      ),
+    );
+    const rows = await db().enrollmentPolicy.findMany({ where: { customerId: c.customer.id, bootstrapCertId: null } });
+    expect(rows).toHaveLength(1);
+    expect(rows[0].maxEnrollments).toBeGreaterThan(0);
+  });
+});
+
 describe(`device secrets (${dbLabel()})`, () => {
   it("are listed newest first, paged, per customer, without their hashes", async () => {
     const a = await customer();

@@ -57,7 +57,9 @@ export async function writePolicy(
   actor: Actor,
 ) {
   const data = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as PolicyFields;
-  // (customerId, bootstrapCertId) is unique, but NULLs are distinct in a unique index: find, then write.
+  // (customerId, bootstrapCertId) is unique, but NULLs are distinct in a unique index: find, then write —
+  // under a transaction lock on the scope, so two concurrent first saves cannot both create the row.
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`policy:${scope.customerId}:${scope.bootstrapCertId ?? "*"}`}, 0))`;
   const existing = await tx.enrollmentPolicy.findFirst({
     where: { customerId: scope.customerId, bootstrapCertId: scope.bootstrapCertId },
     select: { id: true },

@@ -19,6 +19,23 @@ const lockTimedOut = (e: unknown) => /lock timeout|55P03/i.test(e instanceof Err
  * device row and then waits for the sweep). A sweep that gives up is `fleet_sweep_busy`; the next run catches up.
  */
 export async function sweepFleetState(at?: Date): Promise<FleetClock & { reclassified: number }> {
+  // A clock far behind (the scheduler did not run for a while) moves in steps, each its own short transaction:
+  // Device writes — revocations among them — wait for one step at most, never for one long re-classification.
+  let reclassified = 0;
+  const target = (at ?? new Date()).getTime();
+  for (;;) {
+    const [{ sweptAt }] = await db().$queryRaw<FleetClock[]>`SELECT "sweptAt" FROM "FleetClock" WHERE id = 1`;
+    if (target - sweptAt.getTime() <= SWEEP_STEP_MS) break;
+    reclassified += (await sweepTo(new Date(sweptAt.getTime() + SWEEP_STEP_MS))).reclassified;
+  }
+  const last = await sweepTo(at);
+  return { ...last, reclassified: reclassified + last.reclassified };
+}
+
+/** At most this much of the clock per transaction: a few dozen devices' deadlines at a million devices. */
+const SWEEP_STEP_MS = 15 * 60_000;
+
+async function sweepTo(at?: Date): Promise<FleetClock & { reclassified: number }> {
   try {
     return await db().$transaction(async (tx) => {
       await tx.$executeRawUnsafe(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
