@@ -81,8 +81,7 @@ export async function callAction(
   const parts: [string, string][] = Object.entries(fields).map(([k, v]) => [`_1_${k}`, v]);
   parts.push(["0", JSON.stringify([{ status: "idle" }, "$K1"])]);
   const boundary = `----pss${randomUUID().replace(/-/g, "")}`;
-  const body =
-    parts.map(([k, v]) => `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`).join("") + `--${boundary}--\r\n`;
+  const body = `${parts.map(([k, v]) => `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`).join("")}--${boundary}--\r\n`;
   return request.post(pagePath, {
     headers: { "Next-Action": id, "Content-Type": `multipart/form-data; boundary=${boundary}`, Accept: "text/x-component" },
     data: Buffer.from(body),
