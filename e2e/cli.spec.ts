@@ -4,6 +4,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { expect, test } from "@playwright/test";
+import { opensslCsr } from "./device-helpers.ts";
 import { pss } from "./fixtures.ts";
 
 test("a customer onboarded with the CLI while the product runs can sign in", async ({ page }) => {
@@ -25,26 +26,8 @@ test("pss init, customer create and cert issue produce a chain openssl verifies;
   const customer = pss("customer", "create", "--name", `Chain Co ${Date.now()}`, "--admin-email", `chain-${Date.now()}@example.test`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pss-e2e-cli-"));
   try {
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        `${dir}/k.pem`,
-        "-subj",
-        "/serialNumber=cam-42/CN=cam-42",
-        "-out",
-        `${dir}/req.csr`,
-      ],
-      { stdio: "ignore" },
-    );
-    const cert = pss("cert", "issue", "--profile", "client-tls", "--csr", `${dir}/req.csr`, "--uid", customer.user.uid);
+    const { csrFile } = opensslCsr("cam-42", "/serialNumber=cam-42/CN=cam-42");
+    const cert = pss("cert", "issue", "--profile", "client-tls", "--csr", csrFile, "--uid", customer.user.uid);
     fs.writeFileSync(`${dir}/leaf.pem`, cert.certificate);
     fs.writeFileSync(`${dir}/chain.pem`, cert.chain.slice(0, -1).join(""));
     const root = await (await request.get("/ca/root.pem")).text();

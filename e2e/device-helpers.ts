@@ -25,8 +25,8 @@ export async function enrollDevice(
   return Device.enroll({ dir, url: DEVICE_URL, ca: await rootPem(request), ...input });
 }
 
-/** An openssl-made P-256 key and CSR (what a factory tool would upload). */
-export function opensslCsr(cn: string): { key: string; csr: string; csrFile: string } {
+/** An openssl-made P-256 key and CSR (what a factory tool would upload); `subject` defaults to /CN=<cn>. */
+export function opensslCsr(cn: string, subject = `/CN=${cn}`): { key: string; csr: string; csrFile: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pss-e2e-csr-"));
   execFileSync(
     "openssl",
@@ -41,7 +41,7 @@ export function opensslCsr(cn: string): { key: string; csr: string; csrFile: str
       "-keyout",
       `${dir}/k.pem`,
       "-subj",
-      `/CN=${cn}`,
+      subject,
       "-out",
       `${dir}/req.csr`,
     ],

@@ -3,7 +3,7 @@
 import { type FormEvent, startTransition, useActionState, useState } from "react";
 import { type IssuedBootstrap, requestBootstrapAction } from "@/app/(portal)/bootstrap/actions.ts";
 import { Button } from "@/components/ui/button.tsx";
-import { Field, TextArea } from "@/components/ui/field.tsx";
+import { Field, RadioGroup, TextArea } from "@/components/ui/field.tsx";
 import { FormMessage } from "@/components/ui/form-message.tsx";
 import type { ActionState } from "@/lib/actions/action-state.ts";
 import { buildCsrPem, downloadText, generateP256, privateKeyPem } from "@/lib/browser/webcrypto.ts";
@@ -43,20 +43,18 @@ export function RequestBootstrapForm() {
   return (
     <div className="space-y-6">
       <form action={action} onSubmit={onSubmit} className="max-w-2xl space-y-4" aria-label="Request a bootstrapping certificate" noValidate>
-        <fieldset className="space-y-2">
-          <legend className="text-sm font-medium">Key pair</legend>
-          {(
+        <RadioGroup
+          legend="Key pair"
+          name="mode"
+          options={
             [
               ["generate", "Generate in browser (P-256; the private key never leaves this browser)"],
               ["upload", "Upload a CSR (PEM)"],
             ] as const
-          ).map(([value, label]) => (
-            <label key={value} className="flex items-center gap-2 text-sm">
-              <input type="radio" name="mode" value={value} checked={mode === value} onChange={() => setMode(value)} />
-              {label}
-            </label>
-          ))}
-        </fieldset>
+          }
+          value={mode}
+          onChange={setMode}
+        />
         {mode === "upload" && (
           <Field
             label="CSR file"

@@ -3,7 +3,7 @@
 import { type FormEvent, startTransition, useActionState, useState } from "react";
 import { registerSigningKeyAction } from "@/app/(portal)/keys/actions.ts";
 import { Button } from "@/components/ui/button.tsx";
-import { Field, TextArea } from "@/components/ui/field.tsx";
+import { Field, RadioGroup, TextArea } from "@/components/ui/field.tsx";
 import { FormMessage } from "@/components/ui/form-message.tsx";
 import type { ActionState } from "@/lib/actions/action-state.ts";
 import { downloadText, generateP256, privateKeyPem, proofOfPossession } from "@/lib/browser/webcrypto.ts";
@@ -42,20 +42,18 @@ export function RegisterKeyForm() {
   const message = clientError ?? (state.status === "error" ? state.message : state.status === "ok" ? (state.message ?? null) : null);
   return (
     <form action={action} onSubmit={onSubmit} className="max-w-2xl space-y-4" aria-label="Register a payload-signing key" noValidate>
-      <fieldset className="space-y-2">
-        <legend className="text-sm font-medium">How</legend>
-        {(
+      <RadioGroup
+        legend="How"
+        name="mode"
+        options={
           [
             ["generate", "Generate in browser (ES256; the private key never leaves this browser)"],
             ["paste", "Paste a public key and its proof of possession"],
           ] as const
-        ).map(([value, label]) => (
-          <label key={value} className="flex items-center gap-2 text-sm">
-            <input type="radio" name="mode" value={value} checked={mode === value} onChange={() => setMode(value)} />
-            {label}
-          </label>
-        ))}
-      </fieldset>
+        }
+        value={mode}
+        onChange={setMode}
+      />
       {mode === "paste" && (
         <>
           <TextArea

@@ -77,3 +77,30 @@ export function SelectField({
 export function TextArea({ label, error, hint, ...props }: TextareaHTMLAttributes<HTMLTextAreaElement> & Labelled) {
   return <Labelled label={label} error={error} hint={hint} text="font-mono text-xs" control={(p) => <textarea {...props} {...p} />} />;
 }
+
+/** A choice between a few modes (radio buttons in a fieldset with its legend), controlled by the form. */
+export function RadioGroup<V extends string>({
+  legend,
+  name,
+  options,
+  value,
+  onChange,
+}: {
+  legend: string;
+  name: string;
+  options: readonly (readonly [V, string])[];
+  value: V;
+  onChange: (v: V) => void;
+}) {
+  return (
+    <fieldset className="space-y-2">
+      <legend className="text-sm font-medium">{legend}</legend>
+      {options.map(([v, label]) => (
+        <label key={v} className="flex items-center gap-2 text-sm">
+          <input type="radio" name={name} value={v} checked={value === v} onChange={() => onChange(v)} />
+          {label}
+        </label>
+      ))}
+    </fieldset>
+  );
+}
