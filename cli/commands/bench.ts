@@ -11,7 +11,7 @@ export const benchIssue: Command = {
     const { values } = flags(args, { seconds: { type: "string" }, concurrency: { type: "string" }, "database-url": { type: "string" } });
     const report = await benchIssueAll({
       seconds: Number(values.seconds ?? 5),
-      concurrency: Number(values.concurrency ?? 8),
+      concurrency: Number(values.concurrency ?? 64),
       ...(values["database-url"] ? { databaseUrl: values["database-url"] } : {}),
     });
     fs.writeFileSync("bench-report-issue.json", `${JSON.stringify(report, null, 2)}\n`);

@@ -11,12 +11,28 @@ import type { DbTarget } from "../db/target.ts";
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
 export const round = (n: number) => Math.round(n * 10) / 10;
 
-/** Run `op` with `concurrency` callers for `seconds`; returns ops/s and latency percentiles. */
+/** CPU seconds the whole machine spent busy so far (every process: ours, a database server's), from /proc/stat. */
+function machineBusySeconds(): number | null {
+  try {
+    const [, ...fields] = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/);
+    const [user, nice, system, , , irq, softirq, steal] = fields.map(Number);
+    return (user + nice + system + irq + softirq + (steal ?? 0)) / 100; // USER_HZ
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Run `op` with `concurrency` callers for `seconds`; returns ops/s, latency percentiles and what each op cost
+ * in CPU: ops per CPU-second of this process, and of the whole machine (the database server included).
+ */
 export async function load(seconds: number, concurrency: number, op: (i: number) => Promise<unknown>) {
   const latencies: number[] = [];
   let next = 0;
   const end = performance.now() + seconds * 1000;
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
+  const machineBefore = machineBusySeconds();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (performance.now() < end) {
@@ -28,9 +44,14 @@ export async function load(seconds: number, concurrency: number, op: (i: number)
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  const machineAfter = machineBusySeconds();
+  const machine = machineBefore === null || machineAfter === null ? null : machineAfter - machineBefore;
   latencies.sort((a, b) => a - b);
   return {
     per_s: Math.round(latencies.length / elapsed),
+    per_process_cpu_s: Math.round(latencies.length / ((cpu.user + cpu.system) / 1e6)),
+    per_machine_cpu_s: machine ? Math.round(latencies.length / machine) : null,
     p50_ms: round(percentile(latencies, 0.5)),
     p95_ms: round(percentile(latencies, 0.95)),
     count: latencies.length,

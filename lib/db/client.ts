@@ -3,6 +3,7 @@
 import fs from "node:fs";
 import { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
+import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { PrismaClient } from "../../generated/prisma/client.ts";
 import { env } from "../env.ts";
@@ -23,6 +24,7 @@ function newClient(target: DbTarget) {
     return {
       db: client,
       target,
+      query: async <T>(sql: string, params: unknown[]) => (await pglite.query<T>(sql, params)).rows,
       close: async () => {
         await client.$disconnect();
         await pglite.close();
@@ -30,8 +32,17 @@ function newClient(target: DbTarget) {
       },
     };
   }
-  const client = new PrismaClient({ adapter: new PrismaPg({ ...pgConnection(target), max: 16 }), omit });
-  return { db: client, target, close: () => client.$disconnect() };
+  const pool = new pg.Pool({ ...pgConnection(target), max: 16 });
+  const client = new PrismaClient({ adapter: new PrismaPg(pool), omit });
+  return {
+    db: client,
+    target,
+    query: async <T>(sql: string, params: unknown[]) => (await pool.query(sql, params)).rows as T[],
+    close: async () => {
+      await client.$disconnect();
+      await pool.end();
+    },
+  };
 }
 
 export type Db = ReturnType<typeof newClient>["db"];
@@ -39,9 +50,10 @@ export type Db = ReturnType<typeof newClient>["db"];
 const g = globalThis as unknown as { __pssDb?: ReturnType<typeof newClient> };
 
 /** The process-wide client for the configured database. */
+const opened = () => (g.__pssDb ??= newClient(dbTarget(env())));
+
 export function db(): Db {
-  g.__pssDb ??= newClient(dbTarget(env()));
-  return g.__pssDb.db;
+  return opened().db;
 }
 
 /** Use a specific database for this process (tests). Must run before the first db(). */
@@ -49,6 +61,15 @@ export function openDatabase(target: DbTarget): Db {
   if (g.__pssDb) throw new Error("database already opened");
   g.__pssDb = newClient(target);
   return g.__pssDb.db;
+}
+
+/**
+ * One statement straight to the driver (pg's pool, or the in-process PGlite), past Prisma's per-parameter
+ * processing: for a hot path whose parameters are large column arrays (the issuance batch). Same database,
+ * same connections as db().
+ */
+export function driverQuery<T>(sql: string, params: unknown[]): Promise<T[]> {
+  return opened().query<T>(sql, params);
 }
 
 export async function closeDb(): Promise<void> {

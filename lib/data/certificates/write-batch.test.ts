@@ -1,0 +1,110 @@
+// The group-commit writer (issue_batch): issuances queued in one tick are stored by one statement, and every
+// row is decided as if the batch's issuances ran one after another. Runs on PGlite and PostgreSQL.
+import { generateKeyPairSync, type KeyObject } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { dbLabel, testDb, unique } from "../../../tests/db.ts";
+import { createCsr } from "../../pki/csr.ts";
+import { ensureHierarchy, rotateCa } from "../ca/hierarchy.ts";
+import { createCustomer } from "../customers/create-customer.ts";
+import { type IssueRequest, prepare } from "./issue-certificate.ts";
+import { writeIssuance } from "./write-batch.ts";
+
+const db = testDb();
+const system = { type: "system", id: "test" } as const;
+const newKey = () => generateKeyPairSync("ec", { namedCurve: "prime256v1" }).privateKey;
+
+async function onboard() {
+  await ensureHierarchy(system);
+  const c = await createCustomer(
+    { name: unique("Batch").replace(/-/g, " "), adminEmail: `${unique()}@batch.test`, adminPassword: "a-long-password-1" },
+    system,
+  );
+  const request = (deviceId: string, key: KeyObject = newKey(), extra: Partial<IssueRequest> = {}): IssueRequest => ({
+    profile: "client-tls",
+    csr: createCsr({ key, subject: [] }),
+    deviceId,
+    customerId: c.customer.id,
+    uid: c.user.uid,
+    actor: system,
+    ...extra,
+  });
+  return { ...c, request };
+}
+
+/** Sign every request first, then queue all their writes in one tick: one batch, in this order. */
+async function oneBatch(requests: IssueRequest[]) {
+  const prepared = await Promise.all(requests.map((r) => prepare(r)));
+  return Promise.allSettled(requests.map((r, i) => writeIssuance(r, prepared[i])));
+}
+
+const outcome = (r: PromiseSettledResult<unknown>) => (r.status === "fulfilled" ? "ok" : (r.reason as { code: string }).code);
+
+describe(`issuance batch writer (${dbLabel()})`, () => {
+  it("decides each row in order: key reuse, an existing device on create, a rotated issuer refuse that row only", async () => {
+    const a = await onboard();
+    const b = await onboard();
+    const reused = newKey();
+    const dev = unique("dev");
+    // b's issuer is signed with, then rotated away before the write
+    const stale = await prepare(b.request(unique("stale")));
+    await rotateCa(stale.issuer.ca.id, system);
+    const requests = [
+      a.request(unique("k1"), reused, { requireNewKey: true }),
+      a.request(unique("k2"), reused, { requireNewKey: true }), // certified by the row before
+      a.request(dev, newKey(), { device: "create" }),
+      a.request(dev, newKey(), { device: "create" }), // created by the row before
+      a.request(dev), // upsert: a rotation of the device the batch created
+      a.request(unique("c2pa"), newKey(), { profile: "c2pa" }),
+    ];
+    const prepared = await Promise.all(requests.map((r) => prepare(r)));
+    const settled = await Promise.allSettled([
+      ...requests.map((r, i) => writeIssuance(r, prepared[i])),
+      writeIssuance(b.request(unique("stale")), stale),
+    ]);
+    expect(settled.map(outcome)).toEqual(["ok", "csr_key_reused", "ok", "device_exists", "ok", "ok", "issuer_changed"]);
+
+    const stored = await db.certificate.findMany({ where: { customerId: a.customer.id }, orderBy: { createdAt: "asc" } });
+    const serials = settled
+      .filter((r) => r.status === "fulfilled")
+      .map((r) => (r as PromiseFulfilledResult<{ serialHex: string }>).value.serialHex);
+    expect(new Set(stored.map((c) => c.serial))).toEqual(new Set(serials));
+    expect(await db.certificate.count({ where: { customerId: b.customer.id } })).toBe(0);
+    expect(
+      await db.auditEvent.count({ where: { action: "certificate.issue", target: { in: serials.map((s) => `certificate:${s}`) } } }),
+    ).toBe(4);
+
+    // the device created and then rotated in one batch: its current certificate is the later one
+    const device = await db.device.findUniqueOrThrow({ where: { customerId_deviceId: { customerId: a.customer.id, deviceId: dev } } });
+    const later = prepared[4].cert;
+    expect(device).toMatchObject({
+      currentSerial: later.serialHex,
+      currentNotAfter: later.notAfter,
+      uid: a.user.uid,
+      currentRevokedAt: null,
+    });
+    expect(await db.certificate.count({ where: { deviceRef: device.id } })).toBe(2);
+    // an application certificate creates its device but is never the current (Client TLS) certificate
+    const app = await db.device.findFirstOrThrow({ where: { customerId: a.customer.id, deviceId: requests[5].deviceId } });
+    expect(app.currentCertId).toBeNull();
+  });
+
+  it("an existing device rotates; an older certificate written after a newer one does not become current", async () => {
+    const a = await onboard();
+    const dev = unique("dev");
+    const [first] = await oneBatch([a.request(dev)]);
+    expect(outcome(first)).toBe("ok");
+    const before = await db.device.findUniqueOrThrow({ where: { customerId_deviceId: { customerId: a.customer.id, deviceId: dev } } });
+
+    const older = await prepare(a.request(dev));
+    const newer = await prepare(a.request(dev));
+    // as if two batches in flight committed in the opposite order: the newer certificate first
+    older.cert.notAfter = new Date(newer.cert.notAfter.getTime() - 60_000);
+    await writeIssuance(a.request(dev), newer);
+    await writeIssuance(a.request(dev), older);
+    const after = await db.device.findUniqueOrThrow({ where: { id: before.id } });
+    expect(after.currentSerial).toBe(newer.cert.serialHex);
+    expect(after.currentNotAfter).toEqual(newer.cert.notAfter);
+    expect(after.lastRotatedAt!.getTime()).toBeGreaterThan(before.lastRotatedAt!.getTime());
+    expect(await db.certificate.count({ where: { deviceRef: before.id } })).toBe(3);
+  });
+});
