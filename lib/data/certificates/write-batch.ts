@@ -18,7 +18,8 @@ import {
   store,
 } from "./issue-certificate.ts";
 
-type Pending = { req: IssueRequest; prepared: Prepared; resolve(r: IssuedRecord): void; reject(e: unknown): void };
+type Issuance = { req: IssueRequest; prepared: Prepared };
+type Pending = Issuance & { resolve(r: IssuedRecord): void; reject(e: unknown): void };
 
 const MAX_BATCH = 500;
 // Two writers: while one batch commits (a round trip and a flush on the server), the next is already
@@ -42,7 +43,8 @@ export function writeIssuance(req: IssueRequest, prepared: Prepared): Promise<Is
 async function flush() {
   try {
     while (queue.length) {
-      const batch = queue.slice(0, MAX_BATCH);
+      // half of what waits: the rest forms the next batch, signed for while this one is written
+      const batch = queue.slice(0, Math.min(MAX_BATCH, Math.ceil(queue.length / 2)));
       queue = queue.slice(batch.length);
       await writeBatch(batch);
     }
@@ -54,7 +56,7 @@ async function flush() {
 async function writeBatch(batch: Pending[]) {
   let outcomes: (IssuedRecord | Error)[];
   try {
-    outcomes = await insertBatch(batch);
+    outcomes = await storeBatch(batch);
   } catch {
     // One bad row (a race on a device id with another process, say) must not fail its neighbours:
     // store each on its own, each with its own answer.
@@ -79,7 +81,7 @@ const ISSUE_BATCH = `SELECT issue_batch($1::timestamp, $2::uuid[], $3::text[], $
   $17::uuid[], $18::boolean[], $19::text[], $20::text[], $21::uuid[], $22::jsonb[]) AS outcomes`;
 
 /** The error of a row issue_batch refused. */
-function refusal(outcome: string, p: Pending): AppError {
+function refusal(outcome: string, p: Issuance): AppError {
   switch (outcome) {
     case "issuer_changed":
       return issuerChanged();
@@ -92,7 +94,11 @@ function refusal(outcome: string, p: Pending): AppError {
   }
 }
 
-async function insertBatch(batch: Pending[]): Promise<(IssuedRecord | Error)[]> {
+/**
+ * Store prepared issuances with one statement (one transaction), deciding each row in order as if they were
+ * issued one after another; each gets its record or its refusal. Throws only if the statement fails as a whole.
+ */
+export async function storeBatch(batch: Issuance[]): Promise<(IssuedRecord | Error)[]> {
   const rows = batch.map((p) => issuanceRows(p.req, p.prepared, null));
   const cert = <K extends keyof (typeof rows)[number]["certificate"]>(k: K) => rows.map((r) => r.certificate[k] ?? null);
   const audit = <K extends keyof (typeof rows)[number]["auditEvent"]>(k: K) => rows.map((r) => r.auditEvent[k] ?? null);
