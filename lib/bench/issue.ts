@@ -169,7 +169,6 @@ export async function benchIssueAll({
     core_ratio_vs_cfssl: cfssl ? round(core.issue_per_s / cfssl.per_s) : null,
     concurrency,
     database: databaseUrl ? "postgresql" : "embedded (PGlite over its socket)",
-    note:
-      "issue_per_s includes the database write (certificate, device and audit rows; concurrent issuances share one statement and transaction); one Node process. issue_per_process_cpu_s: issuances per CPU-second this process used (the embedded database runs in it); issue_per_machine_cpu_s: per CPU-second of the whole machine (a PostgreSQL server included)",
+    note: "issue_per_s includes the database write (certificate, device and audit rows; concurrent issuances share one statement and transaction); one Node process. issue_per_process_cpu_s: issuances per CPU-second this process used (the embedded database runs in it); issue_per_machine_cpu_s: per CPU-second of the whole machine (a PostgreSQL server included)",
   };
 }
