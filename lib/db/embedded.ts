@@ -29,13 +29,15 @@ export async function serveEmbedded(dir: string, socketDir: string): Promise<{ t
     release();
     throw e;
   }
-  // Nothing can work without the database: its thread failing ends the process, loudly.
-  worker.on("error", (e) => {
+  // Nothing can work without the database: its thread failing or ending ends the process, loudly.
+  const fatal = (why: string) => {
     if (closing) return;
     setImmediate(() => {
-      throw new Error(`the embedded database failed: ${e instanceof Error ? e.message : String(e)}`);
+      throw new Error(`the embedded database ${why}`);
     });
-  });
+  };
+  worker.on("error", (e) => fatal(`failed: ${e instanceof Error ? e.message : String(e)}`));
+  worker.on("exit", (code) => fatal(`stopped (exit ${code})`));
   return {
     target: { kind: "pglite-socket", dir, socketDir },
     async close() {
