@@ -103,7 +103,8 @@ export async function storeBatch(batch: Issuance[]): Promise<(IssuedRecord | Err
   const cert = <K extends keyof (typeof rows)[number]["certificate"]>(k: K) => rows.map((r) => r.certificate[k] ?? null);
   const audit = <K extends keyof (typeof rows)[number]["auditEvent"]>(k: K) => rows.map((r) => r.auditEvent[k] ?? null);
   const iso = (d: unknown) => (d instanceof Date || typeof d === "string" ? new Date(d).toISOString() : null);
-  const hex = rows.map((r) => Buffer.from(r.certificate.der as Uint8Array).toString("hex"));
+  // hex straight from the signed DER (a view, no copy)
+  const hex = batch.map(({ prepared: { cert } }) => Buffer.from(cert.der.buffer, cert.der.byteOffset, cert.der.byteLength).toString("hex"));
   const details = rows.map((r) => (r.auditEvent.details === undefined ? null : JSON.stringify(r.auditEvent.details)));
   // the application's UTC clock, not the database's now(): columns are UTC without a zone, whatever the server's zone
   const now = new Date().toISOString();
