@@ -72,6 +72,15 @@ export function driverQuery<T>(sql: string, params: unknown[]): Promise<T[]> {
   return opened().query<T>(sql, params);
 }
 
+/**
+ * A driverQuery column for a `timestamp` (UTC by convention): milliseconds since the epoch as float8, read the
+ * same by pg and PGlite whatever the process's or the session's time zone (both parse `timestamp` text in
+ * the process's local zone). Turn it back into a Date with dateOf.
+ */
+export const epochMs = (column: string) => `(extract(epoch from ${column}) * 1000)::float8`;
+
+export const dateOf = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));
+
 export async function closeDb(): Promise<void> {
   const cur = g.__pssDb;
   g.__pssDb = undefined;
