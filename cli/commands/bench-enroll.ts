@@ -7,6 +7,7 @@ import { generateKeyPairSync, randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
+import readline from "node:readline";
 import { withScratchDatabase } from "../../lib/bench/harness.ts";
 import { issueAndStore } from "../../lib/data/certificates/issue-certificate.ts";
 import { createCustomer } from "../../lib/data/customers/create-customer.ts";
@@ -24,10 +25,11 @@ export const benchEnroll: Command = {
   name: "bench enroll",
   summary: "EST enrollments/s over mTLS (fresh, resumed, keep-alive) against the bare TLS handshake rate",
   usage:
-    "pss bench enroll [--seconds N] [--concurrency N] [--workers N] [--modes handshake,fresh,resumed,keepalive] [--database-url postgresql://…] [--json]",
+    "pss bench enroll [--seconds N] [--warmup N] [--concurrency N] [--workers N] [--modes handshake,fresh,resumed,keepalive] [--database-url postgresql://…] [--json]",
   async run({ args }) {
     const { values } = flags(args, {
       seconds: { type: "string" },
+      warmup: { type: "string" },
       concurrency: { type: "string" },
       workers: { type: "string" },
       modes: { type: "string" },
@@ -37,6 +39,8 @@ export const benchEnroll: Command = {
     // (the product's DEVICE_WORKERS layout); 0 (default): the listener in this process
     const workers = values.workers === "auto" ? os.availableParallelism() : Number(values.workers ?? 0);
     const seconds = Number(values.seconds ?? 5);
+    // each mode first runs uncounted, so the server's code is compiled before it is measured
+    const warmup = Number(values.warmup ?? 2);
     const concurrency = Number(values.concurrency ?? 8);
     const databaseUrl = values["database-url"];
     // one bootstrapping certificate enrolls every device of the run: the per-certificate attempt limit is off
@@ -62,6 +66,8 @@ export const benchEnroll: Command = {
       });
       const tlsMaterial = await issueListenerTls();
       let port: number;
+      // handshakes the in-process listener completed (cluster workers are other processes)
+      let handshakes = 0;
       let stop: () => Promise<void>;
       if (workers > 0) {
         const c = await startDeviceCluster({
@@ -77,6 +83,7 @@ export const benchEnroll: Command = {
         stop = () => c.close();
       } else {
         const server = createDeviceListener(tlsMaterial, { sweepMs: 0 });
+        server.on("secureConnection", () => handshakes++);
         await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
         port = (server.address() as AddressInfo).port;
         stop = () =>
@@ -91,30 +98,45 @@ export const benchEnroll: Command = {
         ca: tlsMaterial.ca,
         cert: [boot.pem, ...boot.chainPem.slice(0, -1)].join(""),
         key: privateKey.export({ type: "pkcs8", format: "pem" }),
+        warmup,
         seconds,
         concurrency,
         modes: (values.modes ?? "handshake,fresh,resumed,keepalive").split(","),
       };
-      const out = await new Promise<string>((resolve, reject) => {
+      type ModeResult = { mode: string; per_s: number; ops: number; errors: number; p50_ms: number; resumed: number };
+      // The server's CPU time per operation and the handshakes it completed, read between the load generator's
+      // "start" and result lines (only when the listener runs in this process: cluster workers are other processes).
+      const results: (ModeResult & { server_cpu_ms_per_op: number | null; server_handshakes: number | null })[] = [];
+      await new Promise<void>((resolve, reject) => {
         const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "server/est/bench-load.ts"), JSON.stringify(config)], {
           cwd: ROOT,
         });
-        let stdout = "";
         let stderr = "";
-        child.stdout.on("data", (d) => (stdout += d));
+        let cpu = process.cpuUsage();
+        let handshakesBefore = 0;
+        readline.createInterface({ input: child.stdout }).on("line", (line) => {
+          if (!line.startsWith("{")) return;
+          const msg = JSON.parse(line) as ModeResult | { start: string };
+          if ("start" in msg) {
+            cpu = process.cpuUsage();
+            handshakesBefore = handshakes;
+            return;
+          }
+          const used = process.cpuUsage(cpu);
+          const serverMs = (used.user + used.system) / 1000 / Math.max(msg.ops, 1);
+          const inProcess = workers === 0;
+          results.push({
+            ...msg,
+            server_cpu_ms_per_op: inProcess ? Math.round(serverMs * 100) / 100 : null,
+            server_handshakes: inProcess ? handshakes - handshakesBefore : null,
+          });
+        });
         child.stderr.on("data", (d) => (stderr += d));
         child.on("exit", (code) =>
-          code === 0 ? resolve(stdout) : reject(new Error(`load generator failed: ${stderr.trim().split("\n").at(-1)}`)),
+          code === 0 ? resolve() : reject(new Error(`load generator failed: ${stderr.trim().split("\n").at(-1)}`)),
         );
       });
       await stop();
-      const results = JSON.parse(out.trim().split("\n").at(-1)!) as {
-        mode: string;
-        per_s: number;
-        errors: number;
-        p50_ms: number;
-        resumed: number;
-      }[];
       const by = Object.fromEntries(results.map((r) => [r.mode, r]));
       return {
         cores: os.availableParallelism(),

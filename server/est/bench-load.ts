@@ -1,11 +1,23 @@
 // Load generator of `pss bench enroll`, run in its own process so it does not share the server's core time
-// accounting. Raw HTTP/1.1 over node:tls keeps the client's own cost small. Prints one JSON line.
-//   argv[2]: JSON { host, port, ca, cert, key, seconds, concurrency, modes }
+// accounting. Raw HTTP/1.1 over node:tls keeps the client's own cost small. Prints JSON lines: {start: mode}
+// when a mode's timed run starts, then its result (with the client's own CPU time per operation).
+//   argv[2]: JSON { host, port, ca, cert, key, warmup, seconds, concurrency, modes }
 import { randomBytes } from "node:crypto";
 import tls from "node:tls";
 import { buildCsr, generateKey } from "../../lib/device-sdk/index.ts";
 
-type Config = { host: string; port: number; ca: string; cert: string; key: string; seconds: number; concurrency: number; modes: Mode[] };
+type Config = {
+  host: string;
+  port: number;
+  ca: string;
+  cert: string;
+  key: string;
+  /** seconds of warm-up (not counted), then seconds measured, per mode */
+  warmup: number;
+  seconds: number;
+  concurrency: number;
+  modes: Mode[];
+};
 type Mode = "handshake" | "fresh" | "resumed" | "keepalive";
 
 const cfg = JSON.parse(process.argv[2]) as Config;
@@ -13,6 +25,8 @@ const cfg = JSON.parse(process.argv[2]) as Config;
 const TIMEOUT_MS = 30_000;
 const run = randomBytes(3).toString("hex");
 let counter = 0;
+// one TLS context for every connection: tls.connect({ ca, cert, key }) would parse them again each time
+const secureContext = tls.createSecureContext({ ca: cfg.ca, cert: cfg.cert, key: cfg.key });
 
 /** Pre-built request bodies: every enrollment needs a new key and device id. */
 function requests(n: number): Buffer[] {
@@ -33,9 +47,7 @@ function connect(session?: Buffer): Promise<tls.TLSSocket> {
     const s = tls.connect({
       host: cfg.host,
       port: cfg.port,
-      ca: cfg.ca,
-      cert: cfg.cert,
-      key: cfg.key,
+      secureContext,
       servername: "localhost",
       ...(session ? { session } : {}),
     });
@@ -55,6 +67,29 @@ function connect(session?: Buffer): Promise<tls.TLSSocket> {
     const closed = () => fail(new Error("closed during the TLS handshake"));
     s.once("close", closed);
     s.once("error", fail);
+  });
+}
+
+/**
+ * Resolves when the server has completed the handshake: in TLS 1.3 the server sends its session tickets only
+ * after it has verified the client's certificate and Finished. (Closing at secureConnect instead would reset
+ * the connection before the server reads the client's last flight: a half handshake, not a bare one.)
+ */
+function serverFinished(s: tls.TLSSocket): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => fail(new Error(`no session ticket within ${TIMEOUT_MS} ms`)), TIMEOUT_MS);
+    const fail = (e: Error) => {
+      clearTimeout(timer);
+      s.destroy();
+      reject(e);
+    };
+    s.once("session", () => {
+      clearTimeout(timer);
+      s.off("close", closed);
+      resolve();
+    });
+    const closed = () => fail(new Error("closed before the server finished the handshake"));
+    s.once("close", closed);
   });
 }
 
@@ -92,14 +127,27 @@ function exchange(s: tls.TLSSocket, req: Buffer): Promise<number> {
   });
 }
 
-async function measure(mode: Mode): Promise<{ mode: Mode; per_s: number; ops: number; errors: number; p50_ms: number; resumed: number }> {
-  const pool = mode === "handshake" ? [] : requests(Math.ceil(cfg.seconds * (mode === "keepalive" ? 2500 : 900)));
+type ModeResult = { mode: Mode; per_s: number; ops: number; errors: number; p50_ms: number; resumed: number; client_cpu_ms_per_op: number };
+
+async function measure(mode: Mode): Promise<ModeResult> {
+  const total = cfg.warmup + cfg.seconds;
+  const pool = mode === "handshake" ? [] : requests(Math.ceil(total * (mode === "keepalive" ? 4000 : 900)));
   let next = 0;
   let ops = 0;
   let errors = 0;
   let resumed = 0;
   const lat: number[] = [];
-  const end = performance.now() + cfg.seconds * 1000;
+  // Warm-up first (the same loop, not counted: the JIT compiles the server's paths meanwhile). At the start
+  // of the measured window the parent reads its own CPU time, as this process does: the cost per operation.
+  const measuredFrom = performance.now() + cfg.warmup * 1000;
+  const end = measuredFrom + cfg.seconds * 1000;
+  let cpu = process.cpuUsage();
+  let started = measuredFrom;
+  const boundary = setTimeout(() => {
+    console.log(JSON.stringify({ start: mode }));
+    cpu = process.cpuUsage();
+    started = performance.now();
+  }, cfg.warmup * 1000);
   const worker = async () => {
     let session: Buffer | undefined;
     let kept: tls.TLSSocket | undefined;
@@ -108,7 +156,8 @@ async function measure(mode: Mode): Promise<{ mode: Mode; per_s: number; ops: nu
       try {
         if (mode === "handshake") {
           const s = await connect();
-          s.destroy();
+          await serverFinished(s);
+          s.end();
         } else {
           const req = pool[next++];
           if (!req) break;
@@ -117,25 +166,28 @@ async function measure(mode: Mode): Promise<{ mode: Mode; per_s: number; ops: nu
           if (mode === "keepalive") s = kept ??= await connect();
           else {
             s = await connect(mode === "resumed" ? session : undefined);
-            if (s.isSessionReused()) resumed++;
+            if (s.isSessionReused() && t0 >= measuredFrom) resumed++;
             if (mode === "resumed") s.on("session", (sess: Buffer) => (session = sess));
           }
           const status = await exchange(s, req);
-          if (status !== 200) errors++;
+          if (status !== 200 && t0 >= measuredFrom) errors++;
           if (mode !== "keepalive") s.end();
         }
-        ops++;
-        lat.push(performance.now() - t0);
+        if (t0 >= measuredFrom) {
+          ops++;
+          lat.push(performance.now() - t0);
+        }
       } catch {
-        errors++;
+        if (t0 >= measuredFrom) errors++;
         kept = undefined;
       }
     }
     kept?.destroy();
   };
-  const started = performance.now();
   await Promise.all(Array.from({ length: cfg.concurrency }, worker));
+  clearTimeout(boundary);
   const elapsed = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
   lat.sort((a, b) => a - b);
   return {
     mode,
@@ -144,10 +196,10 @@ async function measure(mode: Mode): Promise<{ mode: Mode; per_s: number; ops: nu
     errors,
     p50_ms: Math.round((lat[Math.floor(lat.length / 2)] ?? 0) * 100) / 100,
     resumed,
+    client_cpu_ms_per_op: Math.round(((used.user + used.system) / 1000 / Math.max(ops, 1)) * 100) / 100,
   };
 }
 
-const results = [];
-for (const mode of cfg.modes) results.push(await measure(mode));
-console.log(JSON.stringify(results));
+// one line per mode as it starts and as it ends
+for (const mode of cfg.modes) console.log(JSON.stringify(await measure(mode)));
 process.exit(0);

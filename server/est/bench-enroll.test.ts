@@ -1,0 +1,38 @@
+// `pss bench enroll` end to end, as an operator runs it (its own scratch embedded database, a real listener,
+// the load generator in its own process). Numbers depend on the machine, so only what makes them honest is
+// asserted: every bare handshake counted was completed by the server (not reset after the client's
+// secureConnect), every enrollment succeeded, and the server's cost per operation is reported.
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, describe, expect, it } from "vitest";
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "pss-bench-enroll-"));
+afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+
+type ModeResult = { mode: string; ops: number; errors: number; server_cpu_ms_per_op: number; server_handshakes: number };
+
+describe("pss bench enroll", () => {
+  it("counts only handshakes the server completed, and reports the server's CPU per operation", async () => {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ["bin/pss.mjs", "bench", "enroll", "--json", "--seconds", "1", "--warmup", "0.5", "--concurrency", "4", "--modes", "handshake,fresh"],
+      { cwd: ROOT, env: { ...process.env, PSS_DATA_DIR: dataDir, DATABASE_URL: "" }, timeout: 110_000 },
+    );
+    const r = JSON.parse(stdout.trim().split("\n").at(-1) ?? "") as { errors: number; detail: ModeResult[] };
+    const [handshake, fresh] = r.detail;
+    expect(r.errors).toBe(0);
+    expect(handshake.mode).toBe("handshake");
+    expect(handshake.ops).toBeGreaterThan(0);
+    // the server finished at least every handshake the client counted (ops in flight at the window's edges
+    // may add a few)
+    expect(handshake.server_handshakes).toBeGreaterThanOrEqual(handshake.ops);
+    expect(fresh.mode).toBe("fresh");
+    expect(fresh.ops).toBeGreaterThan(0);
+    expect(fresh.server_handshakes).toBeGreaterThanOrEqual(fresh.ops);
+    for (const m of r.detail) expect(m.server_cpu_ms_per_op).toBeGreaterThan(0);
+  }, 120_000);
+});
