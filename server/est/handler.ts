@@ -53,13 +53,28 @@ function sendPkcs7(res: ServerResponse, certs: Buffer[]) {
 
 // ---- the peer chain --------------------------------------------------------------------------------------
 
-const chains = new WeakMap<TLSSocket, Buffer[]>();
+type Peer = { leaf: Buffer | null; presented?: Buffer[] };
+const peers = new WeakMap<TLSSocket, Peer>();
 
-/** The client's chain as sent (leaf first), extracted once per connection (renegotiation is disabled). */
-export function peerChain(socket: TLSSocket): Buffer[] {
-  let chain = chains.get(socket);
-  if (chain) return chain;
-  chain = [];
+/**
+ * The client's certificate (DER), extracted once per connection (renegotiation is disabled). Only the leaf:
+ * Node's full-chain extraction copies and re-decodes every certificate (≈ 0.5 ms per connection).
+ */
+export function peerLeaf(socket: TLSSocket): Buffer | null {
+  let peer = peers.get(socket);
+  if (!peer) {
+    peer = { leaf: socket.getPeerCertificate(false)?.raw ?? null };
+    peers.set(socket, peer);
+  }
+  return peer.leaf;
+}
+
+/** The certificates the client sent after its leaf, in order, extracted on first use. */
+function peerIntermediates(socket: TLSSocket): Buffer[] {
+  peerLeaf(socket);
+  const peer = peers.get(socket) as Peer;
+  if (peer.presented) return peer.presented;
+  const chain: Buffer[] = [];
   let cert = socket.getPeerCertificate(true);
   const seen = new Set<string>();
   while (cert?.raw && chain.length < 12) {
@@ -70,8 +85,8 @@ export function peerChain(socket: TLSSocket): Buffer[] {
     if (!cert.issuerCertificate || cert.issuerCertificate === cert) break;
     cert = cert.issuerCertificate;
   }
-  chains.set(socket, chain);
-  return chain;
+  peer.presented = chain.slice(1);
+  return peer.presented;
 }
 
 function tlsErrorCode(e: unknown): string | null {
@@ -83,7 +98,8 @@ function tlsErrorCode(e: unknown): string | null {
 function authorize(req: IncomingMessage) {
   const socket = req.socket as TLSSocket;
   return authorizeDevice({
-    chain: peerChain(socket),
+    leaf: peerLeaf(socket),
+    presented: () => peerIntermediates(socket),
     tlsAuthorized: socket.authorized,
     tlsError: tlsErrorCode(socket.authorizationError),
   });
@@ -126,7 +142,7 @@ export async function handleDeviceRequest(req: IncomingMessage, res: ServerRespo
     if (method !== "GET") return sendError(res, 405, "method_not_allowed", "use GET");
     // an optional client certificate adds the caller's customer's issuing CA
     const socket = req.socket as TLSSocket;
-    const identity = peerChain(socket).length ? await authorize(req).catch(() => null) : null;
+    const identity = peerLeaf(socket) ? await authorize(req).catch(() => null) : null;
     return sendPkcs7(res, await estCaCerts({ profile: label, customerId: identity?.customerId ?? null }));
   }
   if (op !== "simpleenroll" && op !== "simplereenroll") return sendError(res, 404, "not_found", "no such EST operation");
@@ -164,7 +180,7 @@ async function refusedCaller(req: IncomingMessage, identity: DeviceIdentity | nu
   const ip = req.socket.remoteAddress ?? null;
   if (identity)
     return { serial: identity.serial, customerId: identity.customerId, groupId: identity.via === "group" ? identity.groupId : null, ip };
-  const [leaf] = peerChain(req.socket as TLSSocket);
+  const leaf = peerLeaf(req.socket as TLSSocket);
   return { ...(leaf ? await refusedCertificateOwner(leaf, code) : { serial: null, customerId: null }), ip };
 }
 

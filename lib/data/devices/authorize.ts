@@ -10,8 +10,9 @@
 //
 // Freshness: one statement per request reads the certificate row, its device and the status of every CA on
 // its issuer's path in our records (concurrent requests share the statement, each reading after it asked),
-// so a revocation takes effect on the next request in every process that serves the port; the set of revoked CA certificates (matched by DER against the presented chain as well)
-// is cached for at most REVOKED_CA_TTL_MS. CA certificates and chains are immutable and cached per process.
+// so a revocation takes effect on the next request in every process that serves the port; the set of revoked CA
+// certificates (matched by DER against the path as well) is cached for at most REVOKED_CA_TTL_MS. The path of
+// one of our certificates is built from our CA records, whatever intermediates the client sent. CA certificates and chains are immutable and cached per process.
 //
 // Error codes (AppError): 401 client_certificate_required; 403 the path.ts codes (chain_untrusted,
 // cert_expired, cert_revoked, …), tls_chain_rejected, cert_unknown, issuer_mismatch, uid_mismatch,
@@ -62,8 +63,14 @@ export type GroupIdentity = {
 export type DeviceIdentity = CertIdentity | GroupIdentity;
 
 export type AuthorizeInput = {
-  /** the peer chain as the TLS layer received it: leaf first (empty: no client certificate) */
-  chain: Buffer[];
+  /** the client's certificate (DER) as the TLS layer received it; null: none */
+  leaf: Buffer | null;
+  /**
+   * the certificates the client sent after its leaf. Read only for chains that are not ours (enrollment
+   * groups, unknown certificates): ours are built from our CA records, which is cheaper than extracting them
+   * from the TLS layer on every new connection.
+   */
+  presented: () => Buffer[];
   /** what the TLS layer concluded about the chain against the root (socket.authorized / authorizationError) */
   tlsAuthorized: boolean;
   tlsError?: string | null;
@@ -77,7 +84,7 @@ const MISSING_ISSUER = new Set(["UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "UNABLE_TO_
 
 /** Who is calling, or throws AppError 401/403. */
 export async function authorizeDevice(input: AuthorizeInput): Promise<DeviceIdentity> {
-  const [leafDer, ...presented] = input.chain;
+  const leafDer = input.leaf;
   if (!leafDer) throw new AppError("client_certificate_required", "a client certificate is required", 401);
   const now = input.now ?? new Date();
   let serial: string;
@@ -93,7 +100,7 @@ export async function authorizeDevice(input: AuthorizeInput): Promise<DeviceIden
   if (row) {
     try {
       const [root, issuerChain, revoked] = await Promise.all([rootDer(), caChainDer(row.issuerId), revokedCas()]);
-      path = await validatedPath({ leafDer, presented, trustedRoot: root, knownCas: issuerChain, now, requiredEku: "clientAuth" });
+      path = await validatedPath({ leafDer, presented: [], trustedRoot: root, knownCas: issuerChain, now, requiredEku: "clientAuth" });
       if (!path.chainDer[1]?.equals(issuerChain[0]))
         throw forbidden("issuer_mismatch", "the certificate's issuer does not match our records");
       // revocation is read fresh on every request: the leaf's row, and every CA below the root
@@ -108,6 +115,7 @@ export async function authorizeDevice(input: AuthorizeInput): Promise<DeviceIden
     }
   }
   if (!path) {
+    const presented = input.presented();
     const group = await groupIdentity(leafDer, presented, now);
     if (group) return group;
     if (pssError) throw pssError;
