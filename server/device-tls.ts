@@ -1,16 +1,16 @@
 // TLS material of the device listener: a fresh key pair at every start (it never touches disk or the
 // database) and a server certificate for it from the hierarchy (TLS Intermediate, serverAuth, SAN
 // localhost / 127.0.0.1 / ::1 / PSS_DEVICE_HOSTNAMES), so devices trust it through the root alone.
-import { generateKeyPairSync } from "node:crypto";
 import { exportCaPem } from "../lib/data/ca/list-cas.ts";
 import { issueAndStore } from "../lib/data/certificates/issue-certificate.ts";
 import { env } from "../lib/env.ts";
 import { createCsr } from "../lib/pki/csr.ts";
+import { newPrivateKey } from "../lib/pki/keygen.ts";
 
 export type ListenerTls = { key: string; cert: string; ca: string; serial: string };
 
 export async function issueListenerTls(): Promise<ListenerTls> {
-  const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+  const privateKey = newPrivateKey();
   const extra = env()
     .PSS_DEVICE_HOSTNAMES.split(",")
     .map((h) => h.trim())

@@ -3,7 +3,7 @@
 // on resumed TLS sessions and on kept-alive connections. Runs on a scratch database (embedded, served on its
 // socket as the product serves it, or a PostgreSQL given by --database-url), never the product's data.
 import { spawn } from "node:child_process";
-import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -13,6 +13,7 @@ import { issueAndStore } from "../../lib/data/certificates/issue-certificate.ts"
 import { createCustomer } from "../../lib/data/customers/create-customer.ts";
 import { overrideEnv } from "../../lib/env.ts";
 import { createCsr } from "../../lib/pki/csr.ts";
+import { newPrivateKey } from "../../lib/pki/keygen.ts";
 import { startDeviceCluster } from "../../server/device-cluster.ts";
 import { createDeviceListener } from "../../server/device-listener.ts";
 import { issueListenerTls } from "../../server/device-tls.ts";
@@ -56,7 +57,7 @@ export const benchEnroll: Command = {
         },
         system,
       );
-      const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+      const privateKey = newPrivateKey();
       const boot = await issueAndStore({
         profile: "bootstrap",
         csr: createCsr({ key: privateKey }),

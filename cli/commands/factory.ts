@@ -1,13 +1,14 @@
 // `pss factory enroll`: the factory line's tool. Reads a folder of CSRs (or generates a key and CSR for each of
 // N device ids), asks the customer API for Client TLS certificates in batches of up to 1000 (OAuth client
 // credentials + a JWS by a payload-signing key), and writes <device-id>.crt.pem files and chain.pem.
-import { createHash, createPrivateKey, generateKeyPairSync, type KeyObject } from "node:crypto";
+import { createHash, createPrivateKey, type KeyObject } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { algFor, freshClaims, type PayloadKey, signKeyRegistration, signPayload } from "../../lib/api/sign.ts";
 import { AppError } from "../../lib/errors.ts";
 import { createCsr } from "../../lib/pki/csr.ts";
 import { toPem } from "../../lib/pki/der.ts";
+import { newPrivateKey } from "../../lib/pki/keygen.ts";
 import { OID_CN, OID_SERIAL_NUMBER } from "../../lib/pki/names.ts";
 import { API_LIMITS } from "../../lib/validations/api.ts";
 import { type Command, flags, required } from "../io.ts";
@@ -39,7 +40,7 @@ function csrsFromDir(dir: string): Csr[] {
 function generated(count: number, prefix: string, start: number): Csr[] {
   return Array.from({ length: count }, (_, i) => {
     const id = `${prefix}${start + i}`;
-    const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+    const privateKey = newPrivateKey();
     const der = createCsr({
       key: privateKey,
       subject: [

@@ -9,12 +9,13 @@
 //   <profile>.key / .crt  application key and certificate (c2pa.key, c2pa.crt, c2pa-chain.pem)
 //
 // Only node:crypto, node:https and node:fs: no database, no Next.js.
-import { createPrivateKey, generateKeyPairSync, type KeyObject, X509Certificate } from "node:crypto";
+import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
 import fs from "node:fs";
 import https from "node:https";
 import path from "node:path";
 import { createCsr } from "../pki/csr.ts";
 import { oid, sequence, set, utf8String } from "../pki/der.ts";
+import { newPrivateKey } from "../pki/keygen.ts";
 import { OID_CN, OID_SERIAL_NUMBER } from "../pki/names.ts";
 import { readCertsOnly } from "../pki/pkcs7.ts";
 
@@ -43,8 +44,7 @@ export const DEFAULT_TIMEOUT_MS = 30_000;
 // ---- building blocks ------------------------------------------------------------------------------------
 
 export function generateKey(type: KeyType = "p256"): KeyObject {
-  if (type === "ed25519") return generateKeyPairSync("ed25519").privateKey;
-  return generateKeyPairSync("ec", { namedCurve: type === "p384" ? "secp384r1" : "prime256v1" }).privateKey;
+  return newPrivateKey(type);
 }
 
 /** A PKCS#10 request for a device: subject CN = serialNumber = device id, optional one-time secret. */

@@ -1,8 +1,8 @@
 // In-process issuance benchmark (no database): parse + verify a CSR, build and sign the certificate, on one
 // core, next to the same work done with @peculiar/x509 as a reference. `pss bench issue` adds the DB write.
-import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { issueCaCertificate, issueCertificate } from "./certificate.ts";
 import { createCsr } from "./csr.ts";
+import { newPrivateKey } from "./keygen.ts";
 import { OID_CN, OID_SERIAL_NUMBER } from "./names.ts";
 import { keyObjectSigner } from "./signer.ts";
 import { crypto, x509 } from "./x509.ts";
@@ -30,12 +30,6 @@ export interface BenchIssueResult {
 const POOL = 64;
 const PUBLIC_URL = "http://pss.bench.invalid";
 
-function deviceKey(type: BenchKeyType): KeyObject {
-  if (type === "ed25519") return generateKeyPairSync("ed25519").privateKey;
-  if (type === "rsa2048") return generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
-  return generateKeyPairSync("ec", { namedCurve: type === "p384" ? "secp384r1" : "prime256v1" }).privateKey;
-}
-
 /** Runs `op` back to back for `seconds`, returning per-operation latencies in ms. */
 async function measure(seconds: number, op: (i: number) => Promise<unknown>): Promise<number[]> {
   const latencies: number[] = [];
@@ -54,14 +48,14 @@ const round = (n: number, digits = 3) => Math.round(n * 10 ** digits) / 10 ** di
 
 export async function benchIssue({ seconds = 5, keyType = "p256" }: BenchIssueOptions = {}): Promise<BenchIssueResult> {
   const now = new Date();
-  const rootSigner = keyObjectSigner(generateKeyPairSync("ec", { namedCurve: "prime256v1" }).privateKey);
+  const rootSigner = keyObjectSigner(newPrivateKey());
   const root = await issueCaCertificate({
     profile: "root",
     subject: { organization: "PSS Bench", commonName: "PSS Bench Root CA G1" },
     subjectKey: rootSigner,
     now,
   });
-  const caKey = generateKeyPairSync("ec", { namedCurve: "prime256v1" }).privateKey;
+  const caKey = newPrivateKey();
   const caSigner = keyObjectSigner(caKey);
   const ca = await issueCaCertificate({
     profile: "customer-tls-issuing",
@@ -74,7 +68,7 @@ export async function benchIssue({ seconds = 5, keyType = "p256" }: BenchIssueOp
   });
   const csrs = Array.from({ length: POOL }, (_, i) =>
     createCsr({
-      key: deviceKey(keyType),
+      key: newPrivateKey(keyType),
       subject: [
         { oid: OID_CN, value: `bench device ${i}`, encoding: "utf8" },
         { oid: OID_SERIAL_NUMBER, value: `bench-${i}`, encoding: "printable" },

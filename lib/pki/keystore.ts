@@ -4,8 +4,9 @@
 //
 // Error codes: master_key_invalid, master_key_mismatch (500), key_exists (409), key_not_found (404),
 // key_algorithm_unsupported. Messages never contain key material.
-import { createCipheriv, createDecipheriv, createPrivateKey, generateKeyPairSync, type KeyObject, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createPrivateKey, type KeyObject, randomBytes } from "node:crypto";
 import { PkiError } from "./errors.ts";
+import { type NewKeyType, newPrivateKey } from "./keygen.ts";
 import { type KeyAlgorithm, keyObjectSigner, type Signer } from "./signer.ts";
 
 export interface KeyStore {
@@ -28,7 +29,7 @@ export interface KeyMaterialRepository {
   get(ref: string): Promise<KeyMaterialRecord | null>;
 }
 
-const CURVE: Record<KeyAlgorithm, string> = { "ECDSA-P256": "prime256v1", "ECDSA-P384": "secp384r1" };
+const CURVE: Record<KeyAlgorithm, NewKeyType> = { "ECDSA-P256": "p256", "ECDSA-P384": "p384" };
 const MASTER_KEY_BYTES = 32;
 
 export class SoftwareKeyStore implements KeyStore {
@@ -47,7 +48,7 @@ export class SoftwareKeyStore implements KeyStore {
     const curve = CURVE[algorithm];
     if (!curve) throw new PkiError("key_algorithm_unsupported", "unsupported key algorithm");
     if (await this.#repo.get(ref)) throw new PkiError("key_exists", `a key already exists under ${ref}`, 409);
-    const { privateKey } = generateKeyPairSync("ec", { namedCurve: curve });
+    const privateKey = newPrivateKey(curve);
     const pkcs8 = privateKey.export({ type: "pkcs8", format: "der" });
     const sealed = seal(this.#masterKey, pkcs8, aad(ref));
     pkcs8.fill(0);

@@ -1,6 +1,6 @@
 // Test helpers for the device listener: a running listener on a free port, customers, bootstrapping
 // certificates, and an mTLS request function. Tests only.
-import { generateKeyPairSync, type KeyObject } from "node:crypto";
+import type { KeyObject } from "node:crypto";
 import type https from "node:https";
 import type { AddressInfo } from "node:net";
 import { ensureHierarchy } from "../../lib/data/ca/hierarchy.ts";
@@ -9,6 +9,7 @@ import { createCustomer } from "../../lib/data/customers/create-customer.ts";
 import { db } from "../../lib/db/client.ts";
 import { type EstConnection, EstError, type EstResponse, estRequest } from "../../lib/device-sdk/index.ts";
 import { createCsr } from "../../lib/pki/csr.ts";
+import { newPrivateKey } from "../../lib/pki/keygen.ts";
 import { createDeviceListener } from "../device-listener.ts";
 import { issueListenerTls } from "../device-tls.ts";
 import type { DeviceLimits } from "./limits.ts";
@@ -54,7 +55,7 @@ export type Credential = { key: KeyObject; keyPem: string; certPem: string; chai
 
 /** A bootstrapping certificate for the customer: key + certificate with its intermediates (no root). */
 export async function newBootstrap(customer: { customer: { id: string }; user: { uid: string } }): Promise<Credential> {
-  const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+  const privateKey = newPrivateKey();
   const issued = await issueAndStore({
     profile: "bootstrap",
     csr: createCsr({ key: privateKey }),

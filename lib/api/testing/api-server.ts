@@ -1,6 +1,6 @@
 // Tests only: the customer API's route handlers behind a plain Node HTTP server, so integration tests (and the
 // `pss factory` CLI) talk real HTTP to the same handlers Next.js serves — without building the app.
-import { generateKeyPairSync, type KeyObject } from "node:crypto";
+import type { KeyObject } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
@@ -18,6 +18,7 @@ import { createCustomer } from "../../data/customers/create-customer.ts";
 import { env } from "../../env.ts";
 import { createCsr } from "../../pki/csr.ts";
 import { toPem } from "../../pki/der.ts";
+import { newPrivateKey } from "../../pki/keygen.ts";
 import { OID_CN, OID_SERIAL_NUMBER } from "../../pki/names.ts";
 import { type PayloadKey, signKeyRegistration } from "../sign.ts";
 import { ecKey } from "./keys.ts";
@@ -74,7 +75,7 @@ export const publicUrl = (path: string) => `${env().publicUrl}${path}`;
 
 export { ecKey };
 
-export function csrPem(key: KeyObject = generateKeyPairSync("ec", { namedCurve: "prime256v1" }).privateKey, deviceId?: string): string {
+export function csrPem(key: KeyObject = newPrivateKey(), deviceId?: string): string {
   const subject = deviceId
     ? [
         { oid: OID_CN, value: deviceId, encoding: "utf8" as const },

@@ -3,10 +3,11 @@
 // Client TLS certificate is issued and stored first; its DER is the template every seeded certificate row
 // reuses — the point is query performance, not a million signatures. Serials, dates, statuses and the
 // denormalized Device.current* columns are per row and consistent with what issuance would have written.
-import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { db } from "../../db/client.ts";
 import { AppError } from "../../errors.ts";
 import { createCsr } from "../../pki/csr.ts";
+import { newPrivateKey } from "../../pki/keygen.ts";
 import { OID_CN, OID_SERIAL_NUMBER } from "../../pki/names.ts";
 import { type Actor, audit } from "../audit/record.ts";
 import { ensureHierarchy } from "../ca/hierarchy.ts";
@@ -57,7 +58,7 @@ async function seedCustomer(customerId: string | undefined, actor: Actor): Promi
 /** One real, signed Client TLS certificate of the customer: the DER template of the seeded rows. */
 async function template(customerId: string, uid: string, actor: Actor) {
   const deviceId = `seed-template-${randomBytes(4).toString("hex")}`;
-  const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+  const privateKey = newPrivateKey();
   const csr = createCsr({
     key: privateKey,
     subject: [
@@ -71,7 +72,7 @@ async function template(customerId: string, uid: string, actor: Actor) {
 
 /** A real bootstrapping certificate of the customer: one factory line's, whose key leaked (quarantined below). */
 async function factoryBootstrap(customerId: string, uid: string, actor: Actor): Promise<string> {
-  const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+  const privateKey = newPrivateKey();
   const rec = await issueAndStore({
     profile: "bootstrap",
     csr: createCsr({ key: privateKey }),
