@@ -8,7 +8,7 @@ import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
-import { withScratchDatabase } from "../../lib/bench/harness.ts";
+import { machineBusySeconds, withScratchDatabase } from "../../lib/bench/harness.ts";
 import { issueAndStore } from "../../lib/data/certificates/issue-certificate.ts";
 import { createCustomer } from "../../lib/data/customers/create-customer.ts";
 import { overrideEnv } from "../../lib/env.ts";
@@ -107,28 +107,37 @@ export const benchEnroll: Command = {
       type ModeResult = { mode: string; per_s: number; ops: number; errors: number; p50_ms: number; resumed: number };
       // The server's CPU time per operation and the handshakes it completed, read between the load generator's
       // "start" and result lines (only when the listener runs in this process: cluster workers are other processes).
-      const results: (ModeResult & { server_cpu_ms_per_op: number | null; server_handshakes: number | null })[] = [];
+      const results: (ModeResult & {
+        server_cpu_ms_per_op: number | null;
+        machine_cpu_ms_per_op: number | null;
+        server_handshakes: number | null;
+      })[] = [];
       await new Promise<void>((resolve, reject) => {
         const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "server/est/bench-load.ts"), JSON.stringify(config)], {
           cwd: ROOT,
         });
         let stderr = "";
         let cpu = process.cpuUsage();
+        let machine = machineBusySeconds();
         let handshakesBefore = 0;
         readline.createInterface({ input: child.stdout }).on("line", (line) => {
           if (!line.startsWith("{")) return;
           const msg = JSON.parse(line) as ModeResult | { start: string };
           if ("start" in msg) {
             cpu = process.cpuUsage();
+            machine = machineBusySeconds();
             handshakesBefore = handshakes;
             return;
           }
           const used = process.cpuUsage(cpu);
-          const serverMs = (used.user + used.system) / 1000 / Math.max(msg.ops, 1);
+          const machineNow = machineBusySeconds();
+          const perOp = (ms: number) => Math.round((ms / Math.max(msg.ops, 1)) * 100) / 100;
           const inProcess = workers === 0;
           results.push({
             ...msg,
-            server_cpu_ms_per_op: inProcess ? Math.round(serverMs * 100) / 100 : null,
+            server_cpu_ms_per_op: inProcess ? perOp((used.user + used.system) / 1000) : null,
+            // every process of the machine: listener(s), load generator, database server
+            machine_cpu_ms_per_op: machine === null || machineNow === null ? null : perOp((machineNow - machine) * 1000),
             server_handshakes: inProcess ? handshakes - handshakesBefore : null,
           });
         });

@@ -12,7 +12,7 @@ const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.lengt
 export const round = (n: number) => Math.round(n * 10) / 10;
 
 /** CPU seconds the whole machine spent busy so far (every process: ours, a database server's), from /proc/stat. */
-function machineBusySeconds(): number | null {
+export function machineBusySeconds(): number | null {
   try {
     const [, ...fields] = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/);
     const [user, nice, system, , , irq, softirq, steal] = fields.map(Number);
