@@ -1,11 +1,17 @@
-// driverQuery reads timestamps through epochMs: the instant Prisma wrote comes back unchanged whatever the
-// process's time zone (pg and PGlite both parse `timestamp` text in the local zone). Runs on PGlite and
-// PostgreSQL.
+// The hot functions behind driverQuery return timestamps as epoch milliseconds: the instant Prisma wrote
+// comes back unchanged whatever the process's time zone (pg and PGlite both parse `timestamp` text in the
+// local zone). Runs on PGlite and PostgreSQL.
 import { afterAll, describe, expect, it } from "vitest";
 import { dbLabel, testDb, unique } from "../../tests/db.ts";
-import { dateOf, driverQuery, epochMs } from "./client.ts";
+import { ensureHierarchy } from "../data/ca/hierarchy.ts";
+import { issueAndStore } from "../data/certificates/issue-certificate.ts";
+import { createCustomer } from "../data/customers/create-customer.ts";
+import { createCsr } from "../pki/csr.ts";
+import { newPrivateKey } from "../pki/keygen.ts";
+import { dateOf, driverQuery } from "./client.ts";
 
 const db = testDb();
+const system = { type: "system", id: "test" } as const;
 const zone = process.env.TZ;
 afterAll(() => {
   if (zone === undefined) delete process.env.TZ;
@@ -13,22 +19,32 @@ afterAll(() => {
 });
 
 describe(`driverQuery timestamps (${dbLabel()})`, () => {
-  it("reads back the instant Prisma wrote, in a process far from UTC", async () => {
-    const at = new Date("2026-03-08T06:30:15.123Z"); // the hour New York changes to daylight time
-    const row = await db.auditEvent.create({
-      data: { at, actorType: "system", actorId: unique("tz"), action: "test.timestamp", outcome: "success", details: {} },
-      select: { id: true },
+  it("device_auth_rows reads back the instant Prisma wrote, in a process far from UTC", async () => {
+    await ensureHierarchy(system);
+    const c = await createCustomer(
+      { name: unique("Zone").replace(/-/g, " "), adminEmail: `${unique()}@zone.test`, adminPassword: "a-long-password-1" },
+      system,
+    );
+    const cert = await issueAndStore({
+      profile: "bootstrap",
+      csr: createCsr({ key: newPrivateKey() }),
+      customerId: c.customer.id,
+      uid: c.user.uid,
+      actor: system,
     });
+    const at = new Date("2026-03-08T06:30:15.123Z"); // the hour New York changes to daylight time
+    await db.certificate.update({ where: { id: cert.id }, data: { revokedAt: at, revocationReason: "keyCompromise" } });
+
     process.env.TZ = "America/New_York";
     expect(new Date(2026, 0, 1).getTimezoneOffset()).toBe(300); // the zone took effect
-    const plain = await driverQuery<{ at: Date }>(`SELECT "at" FROM "AuditEvent" WHERE id = $1::bigint`, [String(row.id)]);
-    const [read] = await driverQuery<{ at: number | null; none: number | null }>(
-      `SELECT ${epochMs('"at"')} AS "at", ${epochMs("NULL::timestamp")} AS "none" FROM "AuditEvent" WHERE id = $1::bigint`,
-      [String(row.id)],
+    const [row] = await driverQuery<{ revokedAt: number | null; firstUsedAt: number | null }>(
+      "SELECT * FROM device_auth_rows($1::text[])",
+      [[cert.serialHex]],
     );
-    expect(dateOf(read.at)?.toISOString()).toBe(at.toISOString());
-    expect(dateOf(read.none)).toBeNull();
-    // what epochMs is for: the driver's own parse of the same column is off by the zone's offset
-    expect(plain[0].at.getTime()).not.toBe(at.getTime());
+    expect(dateOf(row.revokedAt)?.toISOString()).toBe(at.toISOString());
+    expect(dateOf(row.firstUsedAt)).toBeNull();
+    // why epoch milliseconds: the driver's own parse of the same column is off by the zone's offset
+    const [plain] = await driverQuery<{ revokedAt: Date }>(`SELECT "revokedAt" FROM "Certificate" WHERE id = $1::uuid`, [cert.id]);
+    expect(plain.revokedAt.getTime()).not.toBe(at.getTime());
   });
 });

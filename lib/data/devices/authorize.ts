@@ -19,7 +19,7 @@
 // cert_superseded, bootstrap_quarantined, device_decommissioned, group_ambiguous.
 import { createHash } from "node:crypto";
 import { batchedRead } from "../../db/batch-reads.ts";
-import { dateOf, db, driverQuery, epochMs } from "../../db/client.ts";
+import { dateOf, db, driverQuery } from "../../db/client.ts";
 import { AppError } from "../../errors.ts";
 import { log } from "../../log.ts";
 import { certificateIdentity, readCertificate } from "../../pki/certificate.ts";
@@ -187,7 +187,9 @@ type AuthRow = {
  * revocation status of every CA above it (fresh on every request) and, for a Client TLS certificate, its
  * replacement. One round trip instead of three to four, so revocation costs nothing extra to keep fresh —
  * and concurrent requests share it (lib/db/batch-reads.ts: each answer is read after it was asked for).
- * Straight to the driver: at a few requests per batch Prisma's own work per query cost more than the query.
+ * The statement is the function device_auth_rows (migration 20261122134500_hot_reads_generic_plans), planned
+ * once per session; called straight through the driver (at a few requests per batch Prisma's own work per query
+ * cost more than the query). Timestamps arrive as epoch milliseconds.
  */
 const certificateRow = batchedRead(async (serials: string[]) => {
   type Ms = number | null;
@@ -202,25 +204,7 @@ const certificateRow = batchedRead(async (serials: string[]) => {
       replFirstUsedAt: Ms;
       replCreatedAt: Ms;
     }
-  >(
-    `SELECT c.serial, c.id::text AS id, c.kind::text AS kind, c."customerId"::text AS "customerId", c.uid, c."issuerId"::text AS "issuerId",
-            c."deviceRef"::text AS "deviceRef", c."spkiSha256", ${epochMs('c."revokedAt"')} AS "revokedAt",
-            ${epochMs('c."quarantinedAt"')} AS "quarantinedAt", ${epochMs('c."firstUsedAt"')} AS "firstUsedAt",
-            c."replacesId"::text AS "replacesId", d."deviceId", d.status::text AS "deviceStatus",
-            (WITH RECURSIVE up AS (
-               SELECT id, "parentId", status FROM "CertificateAuthority" WHERE id = c."issuerId"
-               UNION ALL
-               SELECT ca.id, ca."parentId", ca.status FROM "CertificateAuthority" ca JOIN up ON ca.id = up."parentId")
-             SELECT count(*) FROM up WHERE status = 'REVOKED' AND "parentId" IS NOT NULL)::int AS "revokedCas",
-            ${epochMs('r."firstUsedAt"')} AS "replFirstUsedAt", ${epochMs('r."createdAt"')} AS "replCreatedAt"
-     FROM "Certificate" c
-     LEFT JOIN "Device" d ON d.id = c."deviceRef"
-     LEFT JOIN LATERAL (
-       SELECT x."firstUsedAt", x."createdAt" FROM "Certificate" x WHERE x."replacesId" = c.id ORDER BY x."createdAt" ASC LIMIT 1
-     ) r ON c.kind = 'CLIENT_TLS'
-     WHERE c.serial = ANY($1::text[])`,
-    [serials],
-  );
+  >(`SELECT * FROM device_auth_rows($1::text[])`, [serials]);
   const found = new Map<string, AuthRow>();
   for (const { serial, deviceId, deviceStatus, revokedAt, quarantinedAt, firstUsedAt, replFirstUsedAt, replCreatedAt, ...rest } of rows)
     found.set(serial, {

@@ -5,7 +5,7 @@
 // A refusal throws an AppError and writes nothing (an exceeded budget quarantines the bootstrapping
 // certificate); the device listener audits it (issue.ts auditRefusal).
 import { batchedRead } from "../../db/batch-reads.ts";
-import { db, driverQuery, epochMs, type Tx } from "../../db/client.ts";
+import { db, driverQuery, type Tx } from "../../db/client.ts";
 import { env } from "../../env.ts";
 import { AppError, isUniqueViolation } from "../../errors.ts";
 import { type ParsedCsr, parseCsr, requireDeviceId } from "../../pki/csr.ts";
@@ -74,23 +74,13 @@ type FactsKey = { customerId: string; bootstrapCertId: string | null; deviceId: 
 
 /**
  * What simpleenroll checks before signing, read in one round trip — shared by concurrent enrollments
- * (lib/db/batch-reads.ts), each answer read after it was asked for — straight to the driver, like the authorizer.
+ * (lib/db/batch-reads.ts), each answer read after it was asked for: the function enrollment_facts, planned once
+ * per session, straight through the driver like the authorizer's read.
  */
 const readFacts = batchedRead(async (keys: string[]) => {
   const ks = keys.map((k) => JSON.parse(k) as FactsKey);
   const rows = await driverQuery<{ i: number; policies: unknown; deviceExists: boolean; keyUsed: boolean; secret: unknown }>(
-    `SELECT k.i::int AS i,
-       (SELECT coalesce(json_agg(json_build_object(
-                 'bootstrapCertId', p."bootstrapCertId", 'allowDeviceIds', p."allowDeviceIds", 'denyDeviceIds', p."denyDeviceIds",
-                 'maxEnrollments', p."maxEnrollments", 'enrollUntil', ${epochMs('p."enrollUntil"')},
-                 'requireDeviceSecret', p."requireDeviceSecret")), '[]'::json)
-          FROM "EnrollmentPolicy" p
-         WHERE p."customerId" = k.customer AND (p."bootstrapCertId" IS NULL OR p."bootstrapCertId" = k.boot)) AS policies,
-       EXISTS (SELECT 1 FROM "Device" d WHERE d."customerId" = k.customer AND d."deviceId" = k.device) AS "deviceExists",
-       EXISTS (SELECT 1 FROM "Certificate" c WHERE c."spkiSha256" = k.spki) AS "keyUsed",
-       (SELECT json_build_object('secretHash', s."secretHash", 'usedAt', ${epochMs('s."usedAt"')})
-          FROM "DeviceSecret" s WHERE s."customerId" = k.customer AND s."deviceId" = k.device) AS secret
-     FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[]) WITH ORDINALITY AS k(customer, boot, device, spki, i)`,
+    "SELECT * FROM enrollment_facts($1::uuid[], $2::uuid[], $3::text[], $4::text[])",
     [ks.map((k) => k.customerId), ks.map((k) => k.bootstrapCertId), ks.map((k) => k.deviceId), ks.map((k) => k.spkiSha256)],
   );
   const json = <T>(v: unknown): T => (typeof v === "string" ? JSON.parse(v) : v) as T;
