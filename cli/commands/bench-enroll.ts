@@ -142,7 +142,8 @@ export const benchEnroll: Command = {
           });
         });
         child.stderr.on("data", (d) => (stderr += d));
-        child.on("exit", (code) =>
+        // "close", not "exit": every line of its output has been read by then
+        child.on("close", (code) =>
           code === 0 ? resolve() : reject(new Error(`load generator failed: ${stderr.trim().split("\n").at(-1)}`)),
         );
       });
