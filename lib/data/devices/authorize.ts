@@ -12,7 +12,8 @@
 // its issuer's path in our records (concurrent requests share the statement, each reading after it asked),
 // so a revocation takes effect on the next request in every process that serves the port; the set of revoked CA
 // certificates (matched by DER against the path as well) is cached for at most REVOKED_CA_TTL_MS. The path of
-// one of our certificates is built from our CA records, whatever intermediates the client sent. CA certificates and chains are immutable and cached per process.
+// one of our certificates is built from our CA records, whatever intermediates the client sent. CA
+// certificates and chains are immutable and cached per process.
 //
 // Error codes (AppError): 401 client_certificate_required; 403 the path.ts codes (chain_untrusted,
 // cert_expired, cert_revoked, …), tls_chain_rejected, cert_unknown, issuer_mismatch, uid_mismatch,
