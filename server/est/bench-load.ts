@@ -153,6 +153,7 @@ async function measure(mode: Mode): Promise<ModeResult> {
     let kept: tls.TLSSocket | undefined;
     while (performance.now() < end) {
       const t0 = performance.now();
+      const counted = t0 >= measuredFrom; // started inside the measured window
       try {
         if (mode === "handshake") {
           const s = await connect();
@@ -166,19 +167,19 @@ async function measure(mode: Mode): Promise<ModeResult> {
           if (mode === "keepalive") s = kept ??= await connect();
           else {
             s = await connect(mode === "resumed" ? session : undefined);
-            if (s.isSessionReused() && t0 >= measuredFrom) resumed++;
+            if (s.isSessionReused() && counted) resumed++;
             if (mode === "resumed") s.on("session", (sess: Buffer) => (session = sess));
           }
           const status = await exchange(s, req);
-          if (status !== 200 && t0 >= measuredFrom) errors++;
+          if (status !== 200 && counted) errors++;
           if (mode !== "keepalive") s.end();
         }
-        if (t0 >= measuredFrom) {
+        if (counted) {
           ops++;
           lat.push(performance.now() - t0);
         }
       } catch {
-        if (t0 >= measuredFrom) errors++;
+        if (counted) errors++;
         kept = undefined;
       }
     }
