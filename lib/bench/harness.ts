@@ -25,24 +25,29 @@ export function machineBusySeconds(): number | null {
 /**
  * Run `op` with `concurrency` callers for `seconds`; returns ops/s, latency percentiles and what each op cost
  * in CPU: ops per CPU-second of this process, and of the whole machine (the database server included).
+ * `warmup` seconds of the same load run first, uncounted: the JIT compiles the path and connections open.
  */
-export async function load(seconds: number, concurrency: number, op: (i: number) => Promise<unknown>) {
-  const latencies: number[] = [];
+export async function load(seconds: number, concurrency: number, op: (i: number) => Promise<unknown>, { warmup = 0 } = {}) {
   let next = 0;
+  const run = async (until: number, latencies: number[]) => {
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (performance.now() < until) {
+          const i = next++;
+          const t = performance.now();
+          await op(i);
+          latencies.push(performance.now() - t);
+        }
+      }),
+    );
+  };
+  if (warmup > 0) await run(performance.now() + warmup * 1000, []);
+  const latencies: number[] = [];
   const end = performance.now() + seconds * 1000;
   const started = performance.now();
   const cpuBefore = process.cpuUsage();
   const machineBefore = machineBusySeconds();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < end) {
-        const i = next++;
-        const t = performance.now();
-        await op(i);
-        latencies.push(performance.now() - t);
-      }
-    }),
-  );
+  await run(end, latencies);
   const elapsed = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
   const machineAfter = machineBusySeconds();

@@ -3,7 +3,6 @@
 // (certificate, device and audit rows in one transaction) on a scratch embedded database served the way
 // the product serves it, and — where `cfssl` is installed — cfssl's sign API measured in the same run.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { generateKeyPairSync } from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
 import os from "node:os";
@@ -12,12 +11,16 @@ import { issueAndStore } from "../data/certificates/issue-certificate.ts";
 import { createCustomer } from "../data/customers/create-customer.ts";
 import { benchIssue } from "../pki/bench-issue.ts";
 import { createCsr } from "../pki/csr.ts";
+import { newPrivateKey } from "../pki/keygen.ts";
 import { type NameAttribute, OID_CN } from "../pki/names.ts";
 import { load, round, withScratchDatabase } from "./harness.ts";
 
+/** Both sides of a comparison get the same uncounted warm-up (our JIT, cfssl's connections). */
+const WARMUP_SECONDS = 2;
+
 /** CSRs without a device id in the subject: the caller vouches for the id (as the mTLS and factory paths do). */
 export function deviceCsrs(n: number, subject: NameAttribute[] = []): Buffer[] {
-  return Array.from({ length: n }, () => createCsr({ key: generateKeyPairSync("ec", { namedCurve: "prime256v1" }).privateKey, subject }));
+  return Array.from({ length: n }, () => createCsr({ key: newPrivateKey(), subject }));
 }
 
 /** Issuance with the database write on a scratch database (or the PostgreSQL at `databaseUrl`). */
@@ -31,15 +34,19 @@ function benchWithDatabase(seconds: number, concurrency: number, databaseUrl?: s
     );
     const csrs = deviceCsrs(2000);
     // every request enrolls a new device id: a certificate row, a device row and an audit row per issuance
-    const result = await load(seconds, concurrency, (i) =>
-      issueAndStore({
-        profile: "client-tls",
-        csr: csrs[i % csrs.length],
-        deviceId: `dev-${i}`,
-        customerId: c.customer.id,
-        uid: c.user.uid,
-        actor,
-      }),
+    const result = await load(
+      seconds,
+      concurrency,
+      (i) =>
+        issueAndStore({
+          profile: "client-tls",
+          csr: csrs[i % csrs.length],
+          deviceId: `dev-${i}`,
+          customerId: c.customer.id,
+          uid: c.user.uid,
+          actor,
+        }),
+      { warmup: WARMUP_SECONDS },
     );
     return { ...result, concurrency };
   }, databaseUrl);
@@ -134,7 +141,7 @@ async function benchCfssl(seconds: number, concurrency: number) {
         await new Promise((r) => setTimeout(r, 100));
       }
     }
-    return await load(seconds, concurrency, sign);
+    return await load(seconds, concurrency, sign, { warmup: WARMUP_SECONDS });
   } finally {
     proc?.kill();
     fs.rmSync(dir, { recursive: true, force: true });
