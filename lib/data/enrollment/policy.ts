@@ -105,12 +105,20 @@ export async function checkBudget(p: EffectivePolicy, credential: EnrollmentCred
   const used =
     "bootstrapCertId" in credential
       ? await client.device.count({ where: { enrolledById: credential.bootstrapCertId } })
-      : // a group's device gets exactly one certificate authorized by the group (its first); rotations are
-        // authorized by the device's own certificate
-        await client.certificate.count({
-          where: { customerId: credential.customerId, kind: "CLIENT_TLS", authorizedBy: `group:${credential.groupId}` },
-        });
+      : await groupEnrollments(client, credential.groupId);
   if (used >= p.maxEnrollments) throw exceeded.max(p.maxEnrollments);
+}
+
+/**
+ * Devices a group enrolled: a group's device gets exactly one certificate authorized by the group (its first);
+ * rotations are authorized by the device's own certificate. The predicate is the partial index's, word for word
+ * (migration 20261122160000_group_enrollment_count), so the count reads the group's rows only.
+ */
+async function groupEnrollments(client: Tx, groupId: string): Promise<number> {
+  const [{ n }] = await client.$queryRaw<{ n: number }[]>`
+    SELECT count(*)::int AS n FROM "Certificate"
+    WHERE "kind" = 'CLIENT_TLS' AND "authorizedBy" LIKE 'group:%' AND "authorizedBy" = ${`group:${groupId}`}`;
+  return n;
 }
 
 /** Lock the credential's row for the rest of the transaction: its enrollments are counted one at a time. */
