@@ -304,6 +304,30 @@ describe("the classes as time passes", () => {
     expect(r).toEqual({ before: true, edge: false });
   });
 
+  it("fleet_state() is inlined by the planner, not called per row, and keeps its precedence", async () => {
+    const plan = await db.$queryRaw<{ "QUERY PLAN": string }[]>`EXPLAIN VERBOSE SELECT
+      fleet_state(d.status, d."currentRevokedAt", d.quarantined, d."currentNotAfter", now()::timestamp) FROM "Device" d`;
+    const text = plan.map((r) => r["QUERY PLAN"]).join("\n");
+    expect(text).toContain("CASE WHEN");
+    expect(text).not.toContain("fleet_state(");
+    const t = "2030-01-31 12:00:00";
+    const [r] = await db.$queryRaw<Record<string, string>[]>`SELECT
+      fleet_state('DECOMMISSIONED', NULL, true, NULL, ${t}::timestamp)::text AS decommissioned,
+      fleet_state('ACTIVE', ${t}::timestamp, true, NULL, ${t}::timestamp)::text AS revoked,
+      fleet_state('ACTIVE', NULL, true, NULL, ${t}::timestamp)::text AS quarantined,
+      fleet_state('ACTIVE', NULL, false, NULL, ${t}::timestamp)::text AS none,
+      fleet_state('ACTIVE', NULL, false, ${t}::timestamp, ${t}::timestamp)::text AS expired,
+      fleet_state('ACTIVE', NULL, false, ${t}::timestamp + interval '1 ms', ${t}::timestamp)::text AS active`;
+    expect(r).toEqual({
+      decommissioned: "REVOKED",
+      revoked: "REVOKED",
+      quarantined: "QUARANTINED",
+      none: "NONE",
+      expired: "EXPIRED",
+      active: "ACTIVE",
+    });
+  });
+
   it("an expiry and a rotation deadline passing change every answer at once, before and after the sweep, forwards and back", async () => {
     const c = await createCustomer({ name: unique("Clock").replace(/-/g, " "), adminEmail: `${unique()}@fleet.test` }, system);
     const scope = { customerId: c.customer.id };
