@@ -121,8 +121,7 @@ export function simpleEnroll({ identity, csr: input, now = new Date() }: EnrollI
     const csr = parseCsr(input);
     const deviceId = requireDeviceId(csr);
     const bootstrapCertId = identity.via === "pss" ? identity.certId : null;
-    const credential: EnrollmentCredential =
-      identity.via === "pss" ? { bootstrapCertId: identity.certId } : { groupId: identity.groupId, customerId: identity.customerId };
+    const credential: EnrollmentCredential = identity.via === "pss" ? { bootstrapCertId: identity.certId } : { groupId: identity.groupId };
     // one statement for every pre-check (policy rows, device exists, key certified, one-time secret)
     const facts = await enrollmentFacts({ customerId: identity.customerId, bootstrapCertId, deviceId, spkiSha256: csr.spkiSha256 });
     const policy = policyFromRows(facts.policies);

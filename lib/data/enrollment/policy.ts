@@ -89,7 +89,7 @@ export async function consumeDeviceSecret(tx: Tx, customerId: string, deviceId: 
 }
 
 /** What an enrollment is counted against: the bootstrapping certificate, or the enrollment group. */
-export type EnrollmentCredential = { bootstrapCertId: string } | { groupId: string; customerId: string };
+export type EnrollmentCredential = { bootstrapCertId: string } | { groupId: string };
 
 /** Does the policy set a budget (max devices or a window) at all? */
 export const hasBudget = (p: EffectivePolicy) => p.maxEnrollments !== null || p.enrollUntil !== null;
