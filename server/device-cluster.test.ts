@@ -8,7 +8,7 @@ import { ensureHierarchy } from "../lib/data/ca/hierarchy.ts";
 import { closeDb, db, openDatabase } from "../lib/db/client.ts";
 import { serveEmbedded } from "../lib/db/embedded.ts";
 import { Device } from "../lib/device-sdk/index.ts";
-import { type DeviceCluster, startDeviceCluster } from "./device-cluster.ts";
+import { type DeviceCluster, inheritedArgs, startDeviceCluster } from "./device-cluster.ts";
 import { issueListenerTls } from "./device-tls.ts";
 import { est, type Listener, newBootstrap, newCustomer, system } from "./est/testing.ts";
 
@@ -58,5 +58,25 @@ describe("device listener in a cluster worker", () => {
     await db().certificate.update({ where: { serial: boot.serial }, data: { revokedAt: new Date(), revocationReason: "keyCompromise" } });
     const refused = await est(l, "simpleenroll", boot, "AAAA");
     expect(refused).toMatchObject({ status: 403, code: "cert_revoked" });
+  });
+});
+
+describe("inheritedArgs", () => {
+  it("gives the workers this process's export conditions and heap sizing, nothing else", () => {
+    const argv = [
+      "--conditions=react-server",
+      "-C",
+      "x",
+      "--max-semi-space-size=64",
+      "--inspect",
+      "--max-old-space-size=4096",
+      "--cpu-prof",
+    ];
+    expect(inheritedArgs(argv)).toEqual([
+      "--conditions=react-server",
+      "--conditions=x",
+      "--max-semi-space-size=64",
+      "--max-old-space-size=4096",
+    ]);
   });
 });

@@ -26,11 +26,14 @@ export type WorkerConfig = {
   settings?: Partial<Env>;
 };
 
-/** `--conditions=x`, `--conditions x` and `-C x` of this process, for the workers. */
-function conditionArgs(argv: string[]): string[] {
+/**
+ * What the workers inherit from this process's flags: the export conditions (`--conditions=x`, `--conditions x`,
+ * `-C x`) and the heap sizing (`--max-semi-space-size=N`, `--max-old-space-size=N`, as `npm start` sets them).
+ */
+export function inheritedArgs(argv: string[]): string[] {
   const out: string[] = [];
   argv.forEach((a, i) => {
-    if (a.startsWith("--conditions=")) out.push(a);
+    if (/^--(conditions|max-semi-space-size|max-old-space-size)=/.test(a)) out.push(a);
     else if ((a === "--conditions" || a === "-C") && argv[i + 1]) out.push(`--conditions=${argv[i + 1]}`);
   });
   return out;
@@ -56,8 +59,8 @@ export async function startDeviceCluster(opts: {
   if (target.kind === "pglite") throw new Error("device workers need the embedded database served on its socket, or PostgreSQL");
   cluster.setupPrimary({
     exec: path.join(ROOT, "server/device-worker.ts"),
-    // the TypeScript loader, and the primary's export conditions (the CLI runs with react-server)
-    execArgv: ["--import", "tsx", ...conditionArgs(process.execArgv)],
+    // the TypeScript loader, and the primary's export conditions (the CLI runs with react-server) and heap sizing
+    execArgv: ["--import", "tsx", ...inheritedArgs(process.execArgv)],
     cwd: ROOT,
     silent: false,
   });
