@@ -34,15 +34,31 @@ function newClient(target: DbTarget) {
   }
   const pool = new pg.Pool({ ...pgConnection(target), max: 16 });
   const client = new PrismaClient({ adapter: new PrismaPg(pool), omit });
+  // A PostgreSQL server keeps named statements per connection: each is parsed and planned once, not on every
+  // call. Not over the embedded database's socket, where every connection shares one session (names would
+  // collide).
+  const named = target.kind === "postgres";
   return {
     db: client,
     target,
-    query: async <T>(sql: string, params: unknown[]) => (await pool.query(sql, params)).rows as T[],
+    query: async <T>(sql: string, params: unknown[]) =>
+      (await pool.query(named ? { name: statementName(sql), text: sql, values: params } : { text: sql, values: params })).rows as T[],
     close: async () => {
       await client.$disconnect();
       await pool.end();
     },
   };
+}
+
+// One name per statement text, the same in every connection of the process.
+const statementNames = new Map<string, string>();
+function statementName(sql: string): string {
+  let name = statementNames.get(sql);
+  if (!name) {
+    name = `pss_hot_${statementNames.size}`;
+    statementNames.set(sql, name);
+  }
+  return name;
 }
 
 export type Db = ReturnType<typeof newClient>["db"];
@@ -66,8 +82,9 @@ export function openDatabase(target: DbTarget): Db {
 /**
  * One statement straight to the driver (pg's pool, or the in-process PGlite), past Prisma's per-query and
  * per-parameter processing: for hot paths (the issuance batch, the authorizer's and EST's batched reads). Same
- * database, same connections as db(). Those statements call PL/pgSQL functions that keep generic plans, so
- * PostgreSQL does not plan them on every execution.
+ * database, same connections as db(). On a PostgreSQL server each statement is a named prepared statement, so
+ * `sql` must be one of a fixed set of texts (never built from values); those statements call PL/pgSQL
+ * functions that keep generic plans, so PostgreSQL plans neither the call nor its body on every execution.
  */
 export function driverQuery<T>(sql: string, params: unknown[]): Promise<T[]> {
   return opened().query<T>(sql, params);

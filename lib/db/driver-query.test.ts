@@ -48,3 +48,14 @@ describe(`driverQuery timestamps (${dbLabel()})`, () => {
     expect(plain.revokedAt.getTime()).not.toBe(at.getTime());
   });
 });
+
+describe.runIf(dbLabel() === "postgres")("driverQuery on a PostgreSQL server", () => {
+  it("prepares each statement once per connection and runs it again by name", async () => {
+    const sql = "SELECT $1::int + 1 AS n";
+    expect((await driverQuery<{ n: number }>(sql, [1]))[0].n).toBe(2);
+    expect((await driverQuery<{ n: number }>(sql, [41]))[0].n).toBe(42);
+    // pg's pool hands the most recently released connection out again: the one that prepared the statement
+    const prepared = await driverQuery<{ name: string }>("SELECT name FROM pg_prepared_statements WHERE statement = $1", [sql]);
+    expect(prepared).toEqual([{ name: expect.stringMatching(/^pss_hot_\d+$/) }]);
+  });
+});
