@@ -2,33 +2,32 @@
 // the TLS Root CA and the active TLS Intermediate (which also issued the listener's certificate). With one,
 // the caller's customer's active issuing CA for the path is added (Customer TLS Issuing CA, or the
 // application CA of the profile).
-import type { CaKind } from "../../../generated/prisma/client.ts";
 import { db } from "../../db/client.ts";
 import { AppError } from "../../errors.ts";
-import { APPLICATION_PROFILES, scopeKey } from "../ca/hierarchy.ts";
+import { APPLICATION_PROFILES, type CaScope, scopeKey } from "../ca/hierarchy.ts";
 
 export async function estCaCerts(input: { profile?: string; customerId?: string | null }): Promise<Buffer[]> {
   if (input.profile !== undefined && !(APPLICATION_PROFILES as readonly string[]).includes(input.profile))
     throw new AppError("profile_unknown", `unknown EST label: ${input.profile}`, 404);
-  const active = async (kind: CaKind, customerId?: string, application?: string) => {
-    const ca = await db().certificateAuthority.findFirst({
-      where: customerId
-        ? { scope: scopeKey({ kind, customerId, application: application ?? null }), status: "ACTIVE" }
-        : { kind, status: "ACTIVE" },
-      orderBy: { generation: "desc" },
-      select: { certDer: true },
-    });
-    return ca ? [Buffer.from(ca.certDer)] : [];
-  };
-  const out: Buffer[] = [];
-  if (input.customerId) {
-    out.push(
-      ...(input.profile
-        ? await active("APPLICATION", input.customerId, input.profile)
-        : await active("CUSTOMER_TLS_ISSUING", input.customerId)),
+  // leaf-most first: the customer's issuing CA (if any), the TLS Intermediate, the root
+  const scopes: CaScope[] = [{ kind: "TLS_INTERMEDIATE" }, { kind: "ROOT" }];
+  if (input.customerId)
+    scopes.unshift(
+      input.profile
+        ? { kind: "APPLICATION", customerId: input.customerId, application: input.profile }
+        : { kind: "CUSTOMER_TLS_ISSUING", customerId: input.customerId },
     );
-  }
-  out.push(...(await active("TLS_INTERMEDIATE")), ...(await active("ROOT")));
+  const keys = scopes.map(scopeKey);
+  // one statement for every scope; the newest active generation of each
+  const rows = await db().certificateAuthority.findMany({
+    where: { scope: { in: keys }, status: "ACTIVE" },
+    orderBy: { generation: "desc" },
+    select: { scope: true, certDer: true },
+  });
+  const out = keys.flatMap((k) => {
+    const row = rows.find((r) => r.scope === k);
+    return row ? [Buffer.from(row.certDer)] : [];
+  });
   if (!out.length) throw new AppError("ca_not_initialized", "the CA hierarchy is not initialized", 503);
   return out;
 }
