@@ -50,6 +50,37 @@ export function scopeKey(s: CaScope): string {
   return `${s.kind}:${s.customerId ?? "-"}:${s.application ?? "-"}`;
 }
 
+/** The scope a CA generation belongs to. */
+export const scopeOf = (ca: Pick<CaRow, "kind" | "customerId" | "profile">): CaScope => ({
+  kind: ca.kind,
+  customerId: ca.customerId,
+  application: ca.profile,
+});
+
+/** CA kinds below the root, parents before children: the order rotations and revocation cascades walk. */
+export const PARENTS_FIRST: CaKind[] = [
+  "BOOTSTRAP_INTERMEDIATE",
+  "TLS_INTERMEDIATE",
+  "BOOTSTRAP_ISSUING",
+  "CUSTOMER_TLS_ISSUING",
+  "APPLICATION",
+];
+
+/**
+ * Lock the CA rows of these scopes until the transaction ends (in one order, so two callers cannot deadlock):
+ * rotations and revocations of one scope then run one after the other, each seeing the other's outcome.
+ */
+export async function lockScopes(tx: Tx, scopes: string[]): Promise<void> {
+  const sorted = [...new Set(scopes)].sort();
+  await tx.$executeRaw`SELECT 1 FROM "CertificateAuthority" WHERE scope = ANY(${sorted}::text[]) ORDER BY scope, generation FOR UPDATE`;
+}
+
+/** A new generation of a CA's scope, signed by the active generation of its parent's scope. */
+export async function nextGeneration(tx: Tx, ca: CaRow, customerName: string | undefined, now: Date): Promise<ActiveCa> {
+  const parent = await activeCa({ kind: CA_SPEC[ca.kind].parent! }, tx);
+  return createCa(tx, scopeOf(ca), parent, customerName, now);
+}
+
 function subjectFor(s: CaScope, generation: number, customerName?: string): SubjectFields {
   const prefix = env().PSS_SUBJECT_PREFIX;
   if (s.kind === "CUSTOMER_TLS_ISSUING")
@@ -196,17 +227,22 @@ export async function rotateCa(caId: string, actor: Actor, now = new Date()): Pr
   if (!old) throw new AppError("ca_not_found", "No such CA.", 404);
   if (old.kind === "ROOT")
     throw new AppError("ca_rotate_root", "The root is the trust anchor: rotating it is a re-keying ceremony, not a rotation.", 409);
-  if (old.status === "RETIRED") throw new AppError("ca_not_active", "This CA generation is already retired; rotate the active one.", 409);
-  const s: CaScope = { kind: old.kind, customerId: old.customerId, application: old.profile };
+  const notActive = () => new AppError("ca_not_active", "This CA generation is no longer active; rotate the active one.", 409);
+  if (old.status === "RETIRED") throw notActive();
   try {
     return await db().$transaction(
       async (tx) => {
-        const parent = await activeCa({ kind: CA_SPEC[old.kind].parent! }, tx);
+        // decided under the scope's lock: a concurrent rotation or revocation has finished, or waits for this one
+        await lockScopes(tx, [old.scope]);
+        const current = await tx.certificateAuthority.findUniqueOrThrow({ where: { id: old.id } });
+        const active = await tx.certificateAuthority.count({ where: { scope: old.scope, status: "ACTIVE" } });
+        // a revoked generation may be rotated only to recover a scope left without an active one
+        if (current.status === "RETIRED" || (current.status === "REVOKED" && active > 0)) throw notActive();
         const retired =
-          old.status === "ACTIVE"
+          current.status === "ACTIVE"
             ? await tx.certificateAuthority.update({ where: { id: old.id }, data: { status: "RETIRED", retiredAt: now } })
-            : old;
-        const { ca } = await createCa(tx, s, parent, old.customer?.name, now);
+            : current;
+        const { ca } = await nextGeneration(tx, old, old.customer?.name, now);
         await audit(tx, actor, {
           action: "ca.rotate",
           customerId: old.customerId,
@@ -247,19 +283,19 @@ export async function rotateDueCas(
   now = new Date(),
 ): Promise<{ rotated: { id: string; subject: string; reason: string }[] }> {
   const rotated: { id: string; subject: string; reason: string }[] = [];
-  for (const kind of [
-    "BOOTSTRAP_INTERMEDIATE",
-    "TLS_INTERMEDIATE",
-    "BOOTSTRAP_ISSUING",
-    "CUSTOMER_TLS_ISSUING",
-    "APPLICATION",
-  ] as CaKind[]) {
+  for (const kind of PARENTS_FIRST) {
     const cas = await db().certificateAuthority.findMany({ where: { kind, status: "ACTIVE" } });
     for (const ca of cas) {
       const reason = rotationDue(ca, now);
       if (!reason) continue;
-      const { active } = await rotateCa(ca.id, actor, now);
-      rotated.push({ id: active.id, subject: active.subject, reason });
+      try {
+        const { active } = await rotateCa(ca.id, actor, now);
+        rotated.push({ id: active.id, subject: active.subject, reason });
+      } catch (e) {
+        // another process's scheduler (or an operator) rotated or revoked it meanwhile
+        if (e instanceof AppError && (e.code === "ca_not_active" || e.code === "ca_rotation_in_progress")) continue;
+        throw e;
+      }
     }
   }
   return { rotated };

@@ -8,7 +8,7 @@ import { createCsr } from "../../pki/csr.ts";
 import { toPem } from "../../pki/der.ts";
 import { OID_CN, OID_SERIAL_NUMBER } from "../../pki/names.ts";
 import { opensslAsync, scratchDir } from "../../pki/testing/ca-fixture.ts";
-import { ensureHierarchy } from "../ca/hierarchy.ts";
+import { activeCa, ensureHierarchy, rotateCa } from "../ca/hierarchy.ts";
 import { issueAndStore } from "../certificates/issue-certificate.ts";
 import { createCustomer } from "../customers/create-customer.ts";
 import { currentCrl } from "./crl.ts";
@@ -216,4 +216,92 @@ describe(`revocation, CRL and OCSP (${dbLabel()})`, () => {
     });
     expect(fresh.issuerId).toBe(replacement.id);
   });
+
+  it("revoking a customer's TLS issuing CA after a rotation cuts off the older generation's devices too", async () => {
+    const { c, certs } = await customerWithDevices(2);
+    const g1 = certs[0].issuerId;
+    const { active: g2 } = await rotateCa(g1, system);
+    const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+    await issueAndStore({
+      profile: "client-tls",
+      csr: createCsr({ key: privateKey, subject: [{ oid: OID_SERIAL_NUMBER, value: "dev-g2", encoding: "printable" }] }),
+      customerId: c.customer.id,
+      uid: c.user.uid,
+      actor: system,
+    });
+    // the confirmation counts both generations' devices
+    expect(await caBlastRadius(g2.id)).toMatchObject({ certificates: 3, devices: 3 });
+    const r = await revokeCa({ caId: g2.id, reason: "keyCompromise", actor: system });
+    expect(r).toMatchObject({ casRevoked: 2, certificatesRevoked: 3 });
+    const gens = await db.certificateAuthority.findMany({ where: { scope: g2.scope }, orderBy: { generation: "asc" } });
+    expect(gens.map((g) => g.status)).toEqual(["REVOKED", "REVOKED", "ACTIVE"]);
+    // the devices' certificates carry cACompromise: their CA's key was compromised, not theirs
+    const leaf = await db.certificate.findUniqueOrThrow({ where: { id: certs[0].id } });
+    expect(leaf.revocationReason).toBe("cACompromise");
+    expect(await ocsp(certs[0].pem, certs[0].chainPem)).toMatch(/leaf\.pem: revoked/);
+  });
+
+  it("concurrent revocations or rotations of one CA leave exactly one active generation", async () => {
+    const a = await customerWithDevices(1);
+    const revoked = await Promise.allSettled([
+      revokeCa({ caId: a.certs[0].issuerId, actor: system }),
+      revokeCa({ caId: a.certs[0].issuerId, actor: system }),
+    ]);
+    expect(revoked.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
+    expect(revoked.find((r) => r.status === "rejected")).toMatchObject({ reason: { code: "already_revoked" } });
+    const scopeA = (await db.certificateAuthority.findUniqueOrThrow({ where: { id: a.certs[0].issuerId } })).scope;
+    expect(await db.certificateAuthority.count({ where: { scope: scopeA, status: "ACTIVE" } })).toBe(1);
+
+    const b = await customerWithDevices(1);
+    const rotated = await Promise.allSettled([rotateCa(b.certs[0].issuerId, system), rotateCa(b.certs[0].issuerId, system)]);
+    expect(rotated.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
+    const scopeB = (await db.certificateAuthority.findUniqueOrThrow({ where: { id: b.certs[0].issuerId } })).scope;
+    expect(await db.certificateAuthority.count({ where: { scope: scopeB, status: "ACTIVE" } })).toBe(1);
+    // a revoked generation whose scope has an active one cannot be rotated into a second
+    await expect(rotateCa(a.certs[0].issuerId, system)).rejects.toMatchObject({ code: "ca_not_active" });
+  });
+
+  // Revoking the shared TLS Intermediate would cut off every other test file's customers on a shared
+  // PostgreSQL database: on PGlite each file has a database of its own.
+  it.runIf(dbLabel() === "pglite")(
+    "revoking the TLS Intermediate revokes every CA below it and what they issued, and replaces them, parents first",
+    async () => {
+      const { c, certs } = await customerWithDevices(1);
+      const intermediate = await activeCa({ kind: "TLS_INTERMEDIATE" });
+      const r = await revokeCa({ caId: intermediate.ca.id, reason: "keyCompromise", actor: system });
+      expect(r.casRevoked).toBeGreaterThanOrEqual(3); // the intermediate, the customer's TLS issuing and c2pa CAs
+      const leaf = await db.certificate.findUniqueOrThrow({ where: { id: certs[0].id } });
+      expect(leaf.revocationReason).toBe("cACompromise");
+      expect(await ocsp(certs[0].pem, certs[0].chainPem)).toMatch(/leaf\.pem: revoked/);
+      // a new intermediate, and the customer's CAs anew beneath it: issuance goes on with a chain openssl accepts
+      const next = await activeCa({ kind: "TLS_INTERMEDIATE" });
+      expect(next.ca.id).toBe(r.replacementCaId);
+      const tls = await activeCa({ kind: "CUSTOMER_TLS_ISSUING", customerId: c.customer.id });
+      const c2pa = await activeCa({ kind: "APPLICATION", customerId: c.customer.id, application: "c2pa" });
+      expect([tls.ca.parentId, c2pa.ca.parentId]).toEqual([next.ca.id, next.ca.id]);
+      const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+      const fresh = await issueAndStore({
+        profile: "client-tls",
+        csr: createCsr({ key: privateKey, subject: [{ oid: OID_SERIAL_NUMBER, value: "dev-after", encoding: "printable" }] }),
+        customerId: c.customer.id,
+        uid: c.user.uid,
+        actor: system,
+      });
+      expect(fresh.issuerId).toBe(tls.ca.id);
+      const s = scratchDir();
+      try {
+        const v = await opensslAsync([
+          "verify",
+          "-CAfile",
+          s.write("root.pem", fresh.chainPem.at(-1)!),
+          "-untrusted",
+          s.write("chain.pem", fresh.chainPem.slice(0, -1).join("")),
+          s.write("leaf.pem", fresh.pem),
+        ]);
+        expect(v.out).toContain("leaf.pem: OK");
+      } finally {
+        s.cleanup();
+      }
+    },
+  );
 });

@@ -1,8 +1,8 @@
-import { db } from "../../db/client.ts";
+import { db, type Tx } from "../../db/client.ts";
 import { AppError } from "../../errors.ts";
 import { type RevocationReason, revocationReasonSchema } from "../../pki/crl.ts";
 import { type Actor, audit } from "../audit/record.ts";
-import { createCa, findActiveCa } from "../ca/hierarchy.ts";
+import { type CaRow, lockScopes, nextGeneration, PARENTS_FIRST } from "../ca/hierarchy.ts";
 import { markCurrentRevoked } from "../fleet/current-certificate.ts";
 import { publishCrl } from "./crl.ts";
 
@@ -14,11 +14,32 @@ export type RevokeCaInput = {
   actor: Actor;
 };
 
+/**
+ * The CA generations revoking `ca` revokes (SPEC §6): for a customer TLS issuing CA every generation of the
+ * customer's scope not yet revoked (so every device of the customer is cut off, not only the newest
+ * generation's); for any CA, every CA below those, at any depth.
+ */
+async function revocationSet(client: Tx, ca: CaRow): Promise<CaRow[]> {
+  const set =
+    ca.kind === "CUSTOMER_TLS_ISSUING"
+      ? await client.certificateAuthority.findMany({ where: { scope: ca.scope, status: { not: "REVOKED" } } })
+      : ca.status === "REVOKED"
+        ? []
+        : [ca];
+  for (let frontier = set.map((c) => c.id); frontier.length; ) {
+    const children = await client.certificateAuthority.findMany({ where: { parentId: { in: frontier }, status: { not: "REVOKED" } } });
+    set.push(...children);
+    frontier = children.map((c) => c.id);
+  }
+  return set;
+}
+
 /** What revoking a CA cuts off: the portal shows it before the staff member confirms. */
 export async function caBlastRadius(caId: string, now = new Date()) {
-  const ca = await db().certificateAuthority.findUnique({ where: { id: caId }, select: { id: true, kind: true, customerId: true } });
+  const ca = await db().certificateAuthority.findUnique({ where: { id: caId } });
   if (!ca) throw new AppError("ca_not_found", "No such CA.", 404);
-  const live = { issuerId: caId, revokedAt: null, notAfter: { gt: now } };
+  const issuers = (await revocationSet(db(), ca)).map((c) => c.id);
+  const live = { issuerId: { in: issuers }, revokedAt: null, notAfter: { gt: now } };
   const [certificates, devices, bootstrap] = await Promise.all([
     db().certificate.count({ where: live }),
     db().device.count({ where: { certificates: { some: live } } }),
@@ -29,34 +50,49 @@ export async function caBlastRadius(caId: string, now = new Date()) {
   return { certificates, devices, bootstrapCertificates: bootstrap };
 }
 
+/** RFC 5280 §5.3.1: what a CA's compromise means for what it issued. */
+const reasonBelow = (reason: RevocationReason): RevocationReason =>
+  reason === "keyCompromise" || reason === "cACompromise" ? "cACompromise" : reason;
+
 /**
- * Revoke a CA (SPEC §6): the CA in its parent's CRL, every certificate it issued, by default the customer's
- * bootstrapping certificates, and — for a customer TLS issuing CA — a new generation becomes active so
- * the customer can provision again. One transaction; CRLs are reissued right after.
+ * Revoke a CA (SPEC §6): the CA in its parent's CRL, the CAs below it, every certificate they issued, by
+ * default the customer's bootstrapping certificates (for a customer TLS issuing CA, whose every generation is
+ * revoked), and every scope that loses its active generation gets a new one under its parent's active
+ * generation — parents first — so issuance goes on. One transaction, decided under the scopes' locks (a
+ * concurrent rotation or revocation of them waits); CRLs are reissued right after.
  */
 export async function revokeCa(input: RevokeCaInput) {
   const reason = revocationReasonSchema.parse(input.reason ?? "cessationOfOperation");
-  const ca = await db().certificateAuthority.findUnique({
-    where: { id: input.caId },
-    include: { customer: { select: { id: true, name: true } } },
-  });
-  if (!ca) throw new AppError("ca_not_found", "No such CA.", 404);
-  if (ca.kind === "ROOT") throw new AppError("ca_revoke_root", "The root is the trust anchor and cannot be revoked here.", 409);
-  if (ca.status === "REVOKED") throw new AppError("already_revoked", "This CA is already revoked.", 409);
+  const found = await db().certificateAuthority.findUnique({ where: { id: input.caId } });
+  if (!found) throw new AppError("ca_not_found", "No such CA.", 404);
+  if (found.kind === "ROOT") throw new AppError("ca_revoke_root", "The root is the trust anchor and cannot be revoked here.", 409);
+  const alreadyRevoked = () => new AppError("already_revoked", "This CA is already revoked.", 409);
+  if (found.status === "REVOKED") throw alreadyRevoked();
   const now = new Date();
-  const isCustomerTls = ca.kind === "CUSTOMER_TLS_ISSUING";
+  const below = reasonBelow(reason);
   const result = await db().$transaction(
     async (tx) => {
-      await tx.certificateAuthority.update({ where: { id: ca.id }, data: { status: "REVOKED", revokedAt: now, revocationReason: reason } });
+      const preview = await revocationSet(tx, found);
+      await lockScopes(tx, [found.scope, ...preview.map((c) => c.scope)]);
+      // re-read under the locks: a revocation or rotation that finished meanwhile counts
+      const ca = await tx.certificateAuthority.findUniqueOrThrow({ where: { id: found.id } });
+      if (ca.status === "REVOKED") throw alreadyRevoked();
+      const set = await revocationSet(tx, ca);
+      const ids = set.map((c) => c.id);
+      for (const c of set)
+        await tx.certificateAuthority.update({
+          where: { id: c.id },
+          data: { status: "REVOKED", revokedAt: now, revocationReason: c.id === ca.id ? reason : below },
+        });
       const leaves = await tx.certificate.updateMany({
-        where: { issuerId: ca.id, revokedAt: null },
-        data: { revokedAt: now, revocationReason: reason },
+        where: { issuerId: { in: ids }, revokedAt: null },
+        data: { revokedAt: now, revocationReason: below },
       });
-      // fleet denormalization: every device whose current certificate this CA issued shows as revoked
-      await markCurrentRevoked(tx, { issuerId: ca.id });
+      // fleet denormalization: every device whose current certificate these CAs issued shows as revoked
+      for (const id of ids) await markCurrentRevoked(tx, { issuerId: id });
       let bootstrap = 0;
       const bootstrapIssuers = new Set<string>();
-      if (isCustomerTls && ca.customerId && input.revokeBootstrap !== false) {
+      if (ca.kind === "CUSTOMER_TLS_ISSUING" && ca.customerId && input.revokeBootstrap !== false) {
         const boots = await tx.certificate.findMany({
           where: { customerId: ca.customerId, kind: "BOOTSTRAP", revokedAt: null },
           select: { issuerId: true },
@@ -65,35 +101,55 @@ export async function revokeCa(input: RevokeCaInput) {
         bootstrap = (
           await tx.certificate.updateMany({
             where: { customerId: ca.customerId, kind: "BOOTSTRAP", revokedAt: null },
-            data: { revokedAt: now, revocationReason: reason },
+            data: { revokedAt: now, revocationReason: below },
           })
         ).count;
       }
-      let replacement: string | null = null;
-      if (isCustomerTls && ca.customer) {
-        const parent = await findActiveCa({ kind: "TLS_INTERMEDIATE" }, tx);
-        if (!parent) throw new AppError("ca_not_initialized", "no active TLS intermediate", 409);
-        replacement = (await createCa(tx, { kind: ca.kind, customerId: ca.customerId }, parent, ca.customer.name, now)).ca.id;
+      // a new generation for every scope that lost its active one, parents before children
+      const replaced = set.filter((c) => c.status === "ACTIVE");
+      replaced.sort((a, b) => PARENTS_FIRST.indexOf(a.kind) - PARENTS_FIRST.indexOf(b.kind));
+      const customerNames = new Map(
+        (
+          await tx.customer.findMany({
+            where: { id: { in: replaced.flatMap((c) => (c.customerId ? [c.customerId] : [])) } },
+            select: { id: true, name: true },
+          })
+        ).map((c) => [c.id, c.name]),
+      );
+      const replacements = new Map<string, string>();
+      for (const c of replaced) {
+        const next = await nextGeneration(tx, c, c.customerId ? customerNames.get(c.customerId) : undefined, now);
+        replacements.set(c.scope, next.ca.id);
       }
+      const replacement = replacements.get(ca.scope) ?? null;
       await audit(tx, input.actor, {
         action: "ca.revoke",
         customerId: ca.customerId,
         target: `ca:${ca.id}`,
-        details: { subject: ca.subject, reason, certificatesRevoked: leaves.count, bootstrapRevoked: bootstrap, replacement },
+        details: {
+          subject: ca.subject,
+          reason,
+          casRevoked: set.map((c) => c.subject),
+          certificatesRevoked: leaves.count,
+          bootstrapRevoked: bootstrap,
+          replacement,
+          replacements: [...replacements.values()],
+        },
       });
       return {
         caId: ca.id,
         revokedAt: now,
         reason,
+        casRevoked: ids.length,
         certificatesRevoked: leaves.count,
         bootstrapRevoked: bootstrap,
         replacementCaId: replacement,
-        bootstrapIssuers,
+        crlIssuers: new Set([...set.flatMap((c) => (c.parentId ? [c.parentId, c.id] : [c.id])), ...bootstrapIssuers]),
       };
     },
     { timeout: 60_000 },
   );
-  for (const id of [ca.parentId, ca.id, ...result.bootstrapIssuers]) if (id) await publishCrl(id, now);
-  const { bootstrapIssuers: _, ...summary } = result;
+  for (const id of result.crlIssuers) await publishCrl(id, now);
+  const { crlIssuers: _, ...summary } = result;
   return summary;
 }
