@@ -30,6 +30,11 @@ export type IssueRequest = {
   device?: "create" | "upsert";
   /** what authorized this issuance: "bootstrap:<serial>", "key:<kid>", "cli", … */
   authorizedBy?: string;
+  /**
+   * the certificate (row id) that authenticated the request over mutual TLS: the write refuses (cert_revoked)
+   * if it was revoked or quarantined after the authorizer read it, decided under a share lock on its row
+   */
+  authCertId?: string;
   /** the bootstrapping certificate (row id) that enrolls a new device */
   enrolledById?: string;
   /**
@@ -237,13 +242,17 @@ export async function store(tx: Tx, req: IssueRequest, prepared: Prepared): Prom
   const { cert, issuer, chainPem } = prepared;
   if (!(await lockActiveIssuers(tx, [issuer.ca.id])).has(issuer.ca.id)) throw issuerChanged();
   if (req.requireNewKey && (await lockCertifiedKeys(tx, [cert.spkiSha256])).size) throw keyCertified();
+  if (req.authCertId) await lockAuthCertificate(tx, req.authCertId);
   let deviceRef: string | null = null;
   // chosen here so the device row can point at its current certificate (fleet denormalization)
   const certId = randomUUID();
   if (cert.deviceId && req.customerId) {
     const key = { customerId_deviceId: { customerId: req.customerId, deviceId: cert.deviceId } };
-    const existing = await tx.device.findUnique({ where: key, select: { id: true } });
+    // under a share lock: a decommissioning (which updates the device row first) is seen here, or waits
+    const [existing] = await tx.$queryRaw<{ status: string }[]>`
+      SELECT status::text AS status FROM "Device" WHERE "customerId" = ${req.customerId}::uuid AND "deviceId" = ${cert.deviceId} FOR SHARE`;
     if (existing && req.device === "create") throw deviceExists(cert.deviceId);
+    if (existing && existing.status !== "ACTIVE") throw deviceDecommissioned();
     const device = existing
       ? await tx.device.update({
           where: key,
@@ -268,6 +277,18 @@ export async function store(tx: Tx, req: IssueRequest, prepared: Prepared): Prom
 }
 
 export const deviceExists = (deviceId: string) => new AppError("device_exists", `device ${deviceId} has already enrolled`, 409);
+
+export const deviceDecommissioned = () => new AppError("device_decommissioned", "this device is decommissioned", 403);
+
+export const authRevoked = () =>
+  new AppError("cert_revoked", "the client certificate was revoked or quarantined while the request was processed", 403);
+
+/** The authenticating certificate, still neither revoked nor quarantined, share-locked until the write commits. */
+async function lockAuthCertificate(tx: Tx, certId: string): Promise<void> {
+  const ok = await tx.$queryRaw<{ ok: number }[]>`
+    SELECT 1 AS ok FROM "Certificate" WHERE id = ${certId}::uuid AND "revokedAt" IS NULL AND "quarantinedAt" IS NULL FOR SHARE`;
+  if (!ok.length) throw authRevoked();
+}
 
 async function refused(req: IssueRequest, e: unknown) {
   if (!(e instanceof AppError)) return;

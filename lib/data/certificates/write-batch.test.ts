@@ -6,7 +6,7 @@ import { dbLabel, testDb, unique } from "../../../tests/db.ts";
 import { createCsr } from "../../pki/csr.ts";
 import { ensureHierarchy, rotateCa } from "../ca/hierarchy.ts";
 import { createCustomer } from "../customers/create-customer.ts";
-import { type IssueRequest, prepare } from "./issue-certificate.ts";
+import { type IssueRequest, issueAndStore, prepare } from "./issue-certificate.ts";
 import { storeBatch, writeIssuance } from "./write-batch.ts";
 
 const db = testDb();
@@ -97,5 +97,28 @@ describe(`issuance batch writer (${dbLabel()})`, () => {
     expect(after.currentNotAfter).toEqual(newer.cert.notAfter);
     expect(after.lastRotatedAt!.getTime()).toBeGreaterThan(before.lastRotatedAt!.getTime());
     expect(await db.certificate.count({ where: { deviceRef: before.id } })).toBe(3);
+  });
+
+  it("refuses a row whose authenticating certificate was revoked or quarantined, or whose device was decommissioned", async () => {
+    const a = await onboard();
+    const auth = await issueAndStore(a.request(unique("auth")));
+    const revoked = await issueAndStore(a.request(unique("revoked")));
+    await db.certificate.update({ where: { id: revoked.id }, data: { revokedAt: new Date(), revocationReason: "keyCompromise" } });
+    const quarantined = await issueAndStore(a.request(unique("quarantined")));
+    await db.certificate.update({ where: { id: quarantined.id }, data: { quarantinedAt: new Date() } });
+    const retired = unique("retired");
+    await issueAndStore(a.request(retired));
+    await db.device.updateMany({ where: { customerId: a.customer.id, deviceId: retired }, data: { status: "DECOMMISSIONED" } });
+
+    const requests = [
+      a.request(unique("n1"), newKey(), { authCertId: auth.id }),
+      a.request(unique("n2"), newKey(), { authCertId: revoked.id }),
+      a.request(unique("n3"), newKey(), { authCertId: quarantined.id }),
+      a.request(retired),
+    ];
+    const prepared = await Promise.all(requests.map((r) => prepare(r)));
+    const settled = await storeBatch(requests.map((req, i) => ({ req, prepared: prepared[i] })));
+    expect(settled.map(outcome)).toEqual(["ok", "cert_revoked", "cert_revoked", "device_decommissioned"]);
+    expect(await db.certificate.count({ where: { serial: { in: prepared.slice(1).map((p) => p.cert.serialHex) } } })).toBe(0);
   });
 });

@@ -3,11 +3,13 @@
 // commit is in flight are stored together in the next transaction, so the write cost per certificate falls
 // as load rises, with no added latency when idle. A batch is one statement, `issue_batch(…)` (migration
 // 20261122104000_issue_batch): its own transaction and one round trip, with the batch's columns as arrays.
-// Every issuance keeps its own outcome: a refused row (issuer changed, key reused, device exists) refuses
-// that one only.
+// Every issuance keeps its own outcome: a refused row (issuer changed, key reused, device exists or
+// decommissioned, authenticating certificate revoked meanwhile) refuses that one only.
 import { db, driverQuery } from "../../db/client.ts";
 import { AppError } from "../../errors.ts";
 import {
+  authRevoked,
+  deviceDecommissioned,
   deviceExists,
   type IssuedRecord,
   type IssueRequest,
@@ -78,7 +80,7 @@ async function writeBatch(batch: Pending[]) {
 
 const ISSUE_BATCH = `SELECT issue_batch($1::timestamp, $2::uuid[], $3::text[], $4::text[], $5::text[], $6::uuid[], $7::uuid[],
   $8::text[], $9::text[], $10::text[], $11::text[], $12::timestamp[], $13::timestamp[], $14::text[], $15::text[], $16::boolean[],
-  $17::uuid[], $18::boolean[], $19::text[], $20::text[], $21::uuid[], $22::jsonb[]) AS outcomes`;
+  $17::uuid[], $18::boolean[], $19::text[], $20::text[], $21::uuid[], $22::jsonb[], $23::uuid[]) AS outcomes`;
 
 /** The error of a row issue_batch refused. */
 function refusal(outcome: string, p: Issuance): AppError {
@@ -89,6 +91,10 @@ function refusal(outcome: string, p: Issuance): AppError {
       return keyCertified();
     case "device_exists":
       return deviceExists(p.prepared.cert.deviceId ?? "");
+    case "auth_revoked":
+      return authRevoked();
+    case "device_decommissioned":
+      return deviceDecommissioned();
     default:
       return new AppError("internal", `issue_batch answered ${outcome}`, 500);
   }
@@ -131,6 +137,7 @@ export async function storeBatch(batch: Issuance[]): Promise<(IssuedRecord | Err
     audit("actorId"),
     audit("customerId"),
     details,
+    batch.map((p) => p.req.authCertId ?? null),
   ];
   const [{ outcomes }] = await driverQuery<{ outcomes: string[] }>(ISSUE_BATCH, params);
   return batch.map((p, i) =>

@@ -140,6 +140,7 @@ export function simpleEnroll({ identity, csr: input, now = new Date() }: EnrollI
       device: "create",
       ...(bootstrapCertId ? { enrolledById: bootstrapCertId } : {}),
       authorizedBy: identity.via === "pss" ? `bootstrap:${identity.serial}` : `group:${identity.groupId}`,
+      ...(identity.via === "pss" ? { authCertId: identity.certId } : {}),
       requireNewKey: true,
       actor: deviceActor(identity),
     };
@@ -184,6 +185,7 @@ export function simpleReenroll({ identity, csr: input }: EnrollInput): Promise<I
         deviceId,
         device: "upsert",
         authorizedBy: `client-tls:${identity.serial}`,
+        authCertId: certId,
         requireNewKey: true,
         actor: deviceActor(identity),
       },
@@ -250,6 +252,7 @@ export function applicationEnroll({
         deviceId,
         device: "upsert",
         authorizedBy: `client-tls:${identity.serial}`,
+        authCertId: identity.certId,
         actor: deviceActor(identity),
       },
       previous

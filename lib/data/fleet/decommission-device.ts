@@ -19,17 +19,19 @@ export async function decommissionDevice(input: { deviceRef: string; customerId:
   if (device.status === "DECOMMISSIONED") throw new AppError("already_decommissioned", "This device is already decommissioned.", 409);
   const now = new Date();
   const { issuers, revoked } = await db().$transaction(async (tx) => {
+    // the device row first: an issuance for this device holds a share lock on it until it commits, so what it
+    // stored is revoked below; one that comes later finds the device decommissioned
+    const u = await tx.device.updateMany({
+      where: { id: device.id, status: "ACTIVE" },
+      data: { status: "DECOMMISSIONED", decommissionedAt: now },
+    });
+    if (u.count === 0) throw new AppError("already_decommissioned", "This device is already decommissioned.", 409);
     const live = await tx.certificate.findMany({ where: { deviceRef: device.id, revokedAt: null }, select: { issuerId: true } });
     const r = await tx.certificate.updateMany({
       where: { deviceRef: device.id, revokedAt: null },
       data: { revokedAt: now, revocationReason: input.reason },
     });
     await markCurrentRevoked(tx, { deviceRef: device.id }); // fleet denormalization
-    const u = await tx.device.updateMany({
-      where: { id: device.id, status: "ACTIVE" },
-      data: { status: "DECOMMISSIONED", decommissionedAt: now },
-    });
-    if (u.count === 0) throw new AppError("already_decommissioned", "This device is already decommissioned.", 409);
     await audit(tx, input.actor, {
       action: "device.decommission",
       customerId: device.customerId,
