@@ -67,6 +67,28 @@ describe("parseCsr accepts the supported key types and encodings", () => {
     expect(crit.extensions).toContainEqual({ oid: "1.2.3.4.5", critical: true, value: nullValue() });
   });
 
+  it("re-encodes a compressed EC point or a non-canonical RSA key: one key has one fingerprint", () => {
+    const ec = generateKey("p256");
+    const spki = spkiOf(ec);
+    const point = spki.subarray(spki.length - 65); // 04 || X || Y
+    const compressed = sequence(spki.subarray(2, 23), tlv(0x03, Buffer.from([0, 2 + (point[64] & 1)]), point.subarray(1, 33)));
+    const plain = parseCsr(buildCsr({ key: ec, subject: [cn("dev-c")] }));
+    const viaCompressed = parseCsr(buildCsr({ key: ec, spki: compressed, subject: [cn("dev-c")] }));
+    expect(viaCompressed.spkiSha256).toBe(plain.spkiSha256);
+    expect(viaCompressed.publicKey.spki).toEqual(spki);
+
+    // RSA with its AlgorithmIdentifier parameters left out (NULL is the canonical form)
+    const rsa = generateKey("rsa2048");
+    const rsaSpki = spkiOf(rsa);
+    const [, algLen] = [rsaSpki[4], rsaSpki[5]]; // 30 82 xx xx | 30 0d <oid> 05 00 | 03 82 ...
+    const alg = rsaSpki.subarray(4, 6 + algLen);
+    const noParams = sequence(sequence(alg.subarray(2, alg.length - 2)), rsaSpki.subarray(6 + algLen));
+    const rsaPlain = parseCsr(buildCsr({ key: rsa, subject: [cn("dev-r")] }));
+    const rsaNoParams = parseCsr(buildCsr({ key: rsa, spki: noParams, subject: [cn("dev-r")] }));
+    expect(rsaNoParams.spkiSha256).toBe(rsaPlain.spkiSha256);
+    expect(rsaNoParams.publicKey.spki).toEqual(rsaSpki);
+  });
+
   it("computes spkiSha256 over the SPKI DER", async () => {
     const { createHash } = await import("node:crypto");
     const csr = parseCsr(fixture("good-p256.der"));

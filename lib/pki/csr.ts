@@ -174,9 +174,10 @@ function parseDer(der: Buffer): ParsedCsr {
   if (subject.tag !== TAG.SEQUENCE || spki.tag !== TAG.SEQUENCE) throw malformed("bad subject or key");
   if (attrs && attrs.tag !== 0xa0) throw malformed("bad attributes");
 
-  const publicKey = parsePublicKey(der, spki);
-  const keyObject = importKey(publicKey);
-  verifySignature(der, bytesOf(der, info), sigAlg, bitStringBytes(der, sig), publicKey.type, keyObject);
+  const sentKey = parsePublicKey(der, spki);
+  const keyObject = importKey(sentKey);
+  verifySignature(der, bytesOf(der, info), sigAlg, bitStringBytes(der, sig), sentKey.type, keyObject);
+  const publicKey = canonicalKey(sentKey, keyObject);
 
   const subjectAttrs = parseName(der, subject);
   const attributes = attrs ? parseAttributes(der, attrs) : { extensions: [] };
@@ -299,6 +300,29 @@ function importKey(key: CsrPublicKey): KeyObject {
   } catch {
     throw new PkiError("csr_invalid_key", "the public key does not decode (invalid point or modulus)");
   }
+}
+
+/**
+ * One key, one encoding: a compressed EC point or a non-canonical RSA key (absent parameters, padded integers)
+ * is re-encoded the way standard tools write it, so its fingerprint (`spkiSha256`: key newness, SPEC §5) and
+ * the issued certificate are the same whichever encoding the request used. Uncompressed EC points and Ed25519
+ * keys are canonical already and cost nothing here.
+ */
+function canonicalKey(key: CsrPublicKey, keyObject: KeyObject): CsrPublicKey {
+  const bits = key.subjectPublicKey;
+  if (key.type === "ed25519") return key;
+  let spki: Buffer;
+  if (key.type === "ec") {
+    if (bits[0] === 0x04 && bits.length === 1 + 2 * (key.curve === "P-256" ? 32 : 48)) return key;
+    // OpenSSL keeps a decoded key's compressed form on export: the uncompressed point from its JWK instead
+    const { x, y } = keyObject.export({ format: "jwk" });
+    const point = Buffer.concat([Buffer.from([0x04]), Buffer.from(x ?? "", "base64url"), Buffer.from(y ?? "", "base64url")]);
+    spki = sequence(sequence(oid(OID.ecPublicKey), oid(key.curve === "P-256" ? OID.p256 : OID.p384)), bitString(point));
+  } else {
+    // imported from the modulus's and exponent's magnitudes: exported with NULL parameters and minimal integers
+    spki = keyObject.export({ type: "spki", format: "der" });
+  }
+  return spki.equals(key.spki) ? key : parsePublicKey(spki, expectTlv(spki, 0, TAG.SEQUENCE));
 }
 
 // ---- signature ------------------------------------------------------------------------------------
