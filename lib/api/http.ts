@@ -46,11 +46,11 @@ export function apiRoute<P = Record<string, never>>(handler: Handler<P>) {
 
 const tooLarge = (limit: number) => new AppError("body_too_large", `the request body may be at most ${limit} bytes`, 413);
 
-/** The body as text, refusing more than `limit` bytes without buffering them (Content-Length or streamed). */
-export async function readBody(req: Request, limit: number = API_LIMITS.bodyBytes): Promise<string> {
+/** The request body as bytes, read no further than `limit` (413 body_too_large beyond it). */
+export async function readBytes(req: Request, limit: number): Promise<Buffer> {
   const declared = Number(req.headers.get("content-length") ?? "0");
   if (declared > limit) throw tooLarge(limit);
-  if (!req.body) return "";
+  if (!req.body) return Buffer.alloc(0);
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -64,8 +64,14 @@ export async function readBody(req: Request, limit: number = API_LIMITS.bodyByte
     }
     chunks.push(value);
   }
+  return Buffer.concat(chunks);
+}
+
+/** The body as text, refusing more than `limit` bytes without buffering them (Content-Length or streamed). */
+export async function readBody(req: Request, limit: number = API_LIMITS.bodyBytes): Promise<string> {
+  const body = await readBytes(req, limit);
   try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks));
+    return new TextDecoder("utf-8", { fatal: true }).decode(body);
   } catch {
     throw new AppError("invalid_request", "the request body is not UTF-8", 400);
   }

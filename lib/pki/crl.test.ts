@@ -141,6 +141,9 @@ describe("buildCrl", () => {
   it("exposes the reason names as a zod enum", () => {
     expect(revocationReasonSchema.parse("keyCompromise")).toBe("keyCompromise");
     expect(revocationReasonSchema.safeParse("unused7").success).toBe(false);
+    // delta-CRL and attribute-certificate codes are never a revocation's reason here
+    expect(revocationReasonSchema.safeParse("removeFromCRL").success).toBe(false);
+    expect(revocationReasonSchema.safeParse("aACompromise").success).toBe(false);
     expect(Object.keys(REVOCATION_REASONS)).toHaveLength(10);
   });
 });

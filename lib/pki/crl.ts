@@ -23,7 +23,13 @@ export const REVOCATION_REASONS = {
 
 export type RevocationReason = keyof typeof REVOCATION_REASONS;
 
-export const revocationReasonSchema = z.enum(Object.keys(REVOCATION_REASONS) as [RevocationReason, ...RevocationReason[]]);
+/**
+ * The reasons a revocation may record: every code but removeFromCRL (only for delta CRLs, RFC 5280 §5.3.1) and
+ * aACompromise (attribute certificates). The API, the CLI and the portal all validate with this.
+ */
+export const revocationReasonSchema = z
+  .enum(Object.keys(REVOCATION_REASONS) as [RevocationReason, ...RevocationReason[]])
+  .exclude(["removeFromCRL", "aACompromise"]);
 
 const OID_AUTHORITY_KEY_ID = "2.5.29.35";
 const OID_CRL_NUMBER = "2.5.29.20";

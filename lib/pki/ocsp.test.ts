@@ -11,6 +11,7 @@ import {
   type OcspCertId,
   type OcspIssuer,
   ocspIssuerHashes,
+  ocspResponseStatus,
   parseOcspGet,
   parseOcspRequest,
   respondOcsp,
@@ -262,6 +263,26 @@ describe("parsing untrusted requests", () => {
     expect(certId.issuerNameHash).toBe(ocspIssuerHashes(h.issuing.der).sha1.issuerNameHash);
     expect(certId.issuerKeyHash).toBe(ocspIssuerHashes(h.issuing.der).sha1.issuerKeyHash);
     expect(parsed.request.nonce?.[0]).toBe(0x04); // OpenSSL wraps the nonce in an OCTET STRING
+  });
+
+  it("accepts nonces up to 128 octets and refuses longer ones (RFC 8954)", async () => {
+    const plain = await requestDer("-no_nonce");
+    const tbs = der.expectTlv(plain, der.expectTlv(plain, 0, der.TAG.SEQUENCE).contentStart, der.TAG.SEQUENCE);
+    const requestList = plain.subarray(tbs.contentStart, tbs.end); // the tbsRequest holds only its requestList
+    const withNonce = (n: number) =>
+      der.sequence(
+        der.sequence(
+          requestList,
+          der.explicit(
+            2,
+            der.sequence(der.sequence(der.oid("1.3.6.1.5.5.7.48.1.2"), der.octetString(der.octetString(Buffer.alloc(n, 7))))),
+          ),
+        ),
+      );
+    expect(parseOk(withNonce(128)).nonce?.length).toBe(131); // the OCTET STRING echoed whole: 3 header octets
+    const refused = parseOcspRequest(withNonce(129));
+    expect(refused.ok).toBe(false);
+    if (!refused.ok) expect(ocspResponseStatus(refused.response)).toBe("malformedRequest");
   });
 
   it("computes issuer hashes the way openssl does (SHA-1 key hash = the CA's SKI here)", () => {

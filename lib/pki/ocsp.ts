@@ -146,8 +146,9 @@ function readOcspRequest(buf: Uint8Array): ParsedOcspRequest {
     const extensions = der.expectTlv(buf, requestExtensions.contentStart, der.TAG.SEQUENCE, requestExtensions.end);
     for (const ext of readExtensions(buf, extensions)) {
       if (ext.oid === OID_NONCE) {
-        // RFC 8954 §2.1: nonces longer than 128 octets MUST be refused as malformed.
-        if (ext.value.length > OCSP_LIMITS.maxNonceBytes + 2) return failure("malformedRequest");
+        // RFC 8954 §2.1: nonces longer than 128 octets MUST be refused as malformed. The extension's value is
+        // the nonce's OCTET STRING (whose header is 2 or 3 octets); a client that sent bare octets is measured as such.
+        if (nonceLength(ext.value) > OCSP_LIMITS.maxNonceBytes) return failure("malformedRequest");
         nonce = Buffer.from(ext.value);
       } else if (ext.critical) {
         return failure("malformedRequest"); // a critical extension we do not understand
@@ -313,6 +314,27 @@ function certStatus(s: CertStatus): Buffer {
       return der.implicit(1, Buffer.concat([der.generalizedTime(s.revokedAt), ...reason]), true);
     }
   }
+}
+
+/** The length of a nonce extension's value: its OCTET STRING's content, or the bare octets. */
+function nonceLength(value: Uint8Array): number {
+  try {
+    const t = der.expectTlv(value, 0, der.TAG.OCTET_STRING);
+    if (t.end === value.length) return t.end - t.contentStart;
+  } catch {
+    // not an OCTET STRING: bare octets
+  }
+  return value.length;
+}
+
+/** The responseStatus of an encoded OCSPResponse (its first field). */
+export function ocspResponseStatus(response: Uint8Array): OcspResponseStatus {
+  const outer = der.expectTlv(response, 0, der.TAG.SEQUENCE);
+  const status = der.expectTlv(response, outer.contentStart, TAG_ENUMERATED, outer.end);
+  const code = response[status.contentStart];
+  const found = (Object.keys(OCSP_RESPONSE_STATUS) as OcspResponseStatus[]).find((k) => OCSP_RESPONSE_STATUS[k] === code);
+  if (!found) throw new der.DerError(`unknown OCSP response status ${code}`);
+  return found;
 }
 
 /** An unsigned OCSPResponse carrying only an error status (RFC 6960 §4.2.1: no responseBytes). */

@@ -1,13 +1,11 @@
 import { z } from "zod";
-import { REVOCATION_REASONS, revocationReasonSchema } from "../pki/crl.ts";
+import { revocationReasonSchema } from "../pki/crl.ts";
 
-/** Reason options for the revoke forms (removeFromCRL is a CRL-internal code, never a choice). */
-export const REASON_OPTIONS = Object.keys(REVOCATION_REASONS)
-  .filter((r) => r !== "removeFromCRL")
-  .map((r) => ({ value: r, label: r.replace(/([A-Z])/g, " $1").toLowerCase() }));
+/** Reason options for the revoke forms: the reasons a revocation may record. */
+export const REASON_OPTIONS = revocationReasonSchema.options.map((r) => ({ value: r, label: r.replace(/([A-Z])/g, " $1").toLowerCase() }));
 
-/** What a person may pick: removeFromCRL is a CRL-internal code. */
-export const portalReasonSchema = revocationReasonSchema.exclude(["removeFromCRL"]);
+/** What a person may pick in the portal (the same reasons as the API and the CLI). */
+export const portalReasonSchema = revocationReasonSchema;
 
 export const revokeCertificateSchema = z.object({
   serial: z

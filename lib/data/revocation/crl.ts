@@ -46,11 +46,24 @@ export async function publishCrl(caId: string, now = new Date()): Promise<{ numb
   return { number: BigInt(n), der };
 }
 
-/** The current CRL of a CA: the latest one, or a fresh one when none is younger than 12 h. */
+/**
+ * The current CRL of a CA: the latest one, or a fresh one when none is younger than 12 h or when something
+ * under the CA was revoked after it (the reissue that follows every revocation failed or has not run yet).
+ */
 export async function currentCrl(caId: string, now = new Date()): Promise<Buffer> {
   const latest = await db().crl.findFirst({ where: { caId }, orderBy: { number: "desc" }, select: { der: true, thisUpdate: true } });
-  if (latest && now.getTime() - latest.thisUpdate.getTime() < CRL_REISSUE_AFTER_MS) return Buffer.from(latest.der);
+  if (latest && now.getTime() - latest.thisUpdate.getTime() < CRL_REISSUE_AFTER_MS && !(await revokedSince(caId, latest.thisUpdate)))
+    return Buffer.from(latest.der);
   return (await publishCrl(caId, now)).der;
+}
+
+/** Whether a certificate or child CA of this CA was revoked after `since` (index look-ups). */
+async function revokedSince(caId: string, since: Date): Promise<boolean> {
+  const [leaf, ca] = await Promise.all([
+    db().certificate.findFirst({ where: { issuerId: caId, revokedAt: { gt: since } }, select: { id: true } }),
+    db().certificateAuthority.findFirst({ where: { parentId: caId, revokedAt: { gt: since } }, select: { id: true } }),
+  ]);
+  return leaf !== null || ca !== null;
 }
 
 /** The scheduled reissue: every CA that still has unexpired certificates and whose CRL is older than 12 h. */

@@ -110,6 +110,24 @@ describe(`revocation, CRL and OCSP (${dbLabel()})`, () => {
     }
   });
 
+  it("a revocation whose CRL reissue never ran is in the next CRL served", async () => {
+    const { certs } = await customerWithDevices(1);
+    const before = await currentCrl(certs[0].issuerId);
+    // as if the reissue after this revocation had failed: only the row changes
+    await db.certificate.update({ where: { id: certs[0].id }, data: { revokedAt: new Date(), revocationReason: "keyCompromise" } });
+    const after = await currentCrl(certs[0].issuerId);
+    expect(after.equals(before)).toBe(false);
+    const s = scratchDir();
+    try {
+      const r = await opensslAsync(["crl", "-inform", "DER", "-in", s.write("crl.der", after), "-noout", "-text"]);
+      expect(r.out.toLowerCase()).toContain(certs[0].serialHex.replace(/^0+/, "").toLowerCase().slice(0, 16));
+    } finally {
+      s.cleanup();
+    }
+    // and once it is listed, the same CRL is served again
+    expect((await currentCrl(certs[0].issuerId)).equals(after)).toBe(true);
+  });
+
   it("revoking twice answers already_revoked; a foreign customer gets 404", async () => {
     const { certs } = await customerWithDevices(1);
     const other = await customerWithDevices(0);
