@@ -163,8 +163,13 @@ export async function handleDeviceRequest(req: IncomingMessage, res: ServerRespo
   } catch (e) {
     // a missing client certificate is not worth a row: anybody can send none
     if (e instanceof AppError && e.status !== 401) {
-      const action = e.code === "clone_suspected" ? "clone_suspected" : ACTIONS[`${label === undefined ? "" : "profile/"}${op}`];
-      await auditRefusal(action, e, await refusedCaller(req, identity, e.code), identity ? { authenticatedBy: identity.kind } : {});
+      const caller = await refusedCaller(req, identity, e.code);
+      // SPEC §5: an older certificate re-enrolling is a suspected clone — also once the newer one was used and
+      // the older one is revoked as superseded (the authorizer refused it before simpleReenroll could tell)
+      const clone = e.code === "clone_suspected" || (label === undefined && op === "simplereenroll" && caller.superseded === true);
+      const action = clone ? "clone_suspected" : ACTIONS[`${label === undefined ? "" : "profile/"}${op}`];
+      const { superseded: _, ...who } = caller;
+      await auditRefusal(action, e, who, identity ? { authenticatedBy: identity.kind } : {});
     }
     throw e;
   }

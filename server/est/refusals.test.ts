@@ -199,4 +199,17 @@ describe("wrong kind, wrong device, policy", () => {
     const ev = await db().auditEvent.findFirst({ where: { action: "clone_suspected", target: `certificate:${d.serial}` } });
     expect(ev?.outcome).toBe("refused");
   });
+
+  it("an older certificate re-enrolling after the newer one was used (revoked as superseded) → 403, audited as clone_suspected", async () => {
+    const d = await enrolled(c, boot, "dev-clone-2");
+    const key = generateKey();
+    const r = await est(l, "simplereenroll", d, csrFor("dev-clone-2", key), "application/pem-certificate-chain");
+    expect(r.status).toBe(200);
+    const newer = { keyPem: key.export({ type: "pkcs8", format: "pem" }) as string, chainPem: r.res!.body.toString("utf8") };
+    // the clone uses its new certificate first: the device's older one is revoked as superseded
+    expect((await est(l, "cacerts", newer)).status).toBe(200);
+    await refused(() => est(l, "simplereenroll", d, csrFor("dev-clone-2")), 403, "cert_revoked");
+    const ev = await db().auditEvent.findFirst({ where: { action: "clone_suspected", target: `certificate:${d.serial}` } });
+    expect(ev?.outcome).toBe("refused");
+  });
 });

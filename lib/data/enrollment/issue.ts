@@ -45,6 +45,8 @@ export type RefusedCaller = {
   groupId?: string | null;
   /** the client's address */
   ip: string | null;
+  /** the presented certificate is ours and was revoked as superseded: a newer one of its device is in use */
+  superseded?: boolean;
 };
 
 /** One audit row per (caller, code) and window; the refusals after it in the window are only counted. */
@@ -118,7 +120,7 @@ export async function auditRefusal(
 export async function refusedCertificateOwner(
   leafDer: Buffer,
   code: string,
-): Promise<{ serial: string | null; customerId: string | null }> {
+): Promise<{ serial: string | null; customerId: string | null; superseded?: boolean }> {
   let serial: string;
   try {
     serial = certificateIdentity(leafDer).serialHex;
@@ -127,9 +129,10 @@ export async function refusedCertificateOwner(
   }
   if (code === "chain_untrusted" || code === "cert_malformed") return { serial, customerId: null };
   const row = await db()
-    .certificate.findUnique({ where: { serial }, select: { customerId: true, der: true } })
+    .certificate.findUnique({ where: { serial }, select: { customerId: true, der: true, revocationReason: true } })
     .catch(() => null);
-  return { serial, customerId: row && Buffer.from(row.der).equals(leafDer) ? row.customerId : null };
+  const ours = row !== null && Buffer.from(row.der).equals(leafDer);
+  return { serial, customerId: ours ? row.customerId : null, superseded: ours && row.revocationReason === "superseded" };
 }
 
 /** A refusal whose audit event carries more than its code and message (clone_suspected: the newest serial). */
