@@ -10,7 +10,14 @@ import { metrics } from "../../metrics.ts";
 import { certificateIdentity } from "../../pki/certificate.ts";
 import { addToWindow, countInWindow, previousWindowCount } from "../api/rate-limit.ts";
 import { type Actor, auditRow } from "../audit/record.ts";
-import { type IssuedRecord, type IssueRequest, prepare, store } from "../certificates/issue-certificate.ts";
+import {
+  type IssuedRecord,
+  type IssueRequest,
+  issuerChanged,
+  lockActiveIssuers,
+  prepare,
+  store,
+} from "../certificates/issue-certificate.ts";
 
 export type IssueHooks = {
   /** checks and writes that must commit with the certificate (run before it is stored) */
@@ -23,6 +30,9 @@ export async function issueInTransaction(req: IssueRequest, hooks: IssueHooks = 
   const started = performance.now();
   const prepared = await prepare(req);
   const record = await db().$transaction(async (tx) => {
+    // the issuer's share lock first, as issue_batch takes it: a CA revocation locks the CA before the
+    // certificates and devices it revokes, so the hooks' row locks (device, credential) come after it here too
+    if (!(await lockActiveIssuers(tx, [prepared.issuer.ca.id])).has(prepared.issuer.ca.id)) throw issuerChanged();
     await hooks.before?.(tx);
     const r = await store(tx, req, prepared);
     await hooks.after?.(tx, r);
