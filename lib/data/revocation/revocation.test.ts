@@ -1,11 +1,11 @@
 // Revocation, CRLs and OCSP against a real database, checked by openssl (crl -verify, ocsp over HTTP).
-import { generateKeyPairSync } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dbLabel, testDb, unique } from "../../../tests/db.ts";
 import { createCsr } from "../../pki/csr.ts";
 import { toPem } from "../../pki/der.ts";
+import { newPrivateKey } from "../../pki/keygen.ts";
 import { OID_CN, OID_SERIAL_NUMBER } from "../../pki/names.ts";
 import { opensslAsync, scratchDir } from "../../pki/testing/ca-fixture.ts";
 import { activeCa, ensureHierarchy, rotateCa } from "../ca/hierarchy.ts";
@@ -35,24 +35,31 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
+type Customer = Awaited<ReturnType<typeof createCustomer>>;
+
+/** A Client TLS certificate for one of the customer's devices (a new key, the device id as CN and serialNumber). */
+const issueClientTls = (c: Customer, id: string) =>
+  issueAndStore({
+    profile: "client-tls",
+    csr: createCsr({
+      key: newPrivateKey(),
+      subject: [
+        { oid: OID_CN, value: id, encoding: "utf8" },
+        { oid: OID_SERIAL_NUMBER, value: id, encoding: "printable" },
+      ],
+    }),
+    customerId: c.customer.id,
+    uid: c.user.uid,
+    actor: system,
+  });
+
 async function customerWithDevices(n: number) {
   const c = await createCustomer(
     { name: unique("Initech").replace(/-/g, " "), adminEmail: `${unique()}@initech.test`, adminPassword: "a-long-password-1" },
     system,
   );
   const certs = [];
-  for (let i = 0; i < n; i++) {
-    const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
-    const id = `dev-${i}`;
-    const csr = createCsr({
-      key: privateKey,
-      subject: [
-        { oid: OID_CN, value: id, encoding: "utf8" },
-        { oid: OID_SERIAL_NUMBER, value: id, encoding: "printable" },
-      ],
-    });
-    certs.push(await issueAndStore({ profile: "client-tls", csr, customerId: c.customer.id, uid: c.user.uid, actor: system }));
-  }
+  for (let i = 0; i < n; i++) certs.push(await issueClientTls(c, `dev-${i}`));
   return { c, certs };
 }
 
@@ -174,10 +181,7 @@ describe(`revocation, CRL and OCSP (${dbLabel()})`, () => {
     const { certs } = await customerWithDevices(1);
     const s = scratchDir();
     try {
-      const keyFile = s.write(
-        "k.pem",
-        generateKeyPairSync("ec", { namedCurve: "prime256v1" }).privateKey.export({ type: "pkcs8", format: "pem" }),
-      );
+      const keyFile = s.write("k.pem", newPrivateKey().export({ type: "pkcs8", format: "pem" }));
       const foreign = await opensslAsync([
         "req",
         "-x509",
@@ -201,7 +205,7 @@ describe(`revocation, CRL and OCSP (${dbLabel()})`, () => {
 
   it("revoking a customer's TLS issuing CA revokes its devices and bootstrap certificates and activates a new generation", async () => {
     const { c, certs } = await customerWithDevices(3);
-    const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+    const privateKey = newPrivateKey();
     const boot = await issueAndStore({
       profile: "bootstrap",
       csr: createCsr({ key: privateKey }),
@@ -224,14 +228,7 @@ describe(`revocation, CRL and OCSP (${dbLabel()})`, () => {
     expect(out).toContain("Reason: keyCompromise");
     expect(await ocsp(boot.pem, boot.chainPem)).toMatch(/leaf\.pem: revoked/);
     // new issuance for the customer uses the new generation
-    const { privateKey: k2 } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
-    const fresh = await issueAndStore({
-      profile: "client-tls",
-      csr: createCsr({ key: k2, subject: [{ oid: OID_SERIAL_NUMBER, value: "dev-new", encoding: "printable" }] }),
-      customerId: c.customer.id,
-      uid: c.user.uid,
-      actor: system,
-    });
+    const fresh = await issueClientTls(c, "dev-new");
     expect(fresh.issuerId).toBe(replacement.id);
   });
 
@@ -239,14 +236,7 @@ describe(`revocation, CRL and OCSP (${dbLabel()})`, () => {
     const { c, certs } = await customerWithDevices(2);
     const g1 = certs[0].issuerId;
     const { active: g2 } = await rotateCa(g1, system);
-    const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
-    await issueAndStore({
-      profile: "client-tls",
-      csr: createCsr({ key: privateKey, subject: [{ oid: OID_SERIAL_NUMBER, value: "dev-g2", encoding: "printable" }] }),
-      customerId: c.customer.id,
-      uid: c.user.uid,
-      actor: system,
-    });
+    await issueClientTls(c, "dev-g2");
     // the confirmation counts both generations' devices
     expect(await caBlastRadius(g2.id)).toMatchObject({ certificates: 3, devices: 3 });
     const r = await revokeCa({ caId: g2.id, reason: "keyCompromise", actor: system });
@@ -297,14 +287,7 @@ describe(`revocation, CRL and OCSP (${dbLabel()})`, () => {
       const tls = await activeCa({ kind: "CUSTOMER_TLS_ISSUING", customerId: c.customer.id });
       const c2pa = await activeCa({ kind: "APPLICATION", customerId: c.customer.id, application: "c2pa" });
       expect([tls.ca.parentId, c2pa.ca.parentId]).toEqual([next.ca.id, next.ca.id]);
-      const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
-      const fresh = await issueAndStore({
-        profile: "client-tls",
-        csr: createCsr({ key: privateKey, subject: [{ oid: OID_SERIAL_NUMBER, value: "dev-after", encoding: "printable" }] }),
-        customerId: c.customer.id,
-        uid: c.user.uid,
-        actor: system,
-      });
+      const fresh = await issueClientTls(c, "dev-after");
       expect(fresh.issuerId).toBe(tls.ca.id);
       const s = scratchDir();
       try {
