@@ -100,8 +100,9 @@ export async function revokeCa(input: RevokeCaInput) {
         for (const b of boots) bootstrapIssuers.add(b.issuerId);
         bootstrap = (
           await tx.certificate.updateMany({
+            // issued by the Bootstrapping Issuing CA, not below the revoked one: they carry the revocation's own reason
             where: { customerId: ca.customerId, kind: "BOOTSTRAP", revokedAt: null },
-            data: { revokedAt: now, revocationReason: below },
+            data: { revokedAt: now, revocationReason: reason },
           })
         ).count;
       }
