@@ -9,6 +9,10 @@ import { fileURLToPath } from "node:url";
 // (`pss bench enroll`: 7–20% less CPU per keep-alive enrollment). A flag given to node explicitly wins.
 const HEAP = process.execArgv.some((a) => a.startsWith("--max-semi-space-size")) ? [] : ["--max-semi-space-size=64"];
 
+// `npm start` runs in the project folder, so its default data directory is the project's .data: the CLI opens
+// that same embedded database wherever it is run from (its own file arguments stay relative to where it runs).
+process.env.PSS_DATA_DIR ||= fileURLToPath(new URL("../.data", import.meta.url));
+
 if (!process.execArgv.includes("--conditions=react-server")) {
   const r = spawnSync(
     process.execPath,
@@ -21,5 +25,6 @@ if (!process.execArgv.includes("--conditions=react-server")) {
 }
 
 const { register } = await import("tsx/esm/api");
-register();
+// The project's tsconfig by path, not the working directory's: its "@/" paths resolve wherever pss is run from.
+register({ tsconfig: fileURLToPath(new URL("../tsconfig.json", import.meta.url)) });
 await import("../cli/main.ts");

@@ -4,8 +4,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { expect, test } from "@playwright/test";
+import * as der from "../lib/pki/der.ts";
 import { opensslCsr } from "./device-helpers.ts";
-import { pss } from "./fixtures.ts";
+import { E2E_ENV, pss } from "./fixtures.ts";
 
 test("a customer onboarded with the CLI while the product runs can sign in", async ({ page }) => {
   const email = `cli-${Date.now()}@example.test`;
@@ -87,7 +88,65 @@ test("pss init, customer create and cert issue produce a chain openssl verifies;
     const revoked = ocsp();
     expect(revoked).toContain("leaf.pem: revoked");
     expect(revoked).toContain("Reason: keyCompromise");
+
+    // The same question by GET (RFC 6960 A.1), base64 unencoded as many clients send it. A nonce of 0xFF
+    // octets puts "//" in the path, which must reach the responder uncollapsed.
+    execFileSync("openssl", [
+      "ocsp",
+      "-issuer",
+      `${dir}/issuer.pem`,
+      "-cert",
+      `${dir}/leaf.pem`,
+      "-no_nonce",
+      "-reqout",
+      `${dir}/plain.der`,
+    ]);
+    const plain = fs.readFileSync(`${dir}/plain.der`);
+    const requestList = der.children(plain, der.children(plain, der.readTlv(plain, 0))[0])[0];
+    const nonce = der.sequence(der.oid("1.3.6.1.5.5.7.48.1.2"), der.octetString(der.octetString(Buffer.alloc(16, 0xff))));
+    const withNonce = der.sequence(der.sequence(der.bytesOf(plain, requestList), der.explicit(2, der.sequence(nonce))));
+    fs.writeFileSync(`${dir}/req.der`, withNonce);
+    const b64 = withNonce.toString("base64");
+    expect(b64).toContain("//");
+    const viaGet = await request.get(`/ocsp/${b64}`, { maxRedirects: 0 });
+    expect(viaGet.status()).toBe(200);
+    expect(viaGet.headers()["cache-control"]).toContain("max-age");
+    fs.writeFileSync(`${dir}/resp.der`, await viaGet.body());
+    // -reqin makes openssl check that the response echoes the request's nonce
+    const checked = spawnSync(
+      "openssl",
+      [
+        "ocsp",
+        "-reqin",
+        `${dir}/req.der`,
+        "-respin",
+        `${dir}/resp.der`,
+        "-CAfile",
+        `${dir}/root.pem`,
+        "-verify_other",
+        `${dir}/all.pem`,
+        "-resp_text",
+      ],
+      { encoding: "utf8" },
+    );
+    expect(checked.status).toBe(0);
+    expect(checked.stderr).toContain("Response verify OK");
+    expect(checked.stderr).not.toContain("Nonce Verify error");
+    expect(checked.stdout).toContain("Cert Status: revoked");
+    expect(/Serial Number: ([0-9A-F]+)/.exec(checked.stdout)?.[1].toLowerCase().replace(/^0+/, "")).toBe(cert.serial);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("pss runs from any folder and opens the running product's database", async () => {
+  const here = pss("ca", "list");
+  const elsewhere = JSON.parse(
+    execFileSync(process.execPath, [path.resolve("bin/pss.mjs"), "ca", "list", "--json"], {
+      cwd: os.tmpdir(),
+      env: E2E_ENV,
+      encoding: "utf8",
+    }),
+  );
+  expect(elsewhere.cas.map((c: { id: string }) => c.id)).toEqual(here.cas.map((c: { id: string }) => c.id));
 });

@@ -8,7 +8,7 @@ import path from "node:path";
 import { bindMigrationAwareSqlAdapterFactory, ColumnTypeEnum } from "@prisma/driver-adapter-utils";
 import { type DbTarget, lockEmbedded, pgConnection } from "./target.ts";
 
-const ROOT = process.cwd();
+const ROOT = path.resolve(import.meta.dirname, "../..");
 const SCHEMA = path.join(ROOT, "prisma/schema.prisma");
 const MIGRATIONS = path.join(ROOT, "prisma/migrations");
 const LOCK =
