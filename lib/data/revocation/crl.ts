@@ -1,6 +1,6 @@
 // CRLs per CA generation (SPEC §6): DER, CRL number from a database sequence, reissued on every revocation
 // and at least every 12 h with nextUpdate 24 h later. Retired CAs keep publishing until what they issued expires.
-import { bytes, db } from "../../db/client.ts";
+import { bytes, db, type Tx } from "../../db/client.ts";
 import { AppError } from "../../errors.ts";
 import { buildCrl, type RevocationReason, type RevokedEntry } from "../../pki/crl.ts";
 import { keyStore } from "../ca/key-store.ts";
@@ -9,17 +9,18 @@ const HOUR = 3_600_000;
 export const CRL_REISSUE_AFTER_MS = 12 * HOUR;
 export const CRL_VALIDITY_MS = 24 * HOUR;
 
-/** Everything a CA has revoked: its leaves and its child CAs. */
-async function revokedUnder(caId: string): Promise<RevokedEntry[]> {
+/**
+ * Everything a CA has revoked, its leaves and its child CAs, less what expired before `keepExpiredSince`. RFC 5280
+ * §3.3 lets an entry go once one regularly scheduled CRL issued after the certificate's expiry has carried it:
+ * CRLs are reissued at least every 12 h, so an entry kept for 24 h past expiry has been on one. Without this a
+ * customer CA's CRL would grow for ever: every 30-day rotation revokes the replaced certificate as superseded.
+ */
+async function revokedUnder(tx: Tx, caId: string, keepExpiredSince: Date): Promise<RevokedEntry[]> {
+  const where = { revokedAt: { not: null }, notAfter: { gt: keepExpiredSince } };
+  const select = { serial: true, revokedAt: true, revocationReason: true } as const;
   const [leaves, cas] = await Promise.all([
-    db().certificate.findMany({
-      where: { issuerId: caId, revokedAt: { not: null } },
-      select: { serial: true, revokedAt: true, revocationReason: true },
-    }),
-    db().certificateAuthority.findMany({
-      where: { parentId: caId, revokedAt: { not: null } },
-      select: { serial: true, revokedAt: true, revocationReason: true },
-    }),
+    tx.certificate.findMany({ where: { issuerId: caId, ...where }, select }),
+    tx.certificateAuthority.findMany({ where: { parentId: caId, ...where }, select }),
   ]);
   return [...leaves, ...cas].map((r) => ({
     serialHex: r.serial,
@@ -28,22 +29,53 @@ async function revokedUnder(caId: string): Promise<RevokedEntry[]> {
   }));
 }
 
-/** Sign and store a new CRL for one CA now. */
-export async function publishCrl(caId: string, now = new Date()): Promise<{ number: bigint; der: Buffer }> {
+interface Published {
+  number: bigint;
+  der: Buffer;
+}
+
+/**
+ * Sign and store a new CRL for one CA. One CA's CRLs are made one at a time (a transaction-scoped advisory
+ * lock), so a higher CRL number never carries an older thisUpdate or fewer entries than a lower one. CRLs of the
+ * CA whose nextUpdate has passed are deleted: no relying party may use them any more.
+ * With `unlessFresh`, an existing CRL that `unlessFresh` accepts (read under the lock) is returned instead: many
+ * concurrent readers of a stale CRL make one new CRL, not one each.
+ */
+export async function publishCrl(
+  caId: string,
+  now = new Date(),
+  unlessFresh?: (latest: { thisUpdate: Date }, tx: Tx) => Promise<boolean>,
+): Promise<Published> {
   const ca = await db().certificateAuthority.findUnique({ where: { id: caId }, select: { id: true, certDer: true, keyRef: true } });
   if (!ca) throw new AppError("ca_not_found", "No such CA.", 404);
-  const [{ n }] = await db().$queryRaw<{ n: bigint }[]>`SELECT nextval(pg_get_serial_sequence('"Crl"', 'number')) AS n`;
-  const der = await buildCrl({
-    issuer: { certDer: ca.certDer, signer: await (await keyStore()).signer(ca.keyRef) },
-    number: BigInt(n),
-    thisUpdate: now,
-    nextUpdate: new Date(now.getTime() + CRL_VALIDITY_MS),
-    revoked: await revokedUnder(ca.id),
-  });
-  await db().crl.create({
-    data: { caId: ca.id, number: BigInt(n), der: bytes(der), thisUpdate: now, nextUpdate: new Date(now.getTime() + CRL_VALIDITY_MS) },
-  });
-  return { number: BigInt(n), der };
+  const signer = await (await keyStore()).signer(ca.keyRef);
+  return db().$transaction(
+    async (tx) => {
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`crl:${ca.id}`}, 0))`;
+      const latest = await tx.crl.findFirst({
+        where: { caId },
+        orderBy: { number: "desc" },
+        select: { number: true, der: true, thisUpdate: true },
+      });
+      if (latest && unlessFresh && (await unlessFresh(latest, tx))) return { number: latest.number, der: Buffer.from(latest.der) };
+      // never earlier than the CRL before it, whatever the caller's clock said
+      const thisUpdate = latest && latest.thisUpdate > now ? latest.thisUpdate : now;
+      const nextUpdate = new Date(thisUpdate.getTime() + CRL_VALIDITY_MS);
+      const [{ n }] = await tx.$queryRaw<{ n: bigint }[]>`SELECT nextval(pg_get_serial_sequence('"Crl"', 'number')) AS n`;
+      const number = BigInt(n);
+      const der = await buildCrl({
+        issuer: { certDer: ca.certDer, signer },
+        number,
+        thisUpdate,
+        nextUpdate,
+        revoked: await revokedUnder(tx, ca.id, new Date(thisUpdate.getTime() - CRL_VALIDITY_MS)),
+      });
+      await tx.crl.create({ data: { caId: ca.id, number, der: bytes(der), thisUpdate, nextUpdate } });
+      await tx.crl.deleteMany({ where: { caId: ca.id, nextUpdate: { lte: thisUpdate } } });
+      return { number, der };
+    },
+    { timeout: 60_000, maxWait: 30_000 },
+  );
 }
 
 /**
@@ -51,25 +83,32 @@ export async function publishCrl(caId: string, now = new Date()): Promise<{ numb
  * under the CA was revoked after it (the reissue that follows every revocation failed or has not run yet).
  */
 export async function currentCrl(caId: string, now = new Date()): Promise<Buffer> {
+  const fresh = async (latest: { thisUpdate: Date }, client: Tx = db()) =>
+    now.getTime() - latest.thisUpdate.getTime() < CRL_REISSUE_AFTER_MS && !(await revokedSince(client, caId, latest.thisUpdate));
   const latest = await db().crl.findFirst({ where: { caId }, orderBy: { number: "desc" }, select: { der: true, thisUpdate: true } });
-  if (latest && now.getTime() - latest.thisUpdate.getTime() < CRL_REISSUE_AFTER_MS && !(await revokedSince(caId, latest.thisUpdate)))
-    return Buffer.from(latest.der);
-  return (await publishCrl(caId, now)).der;
+  if (latest && (await fresh(latest))) return Buffer.from(latest.der);
+  return (await publishCrl(caId, now, fresh)).der;
 }
 
 /** Whether a certificate or child CA of this CA was revoked after `since` (index look-ups). */
-async function revokedSince(caId: string, since: Date): Promise<boolean> {
+async function revokedSince(client: Tx, caId: string, since: Date): Promise<boolean> {
   const [leaf, ca] = await Promise.all([
-    db().certificate.findFirst({ where: { issuerId: caId, revokedAt: { gt: since } }, select: { id: true } }),
-    db().certificateAuthority.findFirst({ where: { parentId: caId, revokedAt: { gt: since } }, select: { id: true } }),
+    client.certificate.findFirst({ where: { issuerId: caId, revokedAt: { gt: since } }, select: { id: true } }),
+    client.certificateAuthority.findFirst({ where: { parentId: caId, revokedAt: { gt: since } }, select: { id: true } }),
   ]);
   return leaf !== null || ca !== null;
 }
 
-/** The scheduled reissue: every CA that still has unexpired certificates and whose CRL is older than 12 h. */
+/** The scheduled reissue: every CA that still has unexpired certificates or child CAs and whose CRL is older than 12 h. */
 export async function reissueStaleCrls(now = new Date()): Promise<number> {
   const cas = await db().certificateAuthority.findMany({
-    where: { OR: [{ status: { not: "RETIRED" } }, { issued: { some: { notAfter: { gt: now } } } }] },
+    where: {
+      OR: [
+        { status: { not: "RETIRED" } },
+        { issued: { some: { notAfter: { gt: now } } } },
+        { children: { some: { notAfter: { gt: now } } } },
+      ],
+    },
     select: { id: true, crls: { orderBy: { number: "desc" }, take: 1, select: { thisUpdate: true } } },
   });
   let published = 0;

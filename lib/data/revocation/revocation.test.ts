@@ -11,7 +11,7 @@ import { opensslAsync, scratchDir } from "../../pki/testing/ca-fixture.ts";
 import { activeCa, ensureHierarchy, rotateCa } from "../ca/hierarchy.ts";
 import { issueAndStore } from "../certificates/issue-certificate.ts";
 import { createCustomer } from "../customers/create-customer.ts";
-import { currentCrl } from "./crl.ts";
+import { currentCrl, publishCrl, reissueStaleCrls } from "./crl.ts";
 import { answerOcsp } from "./ocsp.ts";
 import { caBlastRadius, revokeCa } from "./revoke-ca.ts";
 import { revokeCertificate } from "./revoke-certificate.ts";
@@ -133,6 +133,59 @@ describe(`revocation, CRL and OCSP (${dbLabel()})`, () => {
     }
     // and once it is listed, the same CRL is served again
     expect((await currentCrl(certs[0].issuerId)).equals(after)).toBe(true);
+  });
+
+  it("a CRL drops a revoked certificate 24 h after it expired, and keeps it until then (RFC 5280 §3.3)", async () => {
+    const { certs } = await customerWithDevices(3);
+    const hour = 3_600_000;
+    const revoked = { revokedAt: new Date(Date.now() - 60 * 24 * hour), revocationReason: "superseded" as const };
+    await db.certificate.update({ where: { id: certs[0].id }, data: { ...revoked, notAfter: new Date(Date.now() - 25 * hour) } });
+    await db.certificate.update({ where: { id: certs[1].id }, data: { ...revoked, notAfter: new Date(Date.now() - 23 * hour) } });
+    const { der } = await publishCrl(certs[0].issuerId);
+    const s = scratchDir();
+    try {
+      const r = await opensslAsync(["crl", "-inform", "DER", "-in", s.write("crl.der", der), "-noout", "-text"]);
+      const listed = [...r.out.matchAll(/Serial Number: ([0-9A-F]+)/g)].map((m) => m[1].toLowerCase().replace(/^0+/, ""));
+      expect(listed).toEqual([certs[1].serialHex]);
+    } finally {
+      s.cleanup();
+    }
+  });
+
+  it("one CA's CRLs are made one at a time: numbers and thisUpdate rise together, expired CRLs are deleted", async () => {
+    const { certs } = await customerWithDevices(1);
+    const caId = certs[0].issuerId;
+    const base = Date.now();
+    // callers whose clocks were read in the opposite order of the CRL numbers they will get
+    await Promise.all([0, 1, 2, 3, 4, 5].map((i) => publishCrl(caId, new Date(base - i * 1000))));
+    const crls = await db.crl.findMany({ where: { caId }, orderBy: { number: "asc" }, select: { thisUpdate: true } });
+    expect(crls.length).toBeGreaterThanOrEqual(6);
+    for (let i = 1; i < crls.length; i++) expect(crls[i].thisUpdate.getTime()).toBeGreaterThanOrEqual(crls[i - 1].thisUpdate.getTime());
+
+    // a day later every earlier CRL has passed its nextUpdate: only the new one is kept
+    const later = await publishCrl(caId, new Date(base + 25 * 3_600_000));
+    expect(await db.crl.findMany({ where: { caId }, select: { number: true } })).toEqual([{ number: later.number }]);
+  });
+
+  it("concurrent readers of a stale CRL make one new CRL between them", async () => {
+    const { certs } = await customerWithDevices(1);
+    const caId = certs[0].issuerId;
+    await currentCrl(caId);
+    await db.certificate.update({ where: { id: certs[0].id }, data: { revokedAt: new Date(), revocationReason: "keyCompromise" } });
+    const before = await db.crl.count({ where: { caId } });
+    const served = await Promise.all([1, 2, 3, 4, 5].map(() => currentCrl(caId)));
+    expect(await db.crl.count({ where: { caId } })).toBe(before + 1);
+    for (const der of served) expect(der.equals(served[0])).toBe(true);
+  });
+
+  // PGlite only: it retires a CA of the hierarchy every test file shares on PostgreSQL
+  it.runIf(dbLabel() === "pglite")("a retired CA whose child CAs are still valid keeps its CRL fresh", async () => {
+    const intermediate = (await activeCa({ kind: "BOOTSTRAP_INTERMEDIATE" })).ca;
+    await db.certificateAuthority.update({ where: { id: intermediate.id }, data: { status: "RETIRED", retiredAt: new Date() } });
+    await db.crl.deleteMany({ where: { caId: intermediate.id } });
+    await reissueStaleCrls();
+    expect(await db.crl.count({ where: { caId: intermediate.id } })).toBe(1);
+    await db.certificateAuthority.update({ where: { id: intermediate.id }, data: { status: "ACTIVE", retiredAt: null } });
   });
 
   it("revoking twice answers already_revoked; a foreign customer gets 404", async () => {
