@@ -28,7 +28,7 @@ import { isPkiError, PkiError } from "../../pki/errors.ts";
 import { type ValidatedPath, type ValidatePathInput, validatePath } from "../../pki/path.ts";
 import { type Actor, audit } from "../audit/record.ts";
 import { caChainDer } from "../ca/chain.ts";
-import { publishCrl } from "../revocation/crl.ts";
+import { scheduleCrlReissue } from "../revocation/crl.ts";
 
 /** A revoked CA is refused at most this long after its revocation was committed. */
 export const REVOKED_CA_TTL_MS = 500;
@@ -236,7 +236,7 @@ async function markFirstUse(row: Row, now: Date) {
   if (r.count && row.replacesId) await supersede(row.replacesId, now);
 }
 
-/** Revoke a replaced certificate with reason superseded (idempotent); its CRL is reissued in the background. */
+/** Revoke a replaced certificate with reason superseded (idempotent); its CRL is reissued within a minute. */
 export async function supersede(certId: string, now = new Date()): Promise<boolean> {
   const done = await db().$transaction(async (tx) => {
     const r = await tx.certificate.updateMany({
@@ -257,8 +257,7 @@ export async function supersede(certId: string, now = new Date()): Promise<boole
     );
     return c;
   });
-  if (done)
-    publishCrl(done.issuerId, now).catch((e) => log.error({ err: e, caId: done.issuerId }, "CRL reissue after supersession failed"));
+  if (done) scheduleCrlReissue(done.issuerId, (e) => log.error({ err: e, caId: done.issuerId }, "CRL reissue after supersession failed"));
   return done !== null;
 }
 

@@ -8,6 +8,12 @@ import { keyStore } from "../ca/key-store.ts";
 const HOUR = 3_600_000;
 export const CRL_REISSUE_AFTER_MS = 12 * HOUR;
 export const CRL_VALIDITY_MS = 24 * HOUR;
+/**
+ * Revocations that come in streams (every 30-day rotation revokes the replaced certificate as superseded) share
+ * one CRL per CA per minute: a customer CA's CRL holds up to a year of superseded certificates, megabytes that
+ * must not be rebuilt once per rotation. The device API and OCSP see each revocation at once regardless.
+ */
+export const CRL_COALESCE_MS = 60_000;
 
 /**
  * Everything a CA has revoked, its leaves and its child CAs, less what expired before `keepExpiredSince`. RFC 5280
@@ -79,15 +85,34 @@ export async function publishCrl(
 }
 
 /**
- * The current CRL of a CA: the latest one, or a fresh one when none is younger than 12 h or when something
- * under the CA was revoked after it (the reissue that follows every revocation failed or has not run yet).
+ * The current CRL of a CA: the latest one, or a fresh one when none is younger than 12 h, or when something
+ * under the CA was revoked after the latest and that one is over a minute old (the reissue that follows every
+ * revocation failed, or a coalesced one is late). A reader can thus trigger at most one CRL per CA per minute.
  */
 export async function currentCrl(caId: string, now = new Date()): Promise<Buffer> {
-  const fresh = async (latest: { thisUpdate: Date }, client: Tx = db()) =>
-    now.getTime() - latest.thisUpdate.getTime() < CRL_REISSUE_AFTER_MS && !(await revokedSince(client, caId, latest.thisUpdate));
+  const fresh = async (latest: { thisUpdate: Date }, client: Tx = db()) => {
+    const age = now.getTime() - latest.thisUpdate.getTime();
+    return age < CRL_REISSUE_AFTER_MS && (age < CRL_COALESCE_MS || !(await revokedSince(client, caId, latest.thisUpdate)));
+  };
   const latest = await db().crl.findFirst({ where: { caId }, orderBy: { number: "desc" }, select: { der: true, thisUpdate: true } });
   if (latest && (await fresh(latest))) return Buffer.from(latest.der);
   return (await publishCrl(caId, now, fresh)).der;
+}
+
+const pending = new Set<string>();
+
+/**
+ * Reissue a CA's CRL a minute from now, once for every revocation this process asks for meanwhile (see
+ * CRL_COALESCE_MS). Another process that asked too finds the CRL already current and makes none.
+ */
+export function scheduleCrlReissue(caId: string, onError: (e: unknown) => void): void {
+  if (pending.has(caId)) return;
+  pending.add(caId);
+  setTimeout(() => {
+    pending.delete(caId);
+    const current = async (latest: { thisUpdate: Date }, client: Tx) => !(await revokedSince(client, caId, latest.thisUpdate));
+    publishCrl(caId, new Date(), current).catch(onError);
+  }, CRL_COALESCE_MS).unref();
 }
 
 /** Whether a certificate or child CA of this CA was revoked after `since` (index look-ups). */

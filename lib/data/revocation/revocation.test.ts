@@ -1,7 +1,7 @@
 // Revocation, CRLs and OCSP against a real database, checked by openssl (crl -verify, ocsp over HTTP).
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { dbLabel, testDb, unique } from "../../../tests/db.ts";
 import { createCsr } from "../../pki/csr.ts";
 import { toPem } from "../../pki/der.ts";
@@ -11,7 +11,8 @@ import { opensslAsync, scratchDir } from "../../pki/testing/ca-fixture.ts";
 import { activeCa, ensureHierarchy, rotateCa } from "../ca/hierarchy.ts";
 import { issueAndStore } from "../certificates/issue-certificate.ts";
 import { createCustomer } from "../customers/create-customer.ts";
-import { currentCrl, publishCrl, reissueStaleCrls } from "./crl.ts";
+import { supersede } from "../devices/authorize.ts";
+import { CRL_COALESCE_MS, currentCrl, publishCrl, reissueStaleCrls } from "./crl.ts";
 import { answerOcsp } from "./ocsp.ts";
 import { caBlastRadius, revokeCa } from "./revoke-ca.ts";
 import { revokeCertificate } from "./revoke-certificate.ts";
@@ -122,7 +123,10 @@ describe(`revocation, CRL and OCSP (${dbLabel()})`, () => {
     const before = await currentCrl(certs[0].issuerId);
     // as if the reissue after this revocation had failed: only the row changes
     await db.certificate.update({ where: { id: certs[0].id }, data: { revokedAt: new Date(), revocationReason: "keyCompromise" } });
-    const after = await currentCrl(certs[0].issuerId);
+    // within a minute of the last CRL readers share it; after that the next reader gets a new one
+    expect((await currentCrl(certs[0].issuerId)).equals(before)).toBe(true);
+    const minuteLater = new Date(Date.now() + CRL_COALESCE_MS);
+    const after = await currentCrl(certs[0].issuerId, minuteLater);
     expect(after.equals(before)).toBe(false);
     const s = scratchDir();
     try {
@@ -132,7 +136,7 @@ describe(`revocation, CRL and OCSP (${dbLabel()})`, () => {
       s.cleanup();
     }
     // and once it is listed, the same CRL is served again
-    expect((await currentCrl(certs[0].issuerId)).equals(after)).toBe(true);
+    expect((await currentCrl(certs[0].issuerId, minuteLater)).equals(after)).toBe(true);
   });
 
   it("a CRL drops a revoked certificate 24 h after it expired, and keeps it until then (RFC 5280 §3.3)", async () => {
@@ -173,9 +177,37 @@ describe(`revocation, CRL and OCSP (${dbLabel()})`, () => {
     await currentCrl(caId);
     await db.certificate.update({ where: { id: certs[0].id }, data: { revokedAt: new Date(), revocationReason: "keyCompromise" } });
     const before = await db.crl.count({ where: { caId } });
-    const served = await Promise.all([1, 2, 3, 4, 5].map(() => currentCrl(caId)));
+    const minuteLater = new Date(Date.now() + CRL_COALESCE_MS);
+    const served = await Promise.all([1, 2, 3, 4, 5].map(() => currentCrl(caId, minuteLater)));
     expect(await db.crl.count({ where: { caId } })).toBe(before + 1);
     for (const der of served) expect(der.equals(served[0])).toBe(true);
+  });
+
+  it("supersessions share one CRL reissue per CA, a minute later, listing them all", async () => {
+    const { certs } = await customerWithDevices(2);
+    const caId = certs[0].issuerId;
+    await currentCrl(caId);
+    const before = await db.crl.count({ where: { caId } });
+    vi.useFakeTimers({ toFake: ["setTimeout"] });
+    try {
+      expect(await supersede(certs[0].id)).toBe(true);
+      expect(await supersede(certs[1].id)).toBe(true);
+      expect(await db.crl.count({ where: { caId } })).toBe(before);
+      vi.advanceTimersByTime(CRL_COALESCE_MS);
+    } finally {
+      vi.useRealTimers();
+    }
+    await vi.waitFor(async () => expect(await db.crl.count({ where: { caId } })).toBe(before + 1), { timeout: 10_000 });
+    const latest = await db.crl.findFirstOrThrow({ where: { caId }, orderBy: { number: "desc" }, select: { der: true } });
+    const s = scratchDir();
+    try {
+      const r = await opensslAsync(["crl", "-inform", "DER", "-in", s.write("crl.der", latest.der), "-noout", "-text"]);
+      const listed = [...r.out.matchAll(/Serial Number: ([0-9A-F]+)/g)].map((m) => m[1].toLowerCase().replace(/^0+/, ""));
+      expect(listed.sort()).toEqual(certs.map((c) => c.serialHex).sort());
+      expect(r.out).toContain("Superseded");
+    } finally {
+      s.cleanup();
+    }
   });
 
   // PGlite only: it retires a CA of the hierarchy every test file shares on PostgreSQL
