@@ -1,6 +1,6 @@
-import { generateKeyPairSync } from "node:crypto";
+import { createHash, generateKeyPairSync } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { parseCsr, requireDeviceId, rsaModulusBits } from "./csr.ts";
+import { keyFingerprint, parseCsr, requireDeviceId, rsaModulusBits } from "./csr.ts";
 import { boolean, explicit, nullValue, octetString, oid, printableString, sequence, set, smallInteger, tlv } from "./der.ts";
 import { isPkiError } from "./errors.ts";
 import { buildCsr, cn, fixture, generateKey, org, SIG_ALG, serialNumber, spkiOf } from "./fixtures/helpers.ts";
@@ -76,6 +76,9 @@ describe("parseCsr accepts the supported key types and encodings", () => {
     const viaCompressed = parseCsr(buildCsr({ key: ec, spki: compressed, subject: [cn("dev-c")] }));
     expect(viaCompressed.spkiSha256).toBe(plain.spkiSha256);
     expect(viaCompressed.publicKey.spki).toEqual(spki);
+    // a certificate's key, compared with a request's (a manufacturer certificate at enrollment): same rule
+    expect(keyFingerprint(compressed)).toBe(plain.spkiSha256);
+    expect(keyFingerprint(spki)).toBe(plain.spkiSha256);
 
     // RSA with its AlgorithmIdentifier parameters left out (NULL is the canonical form)
     const rsa = generateKey("rsa2048");
@@ -87,6 +90,12 @@ describe("parseCsr accepts the supported key types and encodings", () => {
     const rsaNoParams = parseCsr(buildCsr({ key: rsa, spki: noParams, subject: [cn("dev-r")] }));
     expect(rsaNoParams.spkiSha256).toBe(rsaPlain.spkiSha256);
     expect(rsaNoParams.publicKey.spki).toEqual(rsaSpki);
+  });
+
+  it("keyFingerprint of a key no request may carry is the hash of its encoding", () => {
+    const p521 = spkiOf(generateKeyPairSync("ec", { namedCurve: "P-521" }).privateKey);
+    expect(keyFingerprint(p521)).toBe(createHash("sha256").update(p521).digest("hex"));
+    expect(keyFingerprint(Buffer.from("not a key"))).toBe(createHash("sha256").update("not a key").digest("hex"));
   });
 
   it("computes spkiSha256 over the SPKI DER", async () => {

@@ -190,7 +190,7 @@ function parseDer(der: Buffer): ParsedCsr {
     subject: subjectAttrs,
     subjectText: formatName(subjectAttrs),
     publicKey,
-    spkiSha256: createHash("sha256").update(publicKey.spki).digest("hex"),
+    spkiSha256: sha256Hex(publicKey.spki),
     extensions,
     sans: sanExt ? parseGeneralNames(sanExt.value) : [],
     basicConstraints: bcExt ? parseBasicConstraints(bcExt.value) : undefined,
@@ -299,6 +299,23 @@ function importKey(key: CsrPublicKey): KeyObject {
     return createPublicKey({ key: key.spki, format: "der", type: "spki" });
   } catch {
     throw new PkiError("csr_invalid_key", "the public key does not decode (invalid point or modulus)");
+  }
+}
+
+const sha256Hex = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+
+/**
+ * The fingerprint `parseCsr` gives a key (`spkiSha256`), for a key read elsewhere (a manufacturer's device
+ * certificate): its SubjectPublicKeyInfo re-encoded canonically first, so comparing it with a request's key
+ * does not depend on how either was encoded. A key no request may carry keeps the hash of its encoding as sent.
+ */
+export function keyFingerprint(spki: Uint8Array): string {
+  const der = Buffer.from(spki);
+  try {
+    const key = parsePublicKey(der, expectTlv(der, 0, TAG.SEQUENCE));
+    return sha256Hex(canonicalKey(key, importKey(key)).spki);
+  } catch {
+    return sha256Hex(der);
   }
 }
 

@@ -24,6 +24,7 @@ import { dateOf, db, driverQuery } from "../../db/client.ts";
 import { AppError } from "../../errors.ts";
 import { log } from "../../log.ts";
 import { certificateIdentity, readCertificate } from "../../pki/certificate.ts";
+import { keyFingerprint } from "../../pki/csr.ts";
 import { isPkiError, PkiError } from "../../pki/errors.ts";
 import { type ValidatedPath, type ValidatePathInput, validatePath } from "../../pki/path.ts";
 import { type Actor, audit } from "../audit/record.ts";
@@ -412,7 +413,7 @@ async function groupIdentity(leafDer: Buffer, presented: Buffer[], now: Date): P
     serial: identity.serialHex,
     customerId: group.customerId,
     uid: group.uid,
-    spkiSha256: createHash("sha256").update(readCertificate(leafDer).spki).digest("hex"),
+    spkiSha256: keyFingerprint(readCertificate(leafDer).spki),
     deviceRef: null,
     deviceId: null,
   };
