@@ -144,6 +144,8 @@ describe("buildCrl", () => {
     // delta-CRL and attribute-certificate codes are never a revocation's reason here
     expect(revocationReasonSchema.safeParse("removeFromCRL").success).toBe(false);
     expect(revocationReasonSchema.safeParse("aACompromise").success).toBe(false);
+    // nor a hold: revocation is final, and a hold would promise a release
+    expect(revocationReasonSchema.safeParse("certificateHold").success).toBe(false);
     expect(Object.keys(REVOCATION_REASONS)).toHaveLength(10);
   });
 });

@@ -24,12 +24,14 @@ export const REVOCATION_REASONS = {
 export type RevocationReason = keyof typeof REVOCATION_REASONS;
 
 /**
- * The reasons a revocation may record: every code but removeFromCRL (only for delta CRLs, RFC 5280 §5.3.1) and
- * aACompromise (attribute certificates). The API, the CLI and the portal all validate with this.
+ * The reasons a revocation may record: every code but removeFromCRL (only for delta CRLs, RFC 5280 §5.3.1),
+ * aACompromise (attribute certificates) and certificateHold: a hold promises relying parties a release, and
+ * revocation here is final (a suspended device is decommissioned or its certificate revoked). The API, the CLI
+ * and the portal all validate with this.
  */
 export const revocationReasonSchema = z
   .enum(Object.keys(REVOCATION_REASONS) as [RevocationReason, ...RevocationReason[]])
-  .exclude(["removeFromCRL", "aACompromise"]);
+  .exclude(["removeFromCRL", "aACompromise", "certificateHold"]);
 
 const OID_AUTHORITY_KEY_ID = "2.5.29.35";
 const OID_CRL_NUMBER = "2.5.29.20";
