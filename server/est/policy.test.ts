@@ -154,6 +154,25 @@ describe("enrollment groups (customer-supplied manufacturer CA)", () => {
     // group devices enroll only: not the application endpoint
     await expectRefused(est(l, "c2pa/simpleenroll", credOf(leaf, mfgSub, mfgRoot), csr("maker-0001")), 403, "wrong_certificate_kind");
   });
+
+  it("a manufacturer's certificate enrolls the device it names (serialNumber, else CN) and no other", async () => {
+    const c = await newCustomer("Gamma");
+    const ca = await issueCa("CN=Maker Line 9 CA,O=Maker", mfgRoot, { basicConstraints: { ca: true, pathLength: 0 } });
+    await addEnrollmentGroup({ customerId: c.customer.id, name: "line-9", caCert: ca.pem, uid: c.user.uid }, system);
+    await new Promise((r) => setTimeout(r, REVOKED_CA_TTL_MS + 50));
+    const byCn = credOf(await issueLeaf(ca, { subject: "CN=m9-0001,O=Maker", san: {}, eku: [EKU.clientAuth] }), ca, mfgRoot);
+    await expectRefused(est(l, "simpleenroll", byCn, csr("m9-0002")), 403, "device_id_mismatch");
+    expect((await est(l, "simpleenroll", byCn, csr("m9-0001"))).status).toBe(200);
+    const bySerial = credOf(
+      await issueLeaf(ca, { subject: "CN=Widget,2.5.4.5=m9-0003,O=Maker", san: {}, eku: [EKU.clientAuth] }),
+      ca,
+      mfgRoot,
+    );
+    await expectRefused(est(l, "simpleenroll", bySerial, csr("Widget")), 403, "device_id_mismatch");
+    expect((await est(l, "simpleenroll", bySerial, csr("m9-0003"))).status).toBe(200);
+    const noId = credOf(await issueLeaf(ca, { subject: "O=Maker", san: {}, eku: [EKU.clientAuth] }), ca, mfgRoot);
+    await expectRefused(est(l, "simpleenroll", noId, csr("m9-0004")), 403, "device_id_mismatch");
+  });
 });
 
 describe("enrollment groups under the customer-wide policy", () => {

@@ -24,7 +24,8 @@ import { dateOf, db, driverQuery } from "../../db/client.ts";
 import { AppError } from "../../errors.ts";
 import { log } from "../../log.ts";
 import { certificateIdentity, readCertificate } from "../../pki/certificate.ts";
-import { keyFingerprint } from "../../pki/csr.ts";
+import { keyFingerprint, parseName, requireDeviceId } from "../../pki/csr.ts";
+import { expectTlv, TAG } from "../../pki/der.ts";
 import { isPkiError, PkiError } from "../../pki/errors.ts";
 import { type ValidatedPath, type ValidatePathInput, validatePath } from "../../pki/path.ts";
 import { type Actor, audit } from "../audit/record.ts";
@@ -60,6 +61,8 @@ export type GroupIdentity = {
   spkiSha256: string;
   deviceRef: null;
   deviceId: null;
+  /** the device id the manufacturer's certificate names (serialNumber, else CN), null when it names none */
+  makerDeviceId: string | null;
 };
 
 export type DeviceIdentity = CertIdentity | GroupIdentity;
@@ -278,6 +281,16 @@ export async function supersedeStale(now = new Date()): Promise<number> {
   return n;
 }
 
+/** The device id a manufacturer's certificate names, by the rule a request's subject follows; null if none. */
+function makerDeviceId(subject: Buffer): string | null {
+  try {
+    return requireDeviceId({ subject: parseName(subject, expectTlv(subject, 0, TAG.SEQUENCE)) });
+  } catch (e) {
+    if (isPkiError(e)) return null;
+    throw e;
+  }
+}
+
 // ---- trust material -------------------------------------------------------------------------------------
 
 const derKeys = new WeakMap<Uint8Array, string>();
@@ -405,6 +418,7 @@ async function groupIdentity(leafDer: Buffer, presented: Buffer[], now: Date): P
     throw forbidden("group_ambiguous", "the certificate's CA belongs to enrollment groups of several customers");
   const { group } = best[0];
   const identity = certificateIdentity(leafDer);
+  const leaf = readCertificate(leafDer);
   return {
     via: "group",
     kind: "GROUP",
@@ -413,8 +427,9 @@ async function groupIdentity(leafDer: Buffer, presented: Buffer[], now: Date): P
     serial: identity.serialHex,
     customerId: group.customerId,
     uid: group.uid,
-    spkiSha256: keyFingerprint(readCertificate(leafDer).spki),
+    spkiSha256: keyFingerprint(leaf.spki),
     deviceRef: null,
     deviceId: null,
+    makerDeviceId: makerDeviceId(leaf.subject),
   };
 }

@@ -120,6 +120,12 @@ export function simpleEnroll({ identity, csr: input, now = new Date() }: EnrollI
     await limitEnrollmentAttempts(identity, now);
     const csr = parseCsr(input);
     const deviceId = requireDeviceId(csr);
+    // a manufacturer's certificate is one device's: it enrolls that device id only
+    if (identity.via === "group" && deviceId !== identity.makerDeviceId)
+      throw forbidden(
+        "device_id_mismatch",
+        `the request's device id differs from the one the manufacturer's certificate names (${identity.makerDeviceId ?? "none"})`,
+      );
     const bootstrapCertId = identity.via === "pss" ? identity.certId : null;
     const credential: EnrollmentCredential = identity.via === "pss" ? { bootstrapCertId: identity.certId } : { groupId: identity.groupId };
     // one statement for every pre-check (policy rows, device exists, key certified, one-time secret)
