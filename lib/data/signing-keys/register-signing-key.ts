@@ -115,11 +115,13 @@ export async function registerSigningKey(input: RegisterSigningKeyInput): Promis
     const row = await db().$transaction(async (tx) => {
       // one registration per user at a time: the "is this the first key?" answer must not race
       await tx.$queryRaw`SELECT id FROM "User" WHERE id = ${caller.user.id}::uuid FOR UPDATE`;
-      const active = await tx.payloadSigningKey.count({ where: { userId: caller.user.id, disabledAt: null } });
-      if (active > 0 && !authorizedBy && !input.reauthenticated)
+      // "The first key" is the user's first ever: had disabling every key made the next one a first key again,
+      // a stolen client secret alone could disable the user's keys and add its own (SPEC §4).
+      const held = await tx.payloadSigningKey.count({ where: { userId: caller.user.id } });
+      if (held > 0 && !authorizedBy && !input.reauthenticated)
         throw new AppError(
           "key_authorization_required",
-          "this user already has an active key: sign the registration with it too (general JSON serialization, kid header)",
+          "this user has registered a key before: sign the registration with an active key too (general JSON serialization, kid header), or add the key in the portal",
           403,
         );
       const created = await tx.payloadSigningKey.create({
