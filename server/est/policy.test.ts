@@ -129,21 +129,22 @@ describe("enrollment groups (customer-supplied manufacturer CA)", () => {
   });
 
   it("matches by the leaf-most CA of the verified chain; no match → 403", async () => {
-    const a = await newCustomer("Alpha");
     const b = await newCustomer("Beta");
-    // Beta trusts the maker's root, Alpha the line-7 sub-CA: a line-7 device belongs to Alpha (leaf-most)
+    // Beta trusts the maker's root and, for its line-7 devices, the line-7 sub-CA: a line-7 device matches both,
+    // and the leaf-most group takes it
     await addEnrollmentGroup({ customerId: b.customer.id, name: "maker", caCert: mfgRoot.pem, uid: b.user.uid }, system);
-    await addEnrollmentGroup({ customerId: a.customer.id, name: "line-7", caCert: mfgSub.der, uid: a.user.uid }, system);
+    const line7 = await addEnrollmentGroup({ customerId: b.customer.id, name: "line-7", caCert: mfgSub.der, uid: b.user.uid }, system);
+    await new Promise((r) => setTimeout(r, REVOKED_CA_TTL_MS + 50));
     const leaf = await issueLeaf(mfgSub, { subject: "CN=maker-0001,O=Maker", san: {}, eku: [EKU.clientAuth] });
     const r = await est(l, "simpleenroll", credOf(leaf, mfgSub, mfgRoot), csr("maker-0001"), "application/pem-certificate-chain");
     expect(r.status).toBe(200);
     const dev = await db().device.findUniqueOrThrow({
-      where: { customerId_deviceId: { customerId: a.customer.id, deviceId: "maker-0001" } },
+      where: { customerId_deviceId: { customerId: b.customer.id, deviceId: "maker-0001" } },
     });
     const cert = await db().certificate.findFirstOrThrow({ where: { deviceRef: dev.id } });
-    expect(cert.uid).toBe(a.user.uid);
-    expect(cert.authorizedBy).toMatch(/^group:/);
-    // a device of another line (directly under the maker root) falls to Beta's group
+    expect(cert.uid).toBe(b.user.uid);
+    expect(cert.authorizedBy).toBe(`group:${line7.id}`);
+    // a device of another line (directly under the maker root) falls to the root's group
     const other = await issueLeaf(mfgRoot, { subject: "CN=maker-0002,O=Maker", san: {}, eku: [EKU.clientAuth] });
     expect((await est(l, "simpleenroll", credOf(other, mfgRoot), csr("maker-0002"))).status).toBe(200);
     expect(await db().device.count({ where: { customerId: b.customer.id, deviceId: "maker-0002" } })).toBe(1);
@@ -155,12 +156,36 @@ describe("enrollment groups (customer-supplied manufacturer CA)", () => {
     await expectRefused(est(l, "c2pa/simpleenroll", credOf(leaf, mfgSub, mfgRoot), csr("maker-0001")), 403, "wrong_certificate_kind");
   });
 
+  it("another customer cannot claim the maker's CA, its issuer or a CA it issued; a chain to two customers is refused", async () => {
+    const owner = await newCustomer("Owner");
+    const root = await issueCa("CN=Owned Maker Root CA,O=Maker", undefined);
+    const sub = await issueCa("CN=Owned Maker Line 1 CA,O=Maker", root, { basicConstraints: { ca: true, pathLength: 1 } });
+    await addEnrollmentGroup({ customerId: owner.customer.id, name: "root", caCert: root.pem, uid: owner.user.uid }, system);
+    await addEnrollmentGroup({ customerId: owner.customer.id, name: "line-1", caCert: sub.pem, uid: owner.user.uid }, system);
+    const a = await newCustomer("Alpha");
+    const claim = (caCert: string | Buffer, name: string) =>
+      addEnrollmentGroup({ customerId: a.customer.id, name, caCert, uid: a.user.uid }, system);
+    await expect(claim(root.pem, "same")).rejects.toMatchObject({ code: "group_ca_claimed", status: 409 });
+    await expect(claim(sub.pem, "sub")).rejects.toMatchObject({ code: "group_ca_claimed" });
+    const line8 = await issueCa("CN=Owned Maker Line 8 CA,O=Maker", root, { basicConstraints: { ca: true, pathLength: 1 } });
+    await expect(claim(line8.pem, "line-8")).rejects.toMatchObject({ code: "group_ca_claimed" });
+    expect(await db().enrollmentGroup.count({ where: { customerId: a.customer.id } })).toBe(0);
+    // a relation registration cannot see (through an intermediate it is never shown) is accepted there, and the
+    // device is refused instead
+    const mid = await issueCa("CN=Owned Maker Line 8 Sub CA,O=Maker", line8, { basicConstraints: { ca: true, pathLength: 0 } });
+    await claim(mid.pem, "deep");
+    await new Promise((r) => setTimeout(r, REVOKED_CA_TTL_MS + 50));
+    const leaf = await issueLeaf(mid, { subject: "CN=maker-0801,O=Maker", san: {}, eku: [EKU.clientAuth] });
+    await expectRefused(est(l, "simpleenroll", credOf(leaf, mid, line8, root), csr("maker-0801")), 403, "group_ambiguous");
+    await db().enrollmentGroup.updateMany({ where: { customerId: a.customer.id }, data: { disabledAt: new Date() } });
+  });
+
   it("a manufacturer's certificate enrolls the device it names (serialNumber, else CN) and no other", async () => {
     const c = await newCustomer("Gamma");
-    const ca = await issueCa("CN=Maker Line 9 CA,O=Maker", mfgRoot, { basicConstraints: { ca: true, pathLength: 0 } });
+    const ca = await issueCa("CN=Gamma Maker CA,O=Maker", undefined);
     await addEnrollmentGroup({ customerId: c.customer.id, name: "line-9", caCert: ca.pem, uid: c.user.uid }, system);
     await new Promise((r) => setTimeout(r, REVOKED_CA_TTL_MS + 50));
-    const byCn = credOf(await issueLeaf(ca, { subject: "CN=m9-0001,O=Maker", san: {}, eku: [EKU.clientAuth] }), ca, mfgRoot);
+    const byCn = credOf(await issueLeaf(ca, { subject: "CN=m9-0001,O=Maker", san: {}, eku: [EKU.clientAuth] }), ca);
     await expectRefused(est(l, "simpleenroll", byCn, csr("m9-0002")), 403, "device_id_mismatch");
     expect((await est(l, "simpleenroll", byCn, csr("m9-0001"))).status).toBe(200);
     const bySerial = credOf(
@@ -170,7 +195,7 @@ describe("enrollment groups (customer-supplied manufacturer CA)", () => {
     );
     await expectRefused(est(l, "simpleenroll", bySerial, csr("Widget")), 403, "device_id_mismatch");
     expect((await est(l, "simpleenroll", bySerial, csr("m9-0003"))).status).toBe(200);
-    const noId = credOf(await issueLeaf(ca, { subject: "O=Maker", san: {}, eku: [EKU.clientAuth] }), ca, mfgRoot);
+    const noId = credOf(await issueLeaf(ca, { subject: "O=Maker", san: {}, eku: [EKU.clientAuth] }), ca);
     await expectRefused(est(l, "simpleenroll", noId, csr("m9-0004")), 403, "device_id_mismatch");
   });
 });

@@ -394,13 +394,15 @@ function enabledGroups(): Promise<GroupRow[]> {
 }
 
 /**
- * The enrollment group a foreign chain belongs to: validate against each candidate group's CA as trust
- * anchor; the match whose anchor is closest to the leaf (the leaf-most CA of the verified chain) wins.
+ * The enrollment group a foreign chain belongs to: validate against each group's CA as trust anchor; among the
+ * matches, the one whose anchor is closest to the leaf (the leaf-most CA of the verified chain) wins. Matches of
+ * several customers, at any depth, refuse the device (fail closed): leaf-most-wins across customers would let
+ * one customer register an intermediate of another's maker CA and take its devices.
  */
 async function groupIdentity(leafDer: Buffer, presented: Buffer[], now: Date): Promise<GroupIdentity | null> {
   const groups = await enabledGroups();
   if (!groups.length) return null;
-  let best: { group: GroupRow; depth: number }[] = [];
+  const matches: { group: GroupRow; depth: number }[] = [];
   for (const group of groups) {
     let path: ValidatedPath;
     try {
@@ -409,14 +411,13 @@ async function groupIdentity(leafDer: Buffer, presented: Buffer[], now: Date): P
       if (isPkiError(e) && (e.code === "chain_untrusted" || e.code === "chain_too_long")) continue;
       throw e;
     }
-    const depth = path.chain.length;
-    if (!best.length || depth < best[0].depth) best = [{ group, depth }];
-    else if (depth === best[0].depth) best.push({ group, depth });
+    matches.push({ group, depth: path.chain.length });
   }
-  if (!best.length) return null;
-  if (best.length > 1 && new Set(best.map((b) => b.group.customerId)).size > 1)
-    throw forbidden("group_ambiguous", "the certificate's CA belongs to enrollment groups of several customers");
-  const { group } = best[0];
+  if (!matches.length) return null;
+  if (new Set(matches.map((m) => m.group.customerId)).size > 1)
+    throw forbidden("group_ambiguous", "the certificate's chain leads to enrollment groups of several customers");
+  const best = matches.reduce((a, b) => (b.depth < a.depth ? b : a));
+  const { group } = best;
   const identity = certificateIdentity(leafDer);
   const leaf = readCertificate(leafDer);
   return {

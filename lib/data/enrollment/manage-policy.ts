@@ -147,6 +147,29 @@ export async function addDeviceSecret(input: { customerId: string; deviceId: str
   return { deviceId, secret };
 }
 
+/**
+ * A maker CA belongs to one customer: refuse a CA that another customer's enabled group already names, by key,
+ * or that issued or was issued by one (the devices under it would match both groups). Deeper relations, through
+ * intermediates we never see, are caught at enrollment: matches of several customers refuse the device.
+ */
+async function refuseClaimedCa(tx: Tx, customerId: string, der: Buffer) {
+  const mine = new X509Certificate(der);
+  const issues = (parent: X509Certificate, child: X509Certificate) => child.checkIssued(parent) && child.verify(parent.publicKey);
+  const others = await tx.enrollmentGroup.findMany({
+    where: { customerId: { not: customerId }, disabledAt: null },
+    select: { caCertDer: true },
+  });
+  for (const row of others) {
+    const other = new X509Certificate(Buffer.from(row.caCertDer));
+    if (mine.publicKey.equals(other.publicKey) || issues(mine, other) || issues(other, mine))
+      throw new AppError(
+        "group_ca_claimed",
+        "another customer's enrollment group already names this CA, its issuer or a CA it issued: ask the manufacturer for a CA of your own",
+        409,
+      );
+  }
+}
+
 /** Add an enrollment group: a manufacturer CA certificate (PEM or DER) whose devices enroll into the customer. */
 export async function addEnrollmentGroup(
   input: { customerId: string; name: string; caCert: string | Uint8Array; uid: string },
@@ -166,6 +189,9 @@ export async function addEnrollmentGroup(
   const caSha256 = createHash("sha256").update(der).digest("hex");
   try {
     return await db().$transaction(async (tx) => {
+      // one registration at a time, so two customers cannot claim related CAs concurrently
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended('enrollment_group:add', 0))`;
+      await refuseClaimedCa(tx, input.customerId, der);
       const g = await tx.enrollmentGroup.create({
         data: {
           customerId: input.customerId,
