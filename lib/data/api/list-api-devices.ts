@@ -15,7 +15,7 @@ export async function listApiDevices(caller: Pick<ApiCaller, "customerId">, quer
     cursor = c.data;
   }
   const q: FleetQuery = {
-    q: query.q ?? query.uid,
+    q: query.q,
     status: query.status ?? "all",
     overdue: undefined,
     expiring: query.expiring,
@@ -25,10 +25,9 @@ export async function listApiDevices(caller: Pick<ApiCaller, "customerId">, quer
     cursor,
     customer: undefined,
   };
-  const page = await listDevices(q, { customerId: caller.customerId }, new Date(), { count: false });
-  const rows = query.uid !== undefined ? page.rows.filter((r) => r.uid === query.uid) : page.rows;
+  const page = await listDevices(q, { customerId: caller.customerId, uid: query.uid }, new Date(), { count: false });
   return {
-    devices: rows.map((r) => ({
+    devices: page.rows.map((r) => ({
       deviceId: r.deviceId,
       status: r.status,
       enrolledAt: r.enrolledAt,

@@ -204,6 +204,18 @@ describe(`devices and bootstrap revocation (${dbLabel()})`, () => {
     expect(theirs.body.devices.filter((d) => all.includes(d.deviceId))).toEqual([]);
     const one = await get(`?q=${all[0]}&uid=${a.uid}`);
     expect(one.body.devices.map((d) => d.deviceId)).toEqual([all[0]]);
+    // ?uid= narrows in the query itself: full pages through every device of that user; none for another UID
+    const byUid: string[] = [];
+    cursor = "";
+    for (let page = 0; page < 50; page++) {
+      const r = await get(`?limit=2&uid=${a.uid}${cursor ? `&cursor=${cursor}` : ""}`);
+      if (r.body.nextCursor) expect(r.body.devices.length).toBe(2);
+      byUid.push(...r.body.devices.map((d) => d.deviceId));
+      if (!r.body.nextCursor) break;
+      cursor = encodeURIComponent(r.body.nextCursor);
+    }
+    expect(byUid.length).toBe(await db.device.count({ where: { customerId: a.customerId, uid: a.uid } }));
+    expect((await get(`?uid=${b.uid}`)).body).toEqual({ devices: [], nextCursor: null });
     expect((await get("?status=bogus")).status).toBe(400);
     expect((await get("?cursor=garbage")).status).toBe(400);
     // every device here holds a fresh one-year certificate: expiring within 400 days lists them all, soonest first

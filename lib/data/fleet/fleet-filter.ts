@@ -25,8 +25,11 @@ export const FLEET_STATES = ["ACTIVE", "EXPIRED", "REVOKED", "QUARANTINED", "NON
 export type FleetState = (typeof FLEET_STATES)[number];
 const STATE_OF = { active: "ACTIVE", expired: "EXPIRED", revoked: "REVOKED", quarantined: "QUARANTINED" } as const;
 
-/** The tenant scope is the caller's decision (staff: a customer or all; customers: their own), never the URL's. */
-export type FleetScope = { customerId: string | null };
+/**
+ * The tenant scope is the caller's decision (staff: a customer or all; customers: their own), never the URL's.
+ * `uid` narrows it to the devices of one customer user (the customer API's `?uid=`).
+ */
+export type FleetScope = { customerId: string | null; uid?: string };
 
 export const ts = (d: Date) => Prisma.sql`${d.toISOString()}::timestamp`;
 export const whereOf = (parts: Prisma.Sql[]) => (parts.length ? Prisma.sql`WHERE ${Prisma.join(parts, " AND ")}` : Prisma.empty);
@@ -134,6 +137,7 @@ function windows(q: FilterInput, lo: Date, hi: Date): { inside: Prisma.Sql; outs
 export function fleetFilter(q: FilterInput, scope: FleetScope, now: Date, clock: FleetClock | null): FleetFilter {
   const base: Prisma.Sql[] = [];
   if (scope.customerId) base.push(Prisma.sql`d."customerId" = ${scope.customerId}::uuid`);
+  if (scope.uid !== undefined) base.push(Prisma.sql`d.uid = ${scope.uid}`);
   if (q.q) base.push(search(q.q));
   if (q.expiring) {
     // a live certificate (not revoked, device not decommissioned) whose expiry is within the next N days
