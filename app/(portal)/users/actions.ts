@@ -4,6 +4,7 @@ import { revalidatePath } from "next/cache";
 import { type ActionState, failed, formValues, invalid } from "@/lib/actions/action-state.ts";
 import { generatePassword } from "@/lib/auth/password.ts";
 import { requireRole } from "@/lib/auth/session.ts";
+import { tenantOf } from "@/lib/auth/tenant.ts";
 import { createClient, disableClient, rotateClientSecret } from "@/lib/data/clients/manage-clients.ts";
 import { createUser } from "@/lib/data/users/create-user.ts";
 import { addCustomerUserFormSchema, clientIdSchema, uidSchema } from "@/lib/validations/users.ts";
@@ -21,8 +22,11 @@ export async function addUserAction(_prev: ActionState<NewCredentials>, form: Fo
     if (!parsed.success) return invalid(parsed.error, { email: values.email ?? "", role: values.role ?? "" });
     const password = parsed.data.password ?? generatePassword();
     const actor = { type: "user", id: me.id, customerId: me.customerId } as const;
-    const user = await createUser({ email: parsed.data.email, role: parsed.data.role, customerId: me.customerId!, password }, actor);
-    const client = await createClient({ uid: user.uid, customerId: me.customerId, actor });
+    const { client, ...user } = await createUser(
+      { email: parsed.data.email, role: parsed.data.role, customerId: tenantOf(me)!, password },
+      actor,
+      { withClient: true },
+    );
     revalidatePath("/users");
     return {
       status: "ok",

@@ -5,13 +5,14 @@ import { date, Table, TD } from "@/components/ui/table.tsx";
 import { AddUserForm } from "@/components/users/add-user-form.tsx";
 import { DisableClientButton, NewClientButton, RotateSecretButton } from "@/components/users/client-buttons.tsx";
 import { requireRole } from "@/lib/auth/session.ts";
+import { tenantOf } from "@/lib/auth/tenant.ts";
 import { listCustomerUsers } from "@/lib/data/clients/manage-clients.ts";
 
 export const dynamic = "force-dynamic";
 
 export default async function UsersPage() {
   const me = await requireRole(...rolesFor("/users"));
-  const users = await listCustomerUsers(me.customerId!);
+  const users = await listCustomerUsers(tenantOf(me)!);
   const admin = me.role === "CUSTOMER_ADMIN";
   return (
     <>

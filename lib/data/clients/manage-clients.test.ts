@@ -3,10 +3,11 @@ import { dbLabel, testDb, unique } from "../../../tests/db.ts";
 import { issueAccessToken } from "../api/access-token.ts";
 import { ensureHierarchy } from "../ca/hierarchy.ts";
 import { createCustomer } from "../customers/create-customer.ts";
+import { createUser } from "../users/create-user.ts";
 import { createClient, disableClient, listCustomerUsers, rotateClientSecret } from "./manage-clients.ts";
 
 vi.mock("server-only", () => ({}));
-testDb();
+const db = testDb();
 const system = { type: "system", id: "test" } as const;
 
 async function customer() {
@@ -27,6 +28,21 @@ describe(`API client credentials (${dbLabel()})`, () => {
     expect(rotated.clientSecret).not.toBe(c.client.clientSecret);
     await expect(token(c.client.clientId, c.client.clientSecret)).rejects.toMatchObject({ code: "invalid_client" });
     await expect(token(c.client.clientId, rotated.clientSecret)).resolves.toMatchObject({ token_type: "Bearer" });
+  });
+
+  it("a user added with API credentials gets both in one transaction, or neither", async () => {
+    const c = await customer();
+    const email = `${unique()}@c.test`;
+    const user = await createUser({ email, role: "CUSTOMER_VIEWER", customerId: c.customer.id, password: "a-long-password-1" }, system, {
+      withClient: true,
+    });
+    await expect(token(user.client!.clientId, user.client!.clientSecret)).resolves.toMatchObject({ token_type: "Bearer" });
+    // a staff user has no API client: refused, and the user is not left behind
+    const staffEmail = `${unique()}@staff.test`;
+    await expect(
+      createUser({ email: staffEmail, role: "STAFF", password: "a-long-password-1" }, system, { withClient: true }),
+    ).rejects.toMatchObject({ code: "client_needs_customer" });
+    expect(await db.user.count({ where: { email: staffEmail } })).toBe(0);
   });
 
   it("another customer's client answers 404 and stays unchanged; a disabled client is refused", async () => {

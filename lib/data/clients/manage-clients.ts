@@ -1,6 +1,6 @@
 // API client credentials of customer users (SPEC §4): created per user, the secret shown once and stored only
 // as a hash; rotation replaces the secret at once (the old one stops working); disabling refuses the client.
-import { db } from "../../db/client.ts";
+import { db, type Tx } from "../../db/client.ts";
 import { AppError } from "../../errors.ts";
 import { type Actor, audit } from "../audit/record.ts";
 import { newClientCredentials } from "./secrets.ts";
@@ -16,25 +16,29 @@ async function clientInScope(clientId: string, customerId: string | null) {
   return client;
 }
 
+/** Insert an API client for a customer user inside the caller's transaction (audited); returns the secret once. */
+export async function insertClient(tx: Tx, user: { id: string; uid: string; customerId: string }, actor: Actor) {
+  const creds = newClientCredentials();
+  await tx.oAuthClient.create({
+    data: { clientId: creds.clientId, secretHash: creds.secretHash, userId: user.id, customerId: user.customerId },
+  });
+  await audit(tx, actor, {
+    action: "client.create",
+    customerId: user.customerId,
+    target: `client:${creds.clientId}`,
+    details: { uid: user.uid },
+  });
+  return { clientId: creds.clientId, clientSecret: creds.clientSecret };
+}
+
 /** A further API client for a customer user; returns the secret once. */
 export async function createClient(input: { uid: string; customerId: string | null; actor: Actor }) {
   const user = await db().user.findUnique({ where: { uid: input.uid }, select: { id: true, customerId: true, disabledAt: true } });
   if (!user?.customerId || (input.customerId !== null && user.customerId !== input.customerId))
     throw new AppError("user_not_found", "No such user.", 404);
   if (user.disabledAt) throw new AppError("user_disabled", "This user is disabled.", 409);
-  const creds = newClientCredentials();
-  await db().$transaction(async (tx) => {
-    await tx.oAuthClient.create({
-      data: { clientId: creds.clientId, secretHash: creds.secretHash, userId: user.id, customerId: user.customerId! },
-    });
-    await audit(tx, input.actor, {
-      action: "client.create",
-      customerId: user.customerId,
-      target: `client:${creds.clientId}`,
-      details: { uid: input.uid },
-    });
-  });
-  return { clientId: creds.clientId, clientSecret: creds.clientSecret };
+  const customerId = user.customerId;
+  return db().$transaction((tx) => insertClient(tx, { id: user.id, uid: input.uid, customerId }, input.actor));
 }
 
 /** Replace a client's secret; the old secret stops working at once. Returns the new secret once. */

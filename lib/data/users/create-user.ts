@@ -4,11 +4,24 @@ import { db } from "../../db/client.ts";
 import { AppError, isUniqueViolation } from "../../errors.ts";
 import { type CreateUserInput, createUserSchema } from "../../validations/user.ts";
 import { type Actor, audit } from "../audit/record.ts";
+import { insertClient } from "../clients/manage-clients.ts";
 
-export type CreatedUser = { id: string; uid: string; email: string; role: string; customerId: string | null };
+export type CreatedUser = {
+  id: string;
+  uid: string;
+  email: string;
+  role: string;
+  customerId: string | null;
+  /** with `withClient`: the user's API client, its secret shown once */
+  client?: { clientId: string; clientSecret: string };
+};
 
-/** Create a portal/API user with a fresh UID (the value every certificate for this user carries in its SAN). */
-export async function createUser(input: CreateUserInput, actor: Actor): Promise<CreatedUser> {
+/**
+ * Create a portal/API user with a fresh UID (the value every certificate for this user carries in its SAN) and,
+ * with `withClient`, a customer user's API client in the same transaction: never a user without the credentials
+ * the admin was to be shown.
+ */
+export async function createUser(input: CreateUserInput, actor: Actor, opts: { withClient?: boolean } = {}): Promise<CreatedUser> {
   const data = createUserSchema.parse(input);
   if (data.customerId) {
     const customer = await db().customer.findUnique({ where: { id: data.customerId }, select: { id: true } });
@@ -34,7 +47,9 @@ export async function createUser(input: CreateUserInput, actor: Actor): Promise<
         target: `user:${user.uid}`,
         details: { email: user.email, role: user.role },
       });
-      return user;
+      if (!opts.withClient) return user;
+      if (!user.customerId) throw new AppError("client_needs_customer", "Only customer users have API clients.", 400);
+      return { ...user, client: await insertClient(tx, { id: user.id, uid: user.uid, customerId: user.customerId }, actor) };
     });
   } catch (e) {
     if (isUniqueViolation(e)) throw new AppError("user_exists", `A user with email ${data.email} already exists.`, 409);
