@@ -1,11 +1,13 @@
+import { randomBytes } from "node:crypto";
 import type { NextAuthOptions } from "next-auth";
 import CredentialsProvider from "next-auth/providers/credentials";
 import { z } from "zod";
+import { countInWindow, currentWindowCount } from "../data/api/rate-limit.ts";
 import { audit } from "../data/audit/record.ts";
 import { db } from "../db/client.ts";
 import { env } from "../env.ts";
 import { log } from "../log.ts";
-import { verifyPassword } from "./password.ts";
+import { hashPassword, verifyPassword } from "./password.ts";
 import { authSecret } from "./secret.ts";
 
 export type Role = "STAFF" | "CUSTOMER_ADMIN" | "CUSTOMER_VIEWER";
@@ -21,15 +23,35 @@ declare module "next-auth" {
 
 const credentials = z.object({ email: z.email(), password: z.string().min(1).max(256) });
 
-async function authorizeCredentials(raw: unknown): Promise<SessionUser | null> {
+/**
+ * Failed sign-ins per email address and 15-minute window before that address is refused without a password
+ * check until the window ends: password guessing is slowed to a crawl, and nobody can make the server run
+ * argon2 (19 MiB, tens of ms) for one account without bound.
+ */
+export const SIGN_IN_FAILURES = { limit: 10, windowSeconds: 15 * 60 } as const;
+
+// A hash to verify against when the email is unknown, so that an unknown address answers as slowly as a known
+// one (no account enumeration by timing).
+let dummyHash: Promise<string> | undefined;
+const unknownUserHash = () => (dummyHash ??= hashPassword(randomBytes(18).toString("base64url")));
+
+/** The credentials provider's check: the session user, or null (refused, audited). */
+export async function authorizeCredentials(raw: unknown, now = new Date()): Promise<SessionUser | null> {
   const parsed = credentials.safeParse(raw);
   if (!parsed.success) return null;
   const email = parsed.data.email.toLowerCase();
+  const failures = `signin:${email}`;
   const user = await db().user.findUnique({
     where: { email },
     select: { id: true, uid: true, email: true, role: true, customerId: true, passwordHash: true, disabledAt: true },
   });
-  const ok = user?.passwordHash && !user.disabledAt && (await verifyPassword(user.passwordHash, parsed.data.password));
+  const throttled = (await currentWindowCount(failures, SIGN_IN_FAILURES.windowSeconds, now)) >= SIGN_IN_FAILURES.limit;
+  let ok = false;
+  if (!throttled) {
+    const verified = await verifyPassword(user?.passwordHash ?? (await unknownUserHash()), parsed.data.password);
+    ok = verified && !!user?.passwordHash && !user.disabledAt;
+    if (!ok) await countInWindow(failures, SIGN_IN_FAILURES.windowSeconds, now);
+  }
   await audit(
     null,
     { type: "user", id: user?.id ?? email, customerId: user?.customerId ?? null },
@@ -37,9 +59,26 @@ async function authorizeCredentials(raw: unknown): Promise<SessionUser | null> {
       action: "auth.sign_in",
       outcome: ok ? "success" : "refused",
       target: `user:${email}`,
+      ...(throttled ? { details: { code: "rate_limited" } } : {}),
     },
   );
   if (!ok || !user) return null;
+  return { id: user.id, uid: user.uid, email: user.email, role: user.role, customerId: user.customerId };
+}
+
+/**
+ * The PSS user a single sign-on identity maps to. Only users that already exist in PSS may sign in, by an email
+ * address the IdP says it verified: where an IdP lets people choose an address unverified (self sign-up), the
+ * address alone would let anyone sign in as any PSS user, staff included.
+ */
+export async function oidcUser(profile: Record<string, unknown>): Promise<SessionUser> {
+  if (profile.email_verified !== true && profile.email_verified !== "true") throw new Error("the identity's email address is not verified");
+  const email = String(profile.email ?? "").toLowerCase();
+  const user = await db().user.findUnique({
+    where: { email },
+    select: { id: true, uid: true, email: true, role: true, customerId: true, disabledAt: true },
+  });
+  if (!user || user.disabledAt) throw new Error("no PSS account for this identity");
   return { id: user.id, uid: user.uid, email: user.email, role: user.role, customerId: user.customerId };
 }
 
@@ -57,16 +96,7 @@ function oidcProvider(): NextAuthOptions["providers"] {
       idToken: true,
       checks: ["pkce", "state"],
       authorization: { params: { scope: "openid email profile" } },
-      // Only users that already exist in PSS may sign in; the IdP proves the email address.
-      async profile(profile: Record<string, unknown>) {
-        const email = String(profile.email ?? "").toLowerCase();
-        const user = await db().user.findUnique({
-          where: { email },
-          select: { id: true, uid: true, email: true, role: true, customerId: true, disabledAt: true },
-        });
-        if (!user || user.disabledAt) throw new Error("no PSS account for this identity");
-        return { id: user.id, uid: user.uid, email: user.email, role: user.role, customerId: user.customerId };
-      },
+      profile: (profile: Record<string, unknown>) => oidcUser(profile),
     },
   ];
 }

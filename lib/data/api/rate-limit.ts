@@ -56,6 +56,15 @@ export async function addToWindow(key: string, windowStart: Date, n: number): Pr
     ON CONFLICT ("key", "windowStart") DO UPDATE SET "count" = "RateLimitBucket"."count" + ${n}`;
 }
 
+/** What the current window has counted for `key` so far, without counting anything (0 when nothing). */
+export async function currentWindowCount(key: string, windowSeconds: number, now = new Date()): Promise<number> {
+  const row = await db().rateLimitBucket.findUnique({
+    where: { key_windowStart: { key, windowStart: new Date(windowOf(windowSeconds, now).start) } },
+    select: { count: true },
+  });
+  return row?.count ?? 0;
+}
+
 /** What the window before the current one counted for `key` (0 when nothing). */
 export async function previousWindowCount(key: string, windowSeconds: number, now = new Date()): Promise<number> {
   const { start } = windowOf(windowSeconds, now);
