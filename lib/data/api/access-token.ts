@@ -7,10 +7,11 @@ import { authSecret } from "../../auth/secret.ts";
 import { db } from "../../db/client.ts";
 import { env } from "../../env.ts";
 import { AppError } from "../../errors.ts";
+import { log } from "../../log.ts";
 import { API_LIMITS } from "../../validations/api.ts";
 import { type Actor, audit } from "../audit/record.ts";
 import { clientSecretMatches } from "../clients/secrets.ts";
-import { limitClient } from "./rate-limit.ts";
+import { countInWindow, limitClient } from "./rate-limit.ts";
 
 export const TOKEN_AUDIENCE = "pss-api";
 const TOKEN_TYPE = "at+jwt";
@@ -52,6 +53,25 @@ export async function signAccessToken(claims: AccessTokenClaims, now = new Date(
 
 export type TokenRequest = { grantType?: string; clientId?: string; clientSecret?: string; ip?: string };
 
+/**
+ * Audit a refused token request: the first refusal per known client, or per minute for all unknown client ids
+ * together, is written each minute; the rest are only counted. Neither made-up client ids nor a flood of wrong
+ * secrets can grow the audit log without bound. Never throws.
+ */
+async function auditTokenRefusal(client: { clientId: string; customerId: string } | null, req: TokenRequest): Promise<void> {
+  try {
+    const subject = client ? `client:${client.clientId}` : "unknown-client";
+    if ((await countInWindow(`token_refused:${subject}`, 60)) > 1) return;
+    await audit(
+      null,
+      { type: "client", id: client?.clientId ?? (req.clientId ?? "").slice(0, 200), customerId: client?.customerId ?? "" },
+      { action: "api.token", outcome: "refused", customerId: client?.customerId ?? null, ...(req.ip ? { ip: req.ip } : {}) },
+    );
+  } catch (e) {
+    log.error({ err: e instanceof Error ? e.message : String(e) }, "could not audit a refused token request");
+  }
+}
+
 /** The token endpoint's use case: client id/secret → a short-lived bearer JWT. */
 export async function issueAccessToken(req: TokenRequest) {
   if (req.grantType !== "client_credentials") {
@@ -59,10 +79,8 @@ export async function issueAccessToken(req: TokenRequest) {
     throw new OAuthError("unsupported_grant_type", "only grant_type=client_credentials is supported");
   }
   if (!req.clientId || !req.clientSecret) throw new OAuthError("invalid_client", "client authentication is required", 401);
-  // counted before the secret is checked, so guessing secrets is limited too
-  await limitClient("token", req.clientId.slice(0, 200));
   const client = await db().oAuthClient.findUnique({
-    where: { clientId: req.clientId },
+    where: { clientId: req.clientId.slice(0, 200) },
     select: {
       clientId: true,
       secretHash: true,
@@ -78,18 +96,12 @@ export async function issueAccessToken(req: TokenRequest) {
     client.user.customerId === client.customerId &&
     clientSecretMatches(req.clientSecret, client.secretHash);
   if (!ok || !client) {
-    await audit(
-      null,
-      { type: "client", id: req.clientId.slice(0, 200), customerId: client?.customerId ?? "" },
-      {
-        action: "api.token",
-        outcome: "refused",
-        customerId: client?.customerId ?? null,
-        ...(req.ip ? { ip: req.ip } : {}),
-      },
-    ).catch(() => {});
+    await auditTokenRefusal(client, req);
     throw new OAuthError("invalid_client", "unknown client or wrong secret", 401);
   }
+  // Only tokens issued count against the client: a stranger who knows a client id cannot lock its owner out
+  // with wrong secrets, and guessing a 256-bit secret needs no throttle.
+  await limitClient("token", client.clientId);
   await db().oAuthClient.update({ where: { clientId: client.clientId }, data: { lastUsedAt: new Date() } });
   const accessToken = await signAccessToken({ sub: client.user.uid, customerId: client.customerId, clientId: client.clientId });
   return { access_token: accessToken, token_type: "Bearer" as const, expires_in: API_LIMITS.tokenTtlSeconds };

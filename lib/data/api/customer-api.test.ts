@@ -15,7 +15,7 @@ import { encodeGeneralNames } from "../../pki/names.ts";
 import { opensslAsync, scratchDir } from "../../pki/testing/ca-fixture.ts";
 import { ensureHierarchy } from "../ca/hierarchy.ts";
 import { signAccessToken } from "./access-token.ts";
-import { hitRateLimit, RateLimitedError } from "./rate-limit.ts";
+import { hitRateLimit, RATE_LIMITS, RateLimitedError } from "./rate-limit.ts";
 
 vi.mock("server-only", () => ({}));
 
@@ -157,6 +157,26 @@ describe(`customer API: token (${dbLabel()})`, () => {
     });
     expect(res.status).toBe(429);
     expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+  });
+
+  it("wrong secrets neither lock a client's owner out nor write an audit row each; made-up client ids leave no rows", async () => {
+    const c = await tenant(api, unique("Guessed").replace(/-/g, " "));
+    const tokenRequest = (client_id: string, client_secret: string) =>
+      fetch(`${api.url}/api/v1/oauth/token`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ grant_type: "client_credentials", client_id, client_secret }),
+      });
+    const since = new Date();
+    for (let i = 0; i < RATE_LIMITS.token[0] + 10; i++) expect((await tokenRequest(c.clientId, `wrong-${i}`)).status).toBe(401);
+    expect((await tokenRequest(c.clientId, c.clientSecret)).status).toBe(200);
+    // one row per client and minute (two if the loop crossed a minute)
+    const rows = await db.auditEvent.count({ where: { action: "api.token", outcome: "refused", actorId: c.clientId, at: { gte: since } } });
+    expect(rows).toBeGreaterThanOrEqual(1);
+    expect(rows).toBeLessThanOrEqual(2);
+    const madeUp = unique("pss_madeup");
+    expect((await tokenRequest(madeUp, "x")).status).toBe(401);
+    expect(await db.rateLimitBucket.count({ where: { key: { contains: madeUp } } })).toBe(0);
   });
 
   it("counts a fixed window atomically in the database", async () => {
