@@ -14,6 +14,8 @@ export default async function UsersPage() {
   const me = await requireRole(...rolesFor("/users"));
   const users = await listCustomerUsers(tenantOf(me)!);
   const admin = me.role === "CUSTOMER_ADMIN";
+  // a new secret of an admin's API identity goes to that admin only (lib/data/clients/manage-clients.ts)
+  const mintsSecrets = (u: { id: string; role: string }) => admin && (u.role !== "CUSTOMER_ADMIN" || u.id === me.id);
   return (
     <>
       <PageHeader title="Users and API clients">
@@ -44,14 +46,14 @@ export default async function UsersPage() {
                     </div>
                     {admin && !c.disabledAt && (
                       <div className="flex flex-wrap gap-2">
-                        <RotateSecretButton clientId={c.clientId} />
+                        {mintsSecrets(u) && <RotateSecretButton clientId={c.clientId} />}
                         <DisableClientButton clientId={c.clientId} />
                       </div>
                     )}
                   </li>
                 ))}
               </ul>
-              {admin && !u.disabledAt && (
+              {mintsSecrets(u) && !u.disabledAt && (
                 <div className="mt-2">
                   <NewClientButton uid={u.uid} />
                 </div>

@@ -125,7 +125,7 @@ export async function requireBearer(req: Request): Promise<ApiCaller> {
   const header = req.headers.get("authorization") ?? "";
   const m = /^Bearer ([A-Za-z0-9_.~+/-]+=*)$/i.exec(header.trim());
   if (!m) throw invalidToken();
-  let claims: { sub?: string; customer_id?: unknown; client_id?: unknown };
+  let claims: { sub?: string; customer_id?: unknown; client_id?: unknown; iat?: number };
   try {
     ({ payload: claims } = await jwtVerify(m[1], tokenKey(), {
       algorithms: ["HS256"],
@@ -145,6 +145,7 @@ export async function requireBearer(req: Request): Promise<ApiCaller> {
       clientId: true,
       customerId: true,
       disabledAt: true,
+      secretRotatedAt: true,
       user: { select: { id: true, uid: true, role: true, customerId: true, disabledAt: true } },
     },
   });
@@ -155,7 +156,9 @@ export async function requireBearer(req: Request): Promise<ApiCaller> {
     client.customerId !== claims.customer_id ||
     client.user.customerId !== client.customerId ||
     client.user.uid !== claims.sub ||
-    client.user.role === "STAFF"
+    client.user.role === "STAFF" ||
+    // a token of the secret a rotation replaced (iat has whole seconds: the rotation's second still passes)
+    (client.secretRotatedAt && (claims.iat ?? 0) < Math.floor(client.secretRotatedAt.getTime() / 1000))
   ) {
     throw invalidToken();
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { dbLabel, testDb, unique } from "../../../tests/db.ts";
-import { issueAccessToken } from "../api/access-token.ts";
+import { issueAccessToken, requireBearer } from "../api/access-token.ts";
 import { ensureHierarchy } from "../ca/hierarchy.ts";
 import { createCustomer } from "../customers/create-customer.ts";
 import { createUser } from "../users/create-user.ts";
@@ -21,13 +21,20 @@ async function customer() {
 const token = (clientId: string, clientSecret: string) => issueAccessToken({ grantType: "client_credentials", clientId, clientSecret });
 
 describe(`API client credentials (${dbLabel()})`, () => {
-  it("rotation replaces the secret at once: the old one is refused, the new one works", async () => {
+  it("rotation replaces the secret at once: the old one and its tokens are refused, the new one works", async () => {
     const c = await customer();
-    await expect(token(c.client.clientId, c.client.clientSecret)).resolves.toMatchObject({ token_type: "Bearer" });
+    const before = await token(c.client.clientId, c.client.clientSecret);
+    const bearer = (t: { access_token: string }) =>
+      requireBearer(new Request("http://pss.test/", { headers: { authorization: `Bearer ${t.access_token}` } }));
+    await expect(bearer(before)).resolves.toMatchObject({ clientId: c.client.clientId });
+    await new Promise((r) => setTimeout(r, 1010 - (Date.now() % 1000))); // token times are whole seconds
     const rotated = await rotateClientSecret({ clientId: c.client.clientId, customerId: c.customer.id, actor: system });
     expect(rotated.clientSecret).not.toBe(c.client.clientSecret);
     await expect(token(c.client.clientId, c.client.clientSecret)).rejects.toMatchObject({ code: "invalid_client" });
-    await expect(token(c.client.clientId, rotated.clientSecret)).resolves.toMatchObject({ token_type: "Bearer" });
+    // a token issued with the replaced secret stops working too
+    await expect(bearer(before)).rejects.toMatchObject({ code: "invalid_token" });
+    const after = await token(c.client.clientId, rotated.clientSecret);
+    await expect(bearer(after)).resolves.toMatchObject({ clientId: c.client.clientId });
   });
 
   it("a user added with API credentials gets both in one transaction, or neither", async () => {
@@ -43,6 +50,31 @@ describe(`API client credentials (${dbLabel()})`, () => {
       createUser({ email: staffEmail, role: "STAFF", password: "a-long-password-1" }, system, { withClient: true }),
     ).rejects.toMatchObject({ code: "client_needs_customer" });
     expect(await db.user.count({ where: { email: staffEmail } })).toBe(0);
+  });
+
+  it("an admin mints secrets for viewers and for themself, never for another admin; disabling is open to every admin", async () => {
+    const c = await customer();
+    const me = await db.user.findUniqueOrThrow({ where: { uid: c.user.uid }, select: { id: true } });
+    const actor = { type: "user", id: me.id, customerId: c.customer.id } as const;
+    const add = (role: "CUSTOMER_ADMIN" | "CUSTOMER_VIEWER") =>
+      createUser({ email: `${unique()}@c.test`, role, customerId: c.customer.id, password: "a-long-password-1" }, system, {
+        withClient: true,
+      });
+    const [otherAdmin, viewer] = [await add("CUSTOMER_ADMIN"), await add("CUSTOMER_VIEWER")];
+    const scope = { customerId: c.customer.id, actor };
+    await expect(rotateClientSecret({ clientId: otherAdmin.client!.clientId, ...scope })).rejects.toMatchObject({
+      code: "client_of_another_admin",
+      status: 403,
+    });
+    await expect(createClient({ uid: otherAdmin.uid, ...scope })).rejects.toMatchObject({ code: "client_of_another_admin" });
+    await expect(token(otherAdmin.client!.clientId, otherAdmin.client!.clientSecret)).resolves.toMatchObject({ token_type: "Bearer" });
+    await expect(rotateClientSecret({ clientId: viewer.client!.clientId, ...scope })).resolves.toMatchObject({
+      clientSecret: expect.any(String),
+    });
+    await expect(createClient({ uid: c.user.uid, ...scope })).resolves.toMatchObject({ clientSecret: expect.any(String) });
+    await expect(disableClient({ clientId: otherAdmin.client!.clientId, ...scope })).resolves.toMatchObject({
+      disabledAt: expect.any(Date),
+    });
   });
 
   it("another customer's client answers 404 and stays unchanged; a disabled client is refused", async () => {

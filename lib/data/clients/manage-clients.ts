@@ -9,11 +9,21 @@ import { newClientCredentials } from "./secrets.ts";
 async function clientInScope(clientId: string, customerId: string | null) {
   const client = await db().oAuthClient.findUnique({
     where: { clientId },
-    select: { id: true, clientId: true, customerId: true, disabledAt: true },
+    select: { id: true, clientId: true, customerId: true, disabledAt: true, user: { select: { id: true, role: true } } },
   });
   if (!client || (customerId !== null && client.customerId !== customerId))
     throw new AppError("client_not_found", "No such API client.", 404);
   return client;
+}
+
+/**
+ * A new secret of an admin's API identity goes to that admin only: another customer admin who got one could act
+ * in the API, and have certificates issued, under that admin's UID. Viewers' clients are any admin's to manage;
+ * staff and the CLI act for the operator. Disabling returns no secret and stays open to every admin.
+ */
+function checkSecretRecipient(actor: Actor, owner: { id: string; role: string }) {
+  if (actor.type === "user" && actor.customerId && owner.role === "CUSTOMER_ADMIN" && owner.id !== actor.id)
+    throw new AppError("client_of_another_admin", "Only that admin may create or rotate their own API credentials.", 403);
 }
 
 /** Insert an API client for a customer user inside the caller's transaction (audited); returns the secret once. */
@@ -33,21 +43,26 @@ export async function insertClient(tx: Tx, user: { id: string; uid: string; cust
 
 /** A further API client for a customer user; returns the secret once. */
 export async function createClient(input: { uid: string; customerId: string | null; actor: Actor }) {
-  const user = await db().user.findUnique({ where: { uid: input.uid }, select: { id: true, customerId: true, disabledAt: true } });
+  const user = await db().user.findUnique({
+    where: { uid: input.uid },
+    select: { id: true, role: true, customerId: true, disabledAt: true },
+  });
   if (!user?.customerId || (input.customerId !== null && user.customerId !== input.customerId))
     throw new AppError("user_not_found", "No such user.", 404);
   if (user.disabledAt) throw new AppError("user_disabled", "This user is disabled.", 409);
+  checkSecretRecipient(input.actor, user);
   const customerId = user.customerId;
   return db().$transaction((tx) => insertClient(tx, { id: user.id, uid: input.uid, customerId }, input.actor));
 }
 
-/** Replace a client's secret; the old secret stops working at once. Returns the new secret once. */
+/** Replace a client's secret; the old secret and the tokens issued with it stop working at once. Returns the new secret once. */
 export async function rotateClientSecret(input: { clientId: string; customerId: string | null; actor: Actor }) {
   const client = await clientInScope(input.clientId, input.customerId);
   if (client.disabledAt) throw new AppError("client_disabled", "This API client is disabled.", 409);
+  checkSecretRecipient(input.actor, client.user);
   const { clientSecret, secretHash } = newClientCredentials();
   await db().$transaction(async (tx) => {
-    await tx.oAuthClient.update({ where: { id: client.id }, data: { secretHash } });
+    await tx.oAuthClient.update({ where: { id: client.id }, data: { secretHash, secretRotatedAt: new Date() } });
     await audit(tx, input.actor, { action: "client.rotate_secret", customerId: client.customerId, target: `client:${client.clientId}` });
   });
   return { clientId: client.clientId, clientSecret };

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "OAuthClient" ADD COLUMN     "secretRotatedAt" TIMESTAMP(3);
