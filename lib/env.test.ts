@@ -25,6 +25,7 @@ describe("parseEnv", () => {
     ["DEVICE_PORT", "8443x"],
     ["PSS_ADMIN_EMAIL", "not-an-email"],
     ["LOG_LEVEL", "loud"],
+    ["NEXTAUTH_SECRET", "x"],
   ])("refuses %s=%s with one readable line", (key, value) => {
     expect(() => parseEnv({ [key]: value })).toThrow(ConfigError);
     try {

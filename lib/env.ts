@@ -45,7 +45,11 @@ const schema = z.object({
   PSS_DEVICE_HOSTNAMES: z.string().default(""),
   PSS_SUBJECT_PREFIX: z.string().min(1).max(16).default("PSS"),
   NEXTAUTH_URL: optional,
-  NEXTAUTH_SECRET: optional,
+  // it keys both the session cookies and the API's bearer tokens: short secrets fall to offline guessing
+  NEXTAUTH_SECRET: z.preprocess(
+    (v) => (v === "" ? undefined : v),
+    z.string().min(32, "must be at least 32 characters (e.g. `openssl rand -base64 32`)").optional(),
+  ),
   OIDC_ISSUER: optional,
   OIDC_CLIENT_ID: optional,
   OIDC_CLIENT_SECRET: optional,

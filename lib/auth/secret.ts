@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import { writeNewSecretFile } from "../db/target.ts";
 import { env } from "../env.ts";
 
 const g = globalThis as unknown as { __pssAuthSecret?: string };
@@ -20,8 +21,11 @@ function readOrCreateSecret(): string {
   if (!e.embedded) throw new Error("NEXTAUTH_SECRET is required when DATABASE_URL is set (all app processes must share it)");
   const file = path.join(e.dataDir, "auth-secret");
   if (!fs.existsSync(file)) {
-    fs.mkdirSync(e.dataDir, { recursive: true });
-    fs.writeFileSync(file, Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url"), { mode: 0o600, flag: "wx" });
+    fs.mkdirSync(e.dataDir, { recursive: true, mode: 0o700 });
+    writeNewSecretFile(file, Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url"));
   }
-  return fs.readFileSync(file, "utf8").trim();
+  const secret = fs.readFileSync(file, "utf8").trim();
+  // an empty or truncated file would key sessions and bearer tokens with a value anyone can compute: fail closed
+  if (secret.length < 32) throw new Error(`${file} holds no usable secret (under 32 characters): delete it to generate a new one`);
+  return secret;
 }

@@ -7,10 +7,10 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
-import { type DbTarget, lockEmbedded } from "./target.ts";
+import { type DbTarget, lockEmbedded, privateDir } from "./target.ts";
 
 export async function serveEmbedded(dir: string, socketDir: string): Promise<{ target: DbTarget; close(): Promise<void> }> {
-  const release = lockEmbedded(dir);
+  const release = lockEmbedded(privateDir(dir));
   fs.mkdirSync(socketDir, { recursive: true, mode: 0o700 });
   const socketPath = path.join(socketDir, ".s.PGSQL.5432");
   const worker = new Worker(new URL("./embedded-worker.mjs", import.meta.url), { workerData: { dir, socketPath } });

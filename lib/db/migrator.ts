@@ -6,7 +6,7 @@ import fs from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { bindMigrationAwareSqlAdapterFactory, ColumnTypeEnum } from "@prisma/driver-adapter-utils";
-import { type DbTarget, lockEmbedded, pgConnection } from "./target.ts";
+import { type DbTarget, lockEmbedded, pgConnection, privateDir } from "./target.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const SCHEMA = path.join(ROOT, "prisma/schema.prisma");
@@ -78,7 +78,7 @@ async function adapterFactory(target: DbTarget): Promise<{ factory: Any; close: 
         return fix(await new PrismaPGlite(shadow).connect(), shadow, () => shadow.close());
       }
     }
-    await fs.mkdir(target.dir, { recursive: true });
+    privateDir(target.dir);
     const unlock = lockEmbedded(target.dir);
     const client = new PGlite(target.dir);
     return {

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import type { Env } from "../env.ts";
@@ -111,4 +112,36 @@ function isAlive(pid: number): boolean {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === "EPERM";
   }
+}
+
+/**
+ * Write a secret file whole or not at all: a temporary file (0600) is written and synced, then linked into place,
+ * so a crash never leaves a short file, and of two processes creating it at once one wins and both read it.
+ */
+export function writeNewSecretFile(file: string, content: string): void {
+  const tmp = `${file}.${process.pid}.${randomUUID()}.tmp`;
+  const fd = fs.openSync(tmp, "wx", 0o600);
+  try {
+    fs.writeFileSync(fd, content);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  try {
+    fs.linkSync(tmp, file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+}
+
+/**
+ * The embedded database's folder, private to this user (0700): PGlite creates its files readable and writable
+ * by everyone (0666), so the folder is what keeps other local accounts from reading or editing them.
+ */
+export function privateDir(dir: string): string {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  fs.chmodSync(dir, 0o700);
+  return dir;
 }

@@ -5,6 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { bytes, db, type Tx } from "../../db/client.ts";
+import { writeNewSecretFile } from "../../db/target.ts";
 import { env } from "../../env.ts";
 import { AppError } from "../../errors.ts";
 import { checkCanary, type KeyMaterialRepository, makeCanary, parseMasterKey, SoftwareKeyStore } from "../../pki/keystore.ts";
@@ -46,12 +47,8 @@ function readMasterKey(): Buffer {
     );
   const file = path.join(e.dataDir, "master.key");
   if (!fs.existsSync(file)) {
-    fs.mkdirSync(e.dataDir, { recursive: true });
-    try {
-      fs.writeFileSync(file, `${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex")}\n`, { mode: 0o600, flag: "wx" });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-    }
+    fs.mkdirSync(e.dataDir, { recursive: true, mode: 0o700 });
+    writeNewSecretFile(file, `${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex")}\n`);
   }
   return parseMasterKey(fs.readFileSync(file, "utf8"));
 }
