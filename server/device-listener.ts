@@ -12,6 +12,15 @@ import type { ListenerTls } from "./device-tls.ts";
 import { deviceRequestListener } from "./est/handler.ts";
 import { type DeviceLimits, hardenDeviceListener } from "./est/limits.ts";
 
+export const TLS12_CIPHERS = [
+  "ECDHE-ECDSA-AES128-GCM-SHA256",
+  "ECDHE-ECDSA-AES256-GCM-SHA384",
+  "ECDHE-ECDSA-CHACHA20-POLY1305",
+  "ECDHE-RSA-AES128-GCM-SHA256",
+  "ECDHE-RSA-AES256-GCM-SHA384",
+  "ECDHE-RSA-CHACHA20-POLY1305",
+].join(":");
+
 export type DeviceListenerOptions = {
   /** 48-byte session ticket keys; share them across workers so any worker resumes any session */
   ticketKeys?: Buffer;
@@ -31,6 +40,9 @@ export function createDeviceListener(tls: ListenerTls, opts: DeviceListenerOptio
       rejectUnauthorized: false,
       minVersion: "TLSv1.2",
       maxVersion: "TLSv1.3",
+      // TLS 1.2: forward-secret AEAD suites only (no CBC, CCM8 or ARIA); TLS 1.3 suites are all AEAD already
+      ciphers: TLS12_CIPHERS,
+      honorCipherOrder: true,
       sessionIdContext: "pss-device-listener",
       ticketKeys: opts.ticketKeys ?? randomBytes(48),
       sessionTimeout: 3600,

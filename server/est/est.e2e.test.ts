@@ -114,9 +114,14 @@ describe("curl + openssl as the device", () => {
     const root = scratch.write("root.pem", l.rootPem);
     const url = `${l.url}/.well-known/est`;
 
-    // cacerts, no client certificate
-    const ca = await run("curl", ["-sS", "--fail-with-body", "--cacert", root, `${url}/cacerts`]);
+    // cacerts, no client certificate; the header names as libest looks them up (case-sensitively), with a length
+    const ca = await run("curl", ["-sS", "--fail-with-body", "--cacert", root, "-D", f("cacerts.headers"), `${url}/cacerts`]);
     expect(ca.code).toBe(0);
+    const headers = fs.readFileSync(f("cacerts.headers"), "utf8");
+    expect(headers).toMatch(/^Content-Type: application\/pkcs7-mime; smime-type=certs-only\r$/m);
+    expect(headers).toMatch(/^Content-Transfer-Encoding: base64\r$/m);
+    expect(headers).toContain(`Content-Length: ${Buffer.byteLength(ca.out)}\r`);
+    expect(headers).not.toMatch(/chunked/i);
     scratch.write("cacerts.b64", ca.out);
     const p7 = await run("sh", ["-c", `openssl base64 -d -in ${f("cacerts.b64")} | openssl pkcs7 -inform DER -print_certs`]);
     expect(p7.out).toContain("TLS Root CA");
@@ -212,5 +217,22 @@ describe("curl + openssl as the device", () => {
       ]);
       expect(r.out).toContain("200 OK");
     }
+  });
+});
+
+describe("TLS", () => {
+  it("TLS 1.2 offers forward-secret AEAD suites only; TLS 1.1 is refused", async () => {
+    const u = new URL(l.url);
+    const root = scratch.write("tls-root.pem", l.rootPem);
+    const handshake = (...args: string[]) =>
+      run("openssl", ["s_client", "-connect", `${u.hostname}:${u.port}`, "-CAfile", root, "-verify_return_error", ...args], "");
+    const gcm = await handshake("-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256");
+    expect(gcm.out).toMatch(/Cipher is ECDHE-ECDSA-AES128-GCM-SHA256/);
+    for (const cipher of ["ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA384", "ECDHE-ECDSA-AES128-CCM8"]) {
+      const r = await handshake("-tls1_2", "-cipher", cipher);
+      expect(r.out, cipher).not.toMatch(/Cipher is ECDHE/);
+    }
+    expect((await handshake("-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0")).out).not.toMatch(/Cipher is ECDHE/);
+    expect((await handshake("-tls1_3")).out).toMatch(/TLSv1\.3/);
   });
 });

@@ -31,15 +31,19 @@ const PREFIX = "/.well-known/est/";
 const PKCS7 = "application/pkcs7-mime; smime-type=certs-only";
 const PEM_CHAIN = "application/pem-certificate-chain";
 
+/**
+ * Every answer has a Content-Length (never chunked) and its header names in their canonical case: libest, the
+ * reference EST client, looks up "Content-Type" and "Content-Length" case-sensitively and needs the length.
+ */
 function send(res: ServerResponse, status: number, body: string | Buffer, headers: Record<string, string>) {
   metrics.httpRequests.inc({ listener: "device", status: String(status) });
-  res.writeHead(status, { "cache-control": "no-store", ...headers }).end(body);
+  res.writeHead(status, { "Cache-Control": "no-store", "Content-Length": String(Buffer.byteLength(body)), ...headers }).end(body);
 }
 
 function sendError(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}) {
   // an oversized body was not read to its end: close the connection so the answer is not lost behind it
-  const close: Record<string, string> = status === 413 ? { connection: "close" } : {};
-  send(res, status, JSON.stringify({ error: { code, message } }), { "content-type": "application/json", ...close, ...headers });
+  const close: Record<string, string> = status === 413 ? { Connection: "close" } : {};
+  send(res, status, JSON.stringify({ error: { code, message } }), { "Content-Type": "application/json", ...close, ...headers });
 }
 
 /** base64 with 64-column lines (RFC 8951 allows line breaks; RFC 7030 clients expect base64). */
@@ -48,7 +52,7 @@ function base64Lines(der: Uint8Array): string {
 }
 
 function sendPkcs7(res: ServerResponse, certs: Buffer[]) {
-  send(res, 200, base64Lines(certsOnly(certs)), { "content-type": PKCS7, "content-transfer-encoding": "base64" });
+  send(res, 200, base64Lines(certsOnly(certs)), { "Content-Type": PKCS7, "Content-Transfer-Encoding": "base64" });
 }
 
 // ---- the peer chain --------------------------------------------------------------------------------------
@@ -107,24 +111,41 @@ function authorize(req: IncomingMessage) {
   });
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const declared = Number(req.headers["content-length"] ?? 0);
-  if (declared > MAX_BODY_BYTES) throw new AppError("body_too_large", `request bodies are limited to ${MAX_BODY_BYTES} bytes`, 413);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new AppError("body_too_large", `request bodies are limited to ${MAX_BODY_BYTES} bytes`, 413);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+/**
+ * The body, read no further than the limit. Beyond it reading stops without destroying the request, so the 413
+ * (with Connection: close) still reaches the client and the refusal is audited like any other.
+ */
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  const tooLarge = () => new AppError("body_too_large", `request bodies are limited to ${MAX_BODY_BYTES} bytes`, 413);
+  if (Number(req.headers["content-length"] ?? 0) > MAX_BODY_BYTES) return Promise.reject(tooLarge());
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stop = () => req.off("data", onData).off("end", onEnd).off("error", onError);
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) return void chunks.push(chunk);
+      stop();
+      req.pause();
+      reject(tooLarge());
+    };
+    const onEnd = () => {
+      stop();
+      resolve(Buffer.concat(chunks));
+    };
+    const onError = (e: Error) => {
+      stop();
+      reject(e);
+    };
+    req.on("data", onData).on("end", onEnd).on("error", onError);
+  });
 }
 
 function sendIssued(req: IncomingMessage, res: ServerResponse, issued: IssuedRecord) {
   const accept = String(req.headers.accept ?? "");
   if (accept.includes(PEM_CHAIN)) {
     // the certificate and its chain, issuer first; the root stays out (the device already trusts it)
-    return send(res, 200, [issued.pem, ...issued.chainPem.slice(0, -1)].join(""), { "content-type": PEM_CHAIN });
+    return send(res, 200, [issued.pem, ...issued.chainPem.slice(0, -1)].join(""), { "Content-Type": PEM_CHAIN });
   }
   sendPkcs7(res, [issued.der]);
 }
@@ -132,9 +153,13 @@ function sendIssued(req: IncomingMessage, res: ServerResponse, issued: IssuedRec
 // ---- routing ----------------------------------------------------------------------------------------------
 
 export async function handleDeviceRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const url = new URL(req.url ?? "/", "https://device.invalid");
-  const path = url.pathname;
-  if (path === "/health") return send(res, 200, JSON.stringify({ status: "ok" }), { "content-type": "application/json" });
+  let path: string;
+  try {
+    path = new URL(req.url ?? "/", "https://device.invalid").pathname;
+  } catch {
+    return sendError(res, 400, "bad_request", "the request target is not a valid path");
+  }
+  if (path === "/health") return send(res, 200, JSON.stringify({ status: "ok" }), { "Content-Type": "application/json" });
   if (!path.startsWith(PREFIX)) return sendError(res, 404, "not_found", "no such endpoint");
   const parts = path.slice(PREFIX.length).split("/");
   const [label, op] = parts.length === 1 ? [undefined, parts[0]] : parts.length === 2 ? [parts[0], parts[1]] : [undefined, ""];
@@ -184,7 +209,7 @@ const ACTIONS: Record<string, string> = {
 
 /** Who sent a refused request: the authorizer's answer, or (it refused) the owner of the certificate if it is ours. */
 async function refusedCaller(req: IncomingMessage, identity: DeviceIdentity | null, code: string): Promise<RefusedCaller> {
-  const ip = req.socket.remoteAddress ?? null;
+  const ip = req.socket?.remoteAddress ?? null;
   if (identity)
     return { serial: identity.serial, customerId: identity.customerId, groupId: identity.via === "group" ? identity.groupId : null, ip };
   const leaf = peerLeaf(req.socket as TLSSocket);
@@ -197,7 +222,7 @@ export function deviceRequestListener(req: IncomingMessage, res: ServerResponse)
     if (res.headersSent) return void res.destroy();
     if (e instanceof AppError) {
       metrics.refusals.inc({ code: e.code });
-      const headers: Record<string, string> = e instanceof RateLimitedError ? { "retry-after": String(e.retryAfterSeconds) } : {};
+      const headers: Record<string, string> = e instanceof RateLimitedError ? { "Retry-After": String(e.retryAfterSeconds) } : {};
       return sendError(res, e.status >= 400 && e.status < 600 ? e.status : 400, e.code, e.message, headers);
     }
     log.error({ err: e, url: req.url }, "device request failed");

@@ -1,6 +1,7 @@
 // Refusals at the device API: each with its status and code, and nothing written (but the audit record).
 import { KeyObject } from "node:crypto";
 import https from "node:https";
+import tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { activeCa } from "../../lib/data/ca/hierarchy.ts";
 import { revokeCa } from "../../lib/data/revocation/revoke-ca.ts";
@@ -189,6 +190,39 @@ describe("wrong kind, wrong device, policy", () => {
     await refused(() => est(l, "simpleenroll", boot, tampered), 400, "csr_invalid_signature");
     await refused(() => est(l, "simpleenroll", boot, "A".repeat(70_000)), 413, "body_too_large");
     await refused(() => est(l, "tpm/simpleenroll", device, csrFor("dev-a")), 404, "profile_unknown");
+  });
+
+  it("a chunked body over the limit → 413 (answered, audited); a malformed request target → 400", async () => {
+    /** One raw HTTP/1.1 exchange over mutual TLS: what the server sends back, headers and body. */
+    const raw = (head: string, chunks: Buffer[] = []) =>
+      new Promise<string>((resolve, reject) => {
+        const u = new URL(l.url);
+        const socket = tls.connect({ host: u.hostname, port: Number(u.port), ca: l.rootPem, cert: boot.chainPem, key: boot.keyPem }, () => {
+          socket.write(head);
+          for (const c of chunks) socket.write(`${c.length.toString(16)}\r\n${c.toString("latin1")}\r\n`, "latin1");
+        });
+        let out = "";
+        socket.on("data", (d) => {
+          out += d.toString("latin1");
+          if (/\r\n\r\n[\s\S]*\}$/.test(out)) socket.destroy();
+        });
+        socket.on("close", () => resolve(out));
+        socket.on("error", (e) => (out ? resolve(out) : reject(e)));
+      });
+    const before = await footprint();
+    const big = await raw(
+      "POST /.well-known/est/simpleenroll HTTP/1.1\r\nHost: device\r\nContent-Type: application/pkcs10\r\nTransfer-Encoding: chunked\r\n\r\n",
+      Array.from({ length: 8 }, () => Buffer.alloc(16 * 1024, "A")),
+    );
+    expect(big).toMatch(/^HTTP\/1\.1 413 /);
+    expect(big).toContain('"code":"body_too_large"');
+    expect(await footprint()).toEqual(before);
+    const ev = await db().auditEvent.findFirst({
+      where: { action: "device.enroll", target: `certificate:${boot.serial}` },
+      orderBy: { at: "desc" },
+    });
+    expect((ev?.details as { code?: string })?.code).toBe("body_too_large");
+    expect(await raw("GET http://[::1 HTTP/1.1\r\nHost: device\r\n\r\n")).toMatch(/^HTTP\/1\.1 400 [\s\S]*"code":"bad_request"/);
   });
 
   it("an older certificate re-enrolling → 403 clone_suspected, audited", async () => {
