@@ -1,4 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { X509Certificate as NodeX509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { toPem } from "./der.ts";
 import { isPkiError } from "./errors.ts";
 import { MAX_PRESENTED, type ValidatePathInput, validatePath } from "./path.ts";
@@ -318,5 +320,104 @@ describe("validatePath: refusals", () => {
   it("checks dates against the given clock, not the system clock", async () => {
     expect(await codeOf(input(h.leaf, undefined, { now: future(31) }))).toBe("cert_expired");
     expect(await codeOf(input(h.leaf, undefined, { now: past(1) }))).toBe("cert_not_yet_valid");
+  });
+});
+
+describe("validatePath: hostile chains", () => {
+  it("a CA key over 4096 RSA bits signs nothing (a client could make every verification cost tens of ms)", () => {
+    const f = (n: string) => `${tmp.dir}/big-${n}`;
+    const ok = (args: string[]) => expect(openssl(args).code, args.join(" ")).toBe(0);
+    tmp.write("big-ca.ext", "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n");
+    tmp.write("big-leaf.ext", "basicConstraints=critical,CA:FALSE\nextendedKeyUsage=clientAuth\n");
+    ok([
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-keyout",
+      f("root.key"),
+      "-subj",
+      "/CN=Big Root",
+      "-days",
+      "2",
+      "-addext",
+      "basicConstraints=critical,CA:TRUE",
+      "-addext",
+      "keyUsage=critical,keyCertSign",
+      "-out",
+      f("root.pem"),
+    ]);
+    ok(["req", "-new", "-newkey", "rsa:4608", "-nodes", "-keyout", f("int.key"), "-subj", "/CN=Big RSA CA", "-out", f("int.csr")]);
+    ok([
+      "x509",
+      "-req",
+      "-in",
+      f("int.csr"),
+      "-CA",
+      f("root.pem"),
+      "-CAkey",
+      f("root.key"),
+      "-days",
+      "2",
+      "-extfile",
+      f("ca.ext"),
+      "-out",
+      f("int.pem"),
+    ]);
+    ok([
+      "req",
+      "-new",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-keyout",
+      f("leaf.key"),
+      "-subj",
+      "/CN=dev-big",
+      "-out",
+      f("leaf.csr"),
+    ]);
+    ok([
+      "x509",
+      "-req",
+      "-in",
+      f("leaf.csr"),
+      "-CA",
+      f("int.pem"),
+      "-CAkey",
+      f("int.key"),
+      "-days",
+      "1",
+      "-extfile",
+      f("leaf.ext"),
+      "-out",
+      f("leaf.pem"),
+    ]);
+    // openssl itself accepts the chain: only our key-size cap refuses it
+    expect(openssl(["verify", "-CAfile", f("root.pem"), "-untrusted", f("int.pem"), f("leaf.pem")]).out).toContain("OK");
+    const derOf = (n: string) => Buffer.from(new x509.X509Certificate(readFileSync(f(n), "utf8")).rawData);
+    return expect(
+      validatePath({ leafDer: derOf("leaf.pem"), presented: [derOf("int.pem")], trustedRoot: derOf("root.pem"), now: new Date() }),
+    ).rejects.toMatchObject({ code: "chain_signature_invalid" });
+  });
+
+  it("look-alike CA certificates cost a bounded number of signature verifications", async () => {
+    const loop = await issueCa("CN=Loop", undefined);
+    // ten CA certificates with the same name and key: each is a candidate issuer of every other
+    const alikes = await Promise.all(Array.from({ length: MAX_PRESENTED }, () => issueCa("CN=Loop", loop, { keys: loop.keys })));
+    const leaf = await issueLeaf(alikes[0]);
+    const verify = vi.spyOn(NodeX509Certificate.prototype, "verify");
+    try {
+      const input = { leafDer: leaf.der, presented: alikes.map((c) => c.der), trustedRoot: h.root.der, now: new Date() };
+      await expect(validatePath(input)).rejects.toMatchObject({ code: expect.stringMatching(/^chain_(untrusted|too_long)$/) });
+      expect(verify.mock.calls.length).toBeLessThanOrEqual(24);
+    } finally {
+      verify.mockRestore();
+    }
   });
 });

@@ -30,6 +30,10 @@ export const MAX_PATH_LENGTH = 6;
 export const MAX_PRESENTED = 10;
 /** Path building explores at most this many partial paths (presented certificates are attacker-chosen). */
 const MAX_SEARCH_STEPS = 200;
+/** The largest RSA key a chain may carry: the largest a request may (SPEC §7). */
+const MAX_RSA_BITS = 4096;
+/** Signature verifications one path search may run (a path has at most MAX_PATH_LENGTH − 1 links). */
+const MAX_SIGNATURE_CHECKS = 4 * MAX_PATH_LENGTH;
 
 const OID = {
   basicConstraints: "2.5.29.19",
@@ -94,6 +98,8 @@ interface ParsedCert {
   fields: CertificateFields;
   authorityKeyId?: Buffer;
   node?: NodeX509Certificate;
+  /** whether this certificate's signature verifies under each issuer tried: each pair is checked once */
+  signedBy?: Map<ParsedCert, boolean>;
 }
 
 const fail = (code: string, message: string): never => {
@@ -172,6 +178,10 @@ function dedupe(certs: ParsedCert[]): ParsedCert[] {
  */
 function findPath(leaf: ParsedCert, pool: ParsedCert[], rootDer: Buffer): ParsedCert[] {
   let tooLong = false;
+  // a real chain needs one verification per link; look-alike certificates get no more than this many
+  let verifications = 0;
+  const verifies = (child: ParsedCert, issuer: ParsedCert) =>
+    child.signedBy?.has(issuer) || ++verifications <= MAX_SIGNATURE_CHECKS ? signedBy(child, issuer) : false;
   const search = (requireSignature: boolean): ParsedCert[] | undefined => {
     let steps = 0;
     const extend = (path: ParsedCert[]): ParsedCert[] | undefined => {
@@ -184,7 +194,7 @@ function findPath(leaf: ParsedCert, pool: ParsedCert[], rootDer: Buffer): Parsed
       for (const candidate of issuerCandidates(last, pool)) {
         if (++steps > MAX_SEARCH_STEPS) return undefined;
         if (path.includes(candidate)) continue;
-        if (requireSignature && !signedBy(last, candidate)) continue;
+        if (requireSignature && !verifies(last, candidate)) continue;
         const found = extend([...path, candidate]);
         if (found) return found;
       }
@@ -213,12 +223,25 @@ function nodeCert(c: ParsedCert): NodeX509Certificate {
   return c.node;
 }
 
+/**
+ * Whether `issuer`'s key signed `child`, each pair verified once (the search meets the same links again and
+ * again when a client sends look-alike certificates). A key stronger than anything we issue or accept (RSA over
+ * 4096 bits) signs nothing here: a client would otherwise make every request cost hundreds of milliseconds of
+ * RSA-16384 verifications.
+ */
 function signedBy(child: ParsedCert, issuer: ParsedCert): boolean {
-  try {
-    return nodeCert(child).verify(nodeCert(issuer).publicKey);
-  } catch {
-    return false;
+  child.signedBy ??= new Map();
+  let ok = child.signedBy.get(issuer);
+  if (ok === undefined) {
+    try {
+      const key = nodeCert(issuer).publicKey;
+      ok = (key.asymmetricKeyDetails?.modulusLength ?? 0) <= MAX_RSA_BITS && nodeCert(child).verify(key);
+    } catch {
+      ok = false;
+    }
+    child.signedBy.set(issuer, ok);
   }
+  return ok;
 }
 
 // ---- checks on the chosen path ------------------------------------------------------------------------
