@@ -1,6 +1,7 @@
 // Enrollment policy at the device API: allow/deny-lists, one-time secrets, one-time use, budget → quarantine,
 // enrollment groups matched by the leaf-most CA of the verified chain (and no match → refused).
 import { createHash, KeyObject } from "node:crypto";
+import tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REVOKED_CA_TTL_MS } from "../../lib/data/devices/authorize.ts";
 import { rotationOverdue } from "../../lib/data/devices/rotation-overdue.ts";
@@ -154,6 +155,50 @@ describe("enrollment groups (customer-supplied manufacturer CA)", () => {
     await expectRefused(est(l, "simpleenroll", credOf(sleaf, stranger), csr("x-1")), 403, "chain_untrusted");
     // group devices enroll only: not the application endpoint
     await expectRefused(est(l, "c2pa/simpleenroll", credOf(leaf, mfgSub, mfgRoot), csr("maker-0001")), 403, "wrong_certificate_kind");
+  });
+
+  it("a maker's device enrolls on a resumed TLS session too (the session keeps only its certificate, not the chain)", async () => {
+    const c = await newCustomer("Resume");
+    const root = await issueCa("CN=Resume Maker Root CA,O=Maker", undefined);
+    const line = await issueCa("CN=Resume Maker Line CA,O=Maker", root, { basicConstraints: { ca: true, pathLength: 0 } });
+    await addEnrollmentGroup({ customerId: c.customer.id, name: "resume", caCert: root.pem, uid: c.user.uid }, system);
+    await new Promise((r) => setTimeout(r, REVOKED_CA_TTL_MS + 50));
+    const cred = credOf(await issueLeaf(line, { subject: "CN=rs-0001,O=Maker", san: {}, eku: [EKU.clientAuth] }), line);
+    const u = new URL(l.url);
+    /** One HTTP/1.1 exchange on its own TLS connection; resumes `session` when given, returns the next one. */
+    const exchange = (request: string, session?: Buffer) =>
+      new Promise<{ response: string; session?: Buffer; reused: boolean }>((resolve, reject) => {
+        let next: Buffer | undefined;
+        let response = "";
+        let reused = false;
+        const socket = tls.connect(
+          { host: u.hostname, port: Number(u.port), ca: l.rootPem, cert: cred.chainPem, key: cred.keyPem, ...(session ? { session } : {}) },
+          () => {
+            reused = socket.isSessionReused();
+            socket.write(request);
+          },
+        );
+        socket.on("session", (s: Buffer) => {
+          next = s;
+        });
+        socket.on("data", (d) => {
+          response += d.toString("latin1");
+          const m = /content-length: (\d+)\r\n[\s\S]*?\r\n\r\n([\s\S]*)$/i.exec(response);
+          if (m && Buffer.byteLength(m[2], "latin1") >= Number(m[1])) setTimeout(() => socket.end(), 50);
+        });
+        socket.on("close", () => resolve({ response, session: next, reused }));
+        socket.on("error", reject);
+      });
+    const first = await exchange("GET /.well-known/est/cacerts HTTP/1.1\r\nHost: device\r\n\r\n");
+    expect(first.response).toMatch(/^HTTP\/1\.1 200 /);
+    const body = csr("rs-0001").toString("base64");
+    const enroll = await exchange(
+      `POST /.well-known/est/simpleenroll HTTP/1.1\r\nHost: device\r\nContent-Type: application/pkcs10\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+      first.session,
+    );
+    expect(enroll.reused).toBe(true);
+    expect(enroll.response).toMatch(/^HTTP\/1\.1 200 /);
+    expect(await db().device.count({ where: { customerId: c.customer.id, deviceId: "rs-0001" } })).toBe(1);
   });
 
   it("another customer cannot claim the maker's CA, its issuer or a CA it issued; a chain to two customers is refused", async () => {
