@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 function authSecretIn(dataDir: string) {
   const env = { ...process.env, PSS_DATA_DIR: dataDir, NEXTAUTH_SECRET: "", DATABASE_URL: "" };
   const script =
-    'import("./lib/auth/secret.ts").then((m) => m.authSecret()).then((s) => console.log(s.length), (e) => console.log(`error: ${e.message}`))';
+    'import("./lib/auth/secret.ts").then((m) => m.authSecret()).then((s) => console.log(s.length), (e) => console.log("error: " + e.message))';
   return execFileSync(process.execPath, ["--import", "tsx", "-e", script], { env, encoding: "utf8" }).trim();
 }
 
