@@ -16,7 +16,11 @@ vi.mock("server-only", () => ({}));
 
 const target = inject("pssTestDb");
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "pss-two-procs-"));
-const childEnv: NodeJS.ProcessEnv = { ...process.env, NEXTAUTH_SECRET: "two-processes-test-secret-of-32-characters", PSS_DATA_DIR: scratch };
+const childEnv: NodeJS.ProcessEnv = {
+  ...process.env,
+  NEXTAUTH_SECRET: "two-processes-test-secret-of-32-characters",
+  PSS_DATA_DIR: scratch,
+};
 let served: Awaited<ReturnType<typeof serveEmbedded>> | null = null;
 const children: ChildProcess[] = [];
 let urls: string[] = [];
