@@ -1,9 +1,10 @@
 // DEVICE_WORKERS: the device listener in a cluster worker process, the embedded database served by this
 // (primary) process on its socket — enrollment, and a revocation made here refused by the worker.
+import nodeCluster from "node:cluster";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import { ensureHierarchy } from "../lib/data/ca/hierarchy.ts";
 import { closeDb, db, openDatabase } from "../lib/db/client.ts";
 import { serveEmbedded } from "../lib/db/embedded.ts";
@@ -59,6 +60,23 @@ describe("device listener in a cluster worker", () => {
     const refused = await est(l, "simpleenroll", boot, "AAAA");
     expect(refused).toMatchObject({ status: 403, code: "cert_revoked" });
   });
+});
+
+describe("a crashed worker", () => {
+  it("is replaced, and the device port serves again", async () => {
+    const [worker] = Object.values(nodeCluster.workers ?? {});
+    expect(worker).toBeDefined();
+    worker!.process.kill("SIGKILL");
+    await vi.waitFor(
+      async () => {
+        const r = await est(l, "cacerts", null).catch((e) => ({ status: String(e) }));
+        expect(r.status).toBe(200);
+        expect(Object.values(nodeCluster.workers ?? {}).map((w) => w!.id)).not.toContain(worker!.id);
+      },
+      // a worker loads its TypeScript through tsx first: seconds on a busy machine
+      { timeout: 90_000, interval: 250 },
+    );
+  }, 120_000);
 });
 
 describe("inheritedArgs", () => {

@@ -67,6 +67,7 @@ export async function startDeviceCluster(opts: {
   const ticketKeys = randomBytes(48).toString("base64");
   const workers = new Set<Worker>();
   let stopping = false;
+  let port = opts.port;
 
   const fork = (index: number): Promise<number> =>
     new Promise((resolve, reject) => {
@@ -77,8 +78,8 @@ export async function startDeviceCluster(opts: {
         ticketKeys,
         target,
         // every worker asks for the same port, so the primary shares one handle (listen(0) in a cluster gives
-        // all workers the same free port)
-        port: opts.port,
+        // all workers the same free port); a replacement asks for the port the first workers got
+        port,
         host: opts.host,
         sweepMs: index === 0 ? (opts.sweepMs ?? 10 * 60_000) : 0,
         ...(opts.settings ? { settings: opts.settings } : {}),
@@ -93,13 +94,22 @@ export async function startDeviceCluster(opts: {
         workers.delete(w);
         reject(new Error(`device worker exited (${signal ?? code}) before listening`));
         if (stopping) return;
-        // a crashed worker is replaced; the others keep serving meanwhile
-        log.error({ code, signal, worker: index }, "device worker exited; starting another");
-        fork(index).catch((e) => log.error({ err: e }, "device worker restart failed"));
+        // a crashed worker is replaced, the others keep serving meanwhile; one that keeps crashing (say, the
+        // database is down) is restarted ever more slowly, up to once a minute, not in a tight loop
+        const now = Date.now();
+        const crashes = now - (lastCrash.get(index) ?? 0) < 60_000 ? (crashCount.get(index) ?? 0) + 1 : 1;
+        crashCount.set(index, crashes);
+        lastCrash.set(index, now);
+        const delay = Math.min(60_000, 250 * 2 ** (crashes - 1));
+        log.error({ code, signal, worker: index, restartInMs: delay }, "device worker exited; starting another");
+        setTimeout(() => {
+          if (!stopping) fork(index).catch((e) => log.error({ err: e }, "device worker restart failed"));
+        }, delay).unref();
       });
     });
 
-  let port = opts.port;
+  const lastCrash = new Map<number, number>();
+  const crashCount = new Map<number, number>();
   try {
     const ports = await Promise.all(Array.from({ length: opts.count }, (_, i) => fork(i)));
     port = ports[0];
