@@ -33,7 +33,7 @@ async function enrolled(c: Cust, boot: Credential, deviceId: string) {
   const serial = (
     await db().certificate.findFirstOrThrow({ where: { customerId: c.customer.id, device: { deviceId } }, orderBy: { createdAt: "desc" } })
   ).serial;
-  return { keyPem: key.export({ type: "pkcs8", format: "pem" }) as string, chainPem, serial };
+  return { key, keyPem: key.export({ type: "pkcs8", format: "pem" }) as string, chainPem, serial };
 }
 
 /** Runs `request`, expects its status/code, and that it wrote no certificate, device or secret use. */
@@ -181,6 +181,19 @@ describe("wrong kind, wrong device, policy", () => {
     await refused(() => est(l, "simpleenroll", boot, csr), 409, "device_exists");
     await refused(() => est(l, "simpleenroll", boot, csrFor("dev-once-b", key)), 400, "csr_key_reused");
     await refused(() => est(l, "simpleenroll", boot, csrFor("dev-bk", boot.key)), 400, "csr_key_reused");
+  });
+
+  it("an application certificate's key is the device's own: not its TLS key, a bootstrapping key or another device's", async () => {
+    const key = generateKey();
+    const d = await enrolled(c, boot, "dev-appkey");
+    const other = await enrolled(c, boot, "dev-appkey-other");
+    await refused(() => est(l, "c2pa/simpleenroll", d, csrFor("dev-appkey", d.key)), 400, "csr_key_reused");
+    await refused(() => est(l, "c2pa/simpleenroll", d, csrFor("dev-appkey", boot.key)), 400, "csr_key_reused");
+    await refused(() => est(l, "c2pa/simpleenroll", d, csrFor("dev-appkey", other.key)), 400, "csr_key_reused");
+    expect((await est(l, "c2pa/simpleenroll", d, csrFor("dev-appkey", key))).status).toBe(200);
+    // its own application key again, to renew: fine; for another device: refused
+    expect((await est(l, "c2pa/simplereenroll", d, csrFor("dev-appkey", key))).status).toBe(200);
+    await refused(() => est(l, "c2pa/simpleenroll", other, csrFor("dev-appkey-other", key)), 400, "csr_key_reused");
   });
 
   it("bad CSR → 400 with a reason; oversized body → 413; unknown profile → 404", async () => {

@@ -51,6 +51,22 @@ async function requireNewKey(csr: ParsedCsr, identity: DeviceIdentity) {
 }
 
 /**
+ * An application certificate's key is the device's own: not its Client TLS key, not a bootstrapping key (shared by
+ * a whole production line), not a key certified for another device — or whoever holds that key could sign as
+ * this device. Renewing with the key of one of its own application certificates is fine (RFC 7030 §4.2.2).
+ */
+async function requireOwnApplicationKey(csr: ParsedCsr, identity: DeviceIdentity, deviceRef: string) {
+  if (csr.spkiSha256 === identity.spkiSha256)
+    throw new AppError("csr_key_reused", "an application certificate needs a key of its own, not the Client TLS key", 400);
+  const holders = await db().certificate.findMany({
+    where: { spkiSha256: csr.spkiSha256 },
+    select: { deviceRef: true, kind: true },
+    take: 10,
+  });
+  if (holders.some((h) => h.deviceRef !== deviceRef || h.kind !== "APPLICATION")) throw keyCertified();
+}
+
+/**
  * SPEC §5 rate limits: enrollment attempts per bootstrapping certificate (a leaked shared key is used from
  * many places at once) or per enrollment group, DEVICE_ENROLL_RATE_PER_MINUTE (0: none). 429 + Retry-After.
  */
@@ -239,6 +255,7 @@ export function applicationEnroll({
     const csr = parseCsr(input);
     if (requireDeviceId(csr) !== deviceId)
       throw forbidden("device_id_mismatch", "the request's device id differs from the authenticated device's");
+    await requireOwnApplicationKey(csr, identity, deviceRef);
     const profileId = getLeafProfile(profile).id as LeafProfileId;
     const previous = renew
       ? await db().certificate.findFirst({
