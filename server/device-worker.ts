@@ -35,7 +35,10 @@ process.on("message", (m: FromPrimary) => {
         e.code === "EADDRINUSE" ? `port ${c.port} (DEVICE_PORT) is already in use` : `cannot listen on ${c.host}:${c.port}: ${e.message}`,
     }),
   );
-  listener.listen(c.port, c.host, () => process.send?.({ type: "listening", port: (listener.address() as AddressInfo).port }));
+  listener.listen(c.port, c.host, () => {
+    listener.on("error", (e) => log.error({ err: e.message }, "device listener error"));
+    process.send?.({ type: "listening", port: (listener.address() as AddressInfo).port });
+  });
 });
 process.send?.({ type: "ready" });
 // the primary went away: nothing left to serve for

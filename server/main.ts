@@ -47,7 +47,11 @@ function listen(server: Server, port: number, host: string, name: string): Promi
         ),
       ),
     );
-    server.listen(port, host, () => resolve());
+    server.listen(port, host, () => {
+      // later errors (an accept failing with EMFILE, say) are logged: with no listener they would end the process
+      server.on("error", (e) => log.error({ err: e.message, listener: name }, "listener error"));
+      resolve();
+    });
   });
 }
 
