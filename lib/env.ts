@@ -32,6 +32,7 @@ const schema = z.object({
     z.union([z.literal("auto"), z.coerce.number().int().min(0).max(256)]).default(DEVICE_WORKERS_DEFAULT),
   ),
   /** device listener: the TLS handshake, then each request's headers and body, must arrive within this (ms) */
+  DEVICE_MAX_CONNECTIONS: z.preprocess((v) => (v === "" ? undefined : v), z.coerce.number().int().min(1).max(1_000_000).default(10_000)),
   DEVICE_REQUEST_TIMEOUT_MS: z.preprocess((v) => (v === "" ? undefined : v), z.coerce.number().int().min(100).max(600_000).default(30_000)),
   /** simpleenroll attempts per bootstrapping certificate (or enrollment group) and minute; 0: no limit */
   DEVICE_ENROLL_RATE_PER_MINUTE: z.preprocess(

@@ -88,3 +88,29 @@ describe("device SDK time limit", () => {
     expect(performance.now() - started).toBeLessThan(2_000);
   });
 });
+
+describe("device listener connection cap", () => {
+  it("closes connections beyond DEVICE_MAX_CONNECTIONS at once, and takes new ones when some close", async () => {
+    const capped = await startListener({ requestTimeoutMs: 5_000, maxConnections: 2 });
+    const connect = () => {
+      const s = tls.connect({ host: "127.0.0.1", port: Number(new URL(capped.url).port), ca: capped.rootPem, servername: "localhost" });
+      return new Promise<{ socket: tls.TLSSocket; ok: boolean }>((resolve) => {
+        s.once("secureConnect", () => resolve({ socket: s, ok: true }));
+        s.once("error", () => resolve({ socket: s, ok: false }));
+        s.once("close", () => resolve({ socket: s, ok: false }));
+      });
+    };
+    try {
+      const [a, b] = [await connect(), await connect()];
+      expect([a.ok, b.ok]).toEqual([true, true]);
+      expect((await connect()).ok).toBe(false);
+      a.socket.destroy();
+      await new Promise((r) => setTimeout(r, 100));
+      const d = await connect();
+      expect(d.ok).toBe(true);
+      for (const s of [b, d]) s.socket.destroy();
+    } finally {
+      await capped.close();
+    }
+  });
+});

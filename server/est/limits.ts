@@ -3,12 +3,13 @@
 //   each request           headers and body within requestTimeoutMs (Node answers 408 and closes)
 //   idle keep-alive        closed after min(5 s, requestTimeoutMs) without a new request
 //   any socket             closed after requestTimeoutMs without a byte either way
+//   open connections       at most DEVICE_MAX_CONNECTIONS (default 10,000); more are closed on arrival
 // requestTimeoutMs is DEVICE_REQUEST_TIMEOUT_MS (default 30 s) unless the caller gives one (tests).
 import type https from "node:https";
 import type { Socket } from "node:net";
 import { env } from "../../lib/env.ts";
 
-export type DeviceLimits = { requestTimeoutMs?: number };
+export type DeviceLimits = { requestTimeoutMs?: number; maxConnections?: number };
 
 const KEEP_ALIVE_MAX_MS = 5_000;
 const hardened = new WeakSet<https.Server>();
@@ -29,6 +30,8 @@ export function hardenDeviceListener(server: https.Server, limits: DeviceLimits 
     Math.min(1_000, Math.floor(ms / 4)),
   );
   server.setTimeout(ms, (socket: Socket) => socket.destroy());
+  // beyond this many open connections a new one is closed at once: descriptors stay for the portal and database
+  server.maxConnections = limits.maxConnections ?? env().DEVICE_MAX_CONNECTIONS;
   limitHandshakes(server, ms);
   return server;
 }
