@@ -172,6 +172,9 @@ export async function ensureHierarchy(actor: Actor = { type: "system", id: "init
   try {
     return await db().$transaction(
       async (tx) => {
+        // one initializer at a time: two processes starting on a fresh database each found no root, and the one
+        // that committed second created a second active root (generation 2) beside the first
+        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended('ca:ensure-hierarchy', 0))`;
         const created: CaKind[] = [];
         const active = new Map<CaKind, ActiveCa>();
         for (const kind of SYSTEM_KINDS) {
