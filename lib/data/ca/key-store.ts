@@ -53,9 +53,15 @@ function readMasterKey(): Buffer {
   return parseMasterKey(fs.readFileSync(file, "utf8"));
 }
 
-async function verifyCanary(masterKey: Buffer, client: Pick<Tx, "systemSetting">): Promise<void> {
+type CanaryClient = Pick<Tx, "systemSetting" | "keyMaterial">;
+
+async function verifyCanary(masterKey: Buffer, client: CanaryClient): Promise<void> {
   const row = await client.systemSetting.findUnique({ where: { key: CANARY_KEY } });
   if (row) return checkCanary(masterKey, row.value);
+  // No canary but keys already stored (a partial restore, a hand-edited table): a new canary would bless
+  // whatever key this process has. One stored key must decrypt first (it fails closed with master_key_mismatch).
+  const stored = await client.keyMaterial.findFirst({ select: { ref: true } });
+  if (stored) await new SoftwareKeyStore(masterKey, keyMaterialRepository(client)).signer(stored.ref);
   // ON CONFLICT DO NOTHING, not a caught unique violation: inside a transaction the error would abort it.
   // Whoever wrote first (this process or another) wins; ours is then checked against theirs.
   await client.systemSetting.createMany({ data: [{ key: CANARY_KEY, value: makeCanary(masterKey) }], skipDuplicates: true });
@@ -65,7 +71,7 @@ async function verifyCanary(masterKey: Buffer, client: Pick<Tx, "systemSetting">
 
 const g = globalThis as unknown as { __pssKeys?: Promise<{ masterKey: Buffer; store: SoftwareKeyStore }> };
 
-async function load(client: Pick<Tx, "systemSetting">) {
+async function load(client: CanaryClient) {
   const masterKey = readMasterKey();
   await verifyCanary(masterKey, client);
   return { masterKey, store: new SoftwareKeyStore(masterKey, keyMaterialRepository(db())) };
@@ -73,7 +79,7 @@ async function load(client: Pick<Tx, "systemSetting">) {
 
 // `client` is the transaction when the first use happens inside one: PGlite has a single connection, so a
 // query through db() while a transaction holds it would wait forever.
-function keys(client: Pick<Tx, "systemSetting"> = db()) {
+function keys(client: CanaryClient = db()) {
   g.__pssKeys ??= load(client).catch((err) => {
     g.__pssKeys = undefined;
     throw err;
