@@ -329,18 +329,31 @@ describe("validatePath: hostile chains", () => {
     const ok = (args: string[]) => expect(openssl(args).code, args.join(" ")).toBe(0);
     tmp.write("big-ca.ext", "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n");
     tmp.write("big-leaf.ext", "basicConstraints=critical,CA:FALSE\nextendedKeyUsage=clientAuth\n");
-    ok([
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      f("root.key"),
-      "-subj",
+    const P256 = ["ec", "-pkeyopt", "ec_paramgen_curve:P-256"];
+    const request = (name: string, key: string[], subject: string, ...more: string[]) =>
+      ok(["req", "-new", "-newkey", ...key, "-nodes", "-keyout", f(`${name}.key`), "-subj", subject, ...more]);
+    const sign = (name: string, issuer: string, ext: string) =>
+      ok([
+        "x509",
+        "-req",
+        "-in",
+        f(`${name}.csr`),
+        "-CA",
+        f(`${issuer}.pem`),
+        "-CAkey",
+        f(`${issuer}.key`),
+        "-days",
+        "2",
+        "-extfile",
+        f(ext),
+        "-out",
+        f(`${name}.pem`),
+      ]);
+    request(
+      "root",
+      P256,
       "/CN=Big Root",
+      "-x509",
       "-days",
       "2",
       "-addext",
@@ -349,55 +362,11 @@ describe("validatePath: hostile chains", () => {
       "keyUsage=critical,keyCertSign",
       "-out",
       f("root.pem"),
-    ]);
-    ok(["req", "-new", "-newkey", "rsa:4608", "-nodes", "-keyout", f("int.key"), "-subj", "/CN=Big RSA CA", "-out", f("int.csr")]);
-    ok([
-      "x509",
-      "-req",
-      "-in",
-      f("int.csr"),
-      "-CA",
-      f("root.pem"),
-      "-CAkey",
-      f("root.key"),
-      "-days",
-      "2",
-      "-extfile",
-      f("ca.ext"),
-      "-out",
-      f("int.pem"),
-    ]);
-    ok([
-      "req",
-      "-new",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      f("leaf.key"),
-      "-subj",
-      "/CN=dev-big",
-      "-out",
-      f("leaf.csr"),
-    ]);
-    ok([
-      "x509",
-      "-req",
-      "-in",
-      f("leaf.csr"),
-      "-CA",
-      f("int.pem"),
-      "-CAkey",
-      f("int.key"),
-      "-days",
-      "1",
-      "-extfile",
-      f("leaf.ext"),
-      "-out",
-      f("leaf.pem"),
-    ]);
+    );
+    request("int", ["rsa:4608"], "/CN=Big RSA CA", "-out", f("int.csr"));
+    sign("int", "root", "ca.ext");
+    request("leaf", P256, "/CN=dev-big", "-out", f("leaf.csr"));
+    sign("leaf", "int", "leaf.ext");
     // openssl itself accepts the chain: only our key-size cap refuses it
     expect(openssl(["verify", "-CAfile", f("root.pem"), "-untrusted", f("int.pem"), f("leaf.pem")]).out).toContain("OK");
     const derOf = (n: string) => Buffer.from(new x509.X509Certificate(readFileSync(f(n), "utf8")).rawData);
