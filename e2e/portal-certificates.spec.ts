@@ -41,6 +41,24 @@ test("a customer admin decommissions a device: every certificate it holds is rev
   await expect(page.getByRole("cell", { name: "revoked" })).toHaveCount(1);
 });
 
+test("a customer admin resets a device id: its certificates are revoked and it awaits its next enrollment", async ({ page }) => {
+  const c = seedCustomer("Reset Co");
+  seedDevice(c.admin.uid, "rst-cam-1");
+  await signIn(page, c.admin);
+  await page.goto(`/devices?q=rst-cam-1`);
+  await page.getByTestId("fleet-row").getByRole("link", { name: "rst-cam-1" }).click();
+  const form = page.getByRole("form", { name: "Reset device id" });
+  await form.getByLabel("Reason").selectOption("keyCompromise");
+  await form.getByRole("button", { name: "Reset device id" }).click();
+  await expect(page.getByText(/Device id reset: 1 certificates revoked; its next enrollment re-enrolls it/)).toBeVisible();
+  await page.reload();
+  await expect(page.getByText("reset: awaiting enrollment")).toBeVisible();
+  await expect(page.getByText("This device id is reset: its next enrollment re-enrolls it.")).toBeVisible();
+  await expect(page.getByRole("cell", { name: "revoked" })).toHaveCount(1);
+  await page.getByRole("cell", { name: "revoked" }).locator("xpath=..").getByRole("link").click();
+  await expect(page.getByText(/\(keyCompromise\)/)).toBeVisible();
+});
+
 test("cross-tenant: customer B gets 404 on A's certificate, device and PEM; A still sees them", async ({ browser }) => {
   const a = seedCustomer("Owner A");
   const b = seedCustomer("Stranger B");
@@ -96,6 +114,15 @@ test("a viewer sees no mutation buttons and a direct action call is refused", as
   await page.getByTestId("fleet-row").getByRole("link", { name: "view-cam-1" }).click();
   await expect(page.getByRole("heading", { name: "Device view-cam-1" })).toBeVisible();
   await expect(page.getByRole("button", { name: "Decommission device" })).toHaveCount(0);
+  await expect(page.getByRole("button", { name: "Reset device id" })).toHaveCount(0);
+  const deviceRef = new URL(page.url()).pathname.split("/").at(-1) ?? "";
+  const reset = await callAction(page.request, `/devices/${deviceRef}`, actionId("app/(portal)/devices/actions.ts", "resetDeviceAction"), {
+    deviceRef,
+    reason: "superseded",
+  });
+  expect(reset.status()).toBe(403);
+  await page.reload();
+  await expect(page.getByText("reset: awaiting enrollment")).toHaveCount(0);
 
   const res = await callAction(
     page.request,

@@ -202,6 +202,21 @@ function build(): Record<string, unknown> {
           responses: { "200": ok("one page", "DevicePage"), ...COMMON_ERRORS },
         },
       },
+      "/devices/{deviceId}/reset": {
+        post: {
+          summary: "Reset a device id: revoke every certificate it holds and let its next simpleenroll re-enroll it, once",
+          security: bearer,
+          parameters: [{ name: "deviceId", in: "path", required: true, schema: { type: "string", pattern: "^[A-Za-z0-9.:-]{1,64}$" } }],
+          requestBody: { content: { "application/json": { schema: REF("ResetDeviceRequest") } } },
+          responses: {
+            "200": ok("reset", "DeviceReset"),
+            ...COMMON_ERRORS,
+            "403": error("forbidden (viewer)"),
+            "404": error("device_not_found (also another customer's)"),
+            "409": error("already_reset"),
+          },
+        },
+      },
       "/certificates/{serial}": {
         get: {
           summary: "One certificate",

@@ -238,6 +238,16 @@ export const revocationReasonSchema = pkiRevocationReasonSchema.meta({ id: "Revo
 
 export const revokeRequestSchema = z.strictObject({ reason: revocationReasonSchema.default("unspecified") }).meta({ id: "RevokeRequest" });
 
+export const resetDeviceRequestSchema = z
+  .strictObject({
+    reason: revocationReasonSchema
+      .default("superseded")
+      .describe("recorded on every certificate the device held (keyCompromise for a suspected clone)"),
+  })
+  .meta({ id: "ResetDeviceRequest" });
+
+export const deviceResetSchema = z.object({ deviceId: z.string(), certificatesRevoked: z.number().int() }).meta({ id: "DeviceReset" });
+
 export const revokeBootstrapRequestSchema = z
   .strictObject({
     reason: revocationReasonSchema.default("keyCompromise"),

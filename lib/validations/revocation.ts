@@ -19,3 +19,8 @@ export const decommissionDeviceSchema = z.object({
   deviceRef: z.uuid("not a device"),
   reason: portalReasonSchema.default("cessationOfOperation"),
 });
+
+export const resetDeviceSchema = z.object({
+  deviceRef: z.uuid("not a device"),
+  reason: portalReasonSchema.default("superseded"),
+});

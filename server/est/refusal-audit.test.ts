@@ -14,7 +14,7 @@ import { env } from "../../lib/env.ts";
 import { AppError } from "../../lib/errors.ts";
 import { createHierarchy } from "../../lib/pki/testing/ca-fixture.ts";
 import { testDb } from "../../tests/db.ts";
-import { type Credential, est, footprint, type Listener, newBootstrap, newCustomer, startListener, system } from "./testing.ts";
+import { type Credential, enrolled, est, footprint, type Listener, newBootstrap, newCustomer, startListener, system } from "./testing.ts";
 
 testDb();
 let l: Listener;
@@ -36,14 +36,6 @@ async function freshWindow(ms = 15_000) {
   if (left < ms) await new Promise((r) => setTimeout(r, left + 20));
 }
 
-async function enrolled(boot: Credential, deviceId: string) {
-  const key = generateKey();
-  const r = await est(l, "simpleenroll", boot, csrFor(deviceId, key), "application/pem-certificate-chain");
-  expect(r.status).toBe(200);
-  const serial = (await db().certificate.findFirstOrThrow({ where: { device: { deviceId } }, orderBy: { createdAt: "desc" } })).serial;
-  return { keyPem: key.export({ type: "pkcs8", format: "pem" }) as string, chainPem: r.res!.body.toString("utf8"), serial };
-}
-
 const refusals = (where: { target?: string; ip?: string; customerId?: string }) =>
   db().auditEvent.findMany({ where: { ...where, outcome: "refused" }, orderBy: { id: "asc" } });
 
@@ -56,7 +48,7 @@ beforeAll(async () => {
 
 describe("refusals of the authorizer are audited", () => {
   it("a revoked certificate of ours: the customer, the serial, the code", async () => {
-    const d = await enrolled(boot, "au-rev");
+    const d = await enrolled(l, c.customer.id, boot, "au-rev");
     await revokeCertificate({ serial: d.serial, reason: "keyCompromise", customerId: c.customer.id, actor: system });
     expect((await est(l, "c2pa/simpleenroll", d, csrFor("au-rev"))).code).toBe("cert_revoked");
     const [ev] = await refusals({ target: `certificate:${d.serial}` });
@@ -235,7 +227,7 @@ describe("key newness is atomic", () => {
   });
 
   it("rotations racing with one new key: one of them", async () => {
-    const devices = await Promise.all(["kr-rot-1", "kr-rot-2", "kr-rot-3"].map((id) => enrolled(boot, id)));
+    const devices = await Promise.all(["kr-rot-1", "kr-rot-2", "kr-rot-3"].map((id) => enrolled(l, c.customer.id, boot, id)));
     const key = generateKey();
     const results = await atOnce(devices.map((d, i) => ({ cred: d, op: "simplereenroll", body: csrFor(`kr-rot-${i + 1}`, key) })));
     expect(results.map((r) => r.status).sort()).toEqual([200, 400, 400]);

@@ -12,7 +12,7 @@ import { issueCertificate } from "../../lib/pki/certificate.ts";
 import { LEAF_PROFILES } from "../../lib/pki/profiles.ts";
 import { createHierarchy, issueLeaf } from "../../lib/pki/testing/ca-fixture.ts";
 import { testDb } from "../../tests/db.ts";
-import { type Credential, est, footprint, type Listener, newBootstrap, newCustomer, startListener, system } from "./testing.ts";
+import { type Credential, enrolled, est, footprint, type Listener, newBootstrap, newCustomer, startListener, system } from "./testing.ts";
 
 testDb();
 let l: Listener;
@@ -23,18 +23,6 @@ afterAll(() => l.close());
 
 type Cust = Awaited<ReturnType<typeof newCustomer>>;
 const csrFor = (deviceId: string, key = generateKey()) => buildCsr({ key, deviceId });
-
-/** Enroll a device through the listener; returns its Client TLS credential. */
-async function enrolled(c: Cust, boot: Credential, deviceId: string) {
-  const key = generateKey();
-  const r = await est(l, "simpleenroll", boot, csrFor(deviceId, key), "application/pem-certificate-chain");
-  expect(r.status).toBe(200);
-  const chainPem = r.res!.body.toString("utf8");
-  const serial = (
-    await db().certificate.findFirstOrThrow({ where: { customerId: c.customer.id, device: { deviceId } }, orderBy: { createdAt: "desc" } })
-  ).serial;
-  return { key, keyPem: key.export({ type: "pkcs8", format: "pem" }) as string, chainPem, serial };
-}
 
 /** Runs `request`, expects its status/code, and that it wrote no certificate, device or secret use. */
 async function refused(request: () => Promise<{ status: number; code?: string }>, status: number, code?: string) {
@@ -51,7 +39,7 @@ let device: Awaited<ReturnType<typeof enrolled>>;
 beforeAll(async () => {
   c = await newCustomer();
   boot = await newBootstrap(c);
-  device = await enrolled(c, boot, "dev-a");
+  device = await enrolled(l, c.customer.id, boot, "dev-a");
 });
 
 describe("authentication", () => {
@@ -114,7 +102,7 @@ describe("authentication", () => {
   });
 
   it("a revoked certificate is refused within 1 s, also on a kept-alive connection", async () => {
-    const d = await enrolled(c, boot, "dev-rev");
+    const d = await enrolled(l, c.customer.id, boot, "dev-rev");
     const agent = new https.Agent({ keepAlive: true, maxSockets: 1, ca: l.rootPem, cert: d.chainPem, key: d.keyPem });
     const post = (body: string) =>
       new Promise<number>((resolve, reject) => {
@@ -142,7 +130,7 @@ describe("authentication", () => {
   it("a certificate whose customer issuing CA was revoked → 403", async () => {
     const other = await newCustomer("Globex");
     const b = await newBootstrap(other);
-    const d = await enrolled(other, b, "dev-ca");
+    const d = await enrolled(l, other.customer.id, b, "dev-ca");
     const ca = await activeCa({ kind: "CUSTOMER_TLS_ISSUING", customerId: other.customer.id });
     await revokeCa({ caId: ca.ca.id, reason: "keyCompromise", actor: system });
     await refused(() => est(l, "c2pa/simpleenroll", d, csrFor("dev-ca")), 403, "cert_revoked");
@@ -163,7 +151,7 @@ describe("wrong kind, wrong device, policy", () => {
   it("the device id of another customer's device → 403", async () => {
     const other = await newCustomer("Umbrella");
     const ob = await newBootstrap(other);
-    await enrolled(other, ob, "their-dev");
+    await enrolled(l, other.customer.id, ob, "their-dev");
     await refused(() => est(l, "c2pa/simpleenroll", device, csrFor("their-dev")), 403, "device_id_mismatch");
     await refused(() => est(l, "simplereenroll", device, csrFor("their-dev")), 400, "csr_device_id_mismatch");
   });
@@ -185,8 +173,8 @@ describe("wrong kind, wrong device, policy", () => {
 
   it("an application certificate's key is the device's own: not its TLS key, a bootstrapping key or another device's", async () => {
     const key = generateKey();
-    const d = await enrolled(c, boot, "dev-appkey");
-    const other = await enrolled(c, boot, "dev-appkey-other");
+    const d = await enrolled(l, c.customer.id, boot, "dev-appkey");
+    const other = await enrolled(l, c.customer.id, boot, "dev-appkey-other");
     await refused(() => est(l, "c2pa/simpleenroll", d, csrFor("dev-appkey", d.key)), 400, "csr_key_reused");
     await refused(() => est(l, "c2pa/simpleenroll", d, csrFor("dev-appkey", boot.key)), 400, "csr_key_reused");
     await refused(() => est(l, "c2pa/simpleenroll", d, csrFor("dev-appkey", other.key)), 400, "csr_key_reused");
@@ -239,7 +227,7 @@ describe("wrong kind, wrong device, policy", () => {
   });
 
   it("an older certificate re-enrolling → 403 clone_suspected, audited", async () => {
-    const d = await enrolled(c, boot, "dev-clone");
+    const d = await enrolled(l, c.customer.id, boot, "dev-clone");
     const r = await est(l, "simplereenroll", d, csrFor("dev-clone"));
     expect(r.status).toBe(200);
     await refused(() => est(l, "simplereenroll", d, csrFor("dev-clone")), 403, "clone_suspected");
@@ -248,7 +236,7 @@ describe("wrong kind, wrong device, policy", () => {
   });
 
   it("an older certificate re-enrolling after the newer one was used (revoked as superseded) → 403, audited as clone_suspected", async () => {
-    const d = await enrolled(c, boot, "dev-clone-2");
+    const d = await enrolled(l, c.customer.id, boot, "dev-clone-2");
     const key = generateKey();
     const r = await est(l, "simplereenroll", d, csrFor("dev-clone-2", key), "application/pem-certificate-chain");
     expect(r.status).toBe(200);

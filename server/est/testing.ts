@@ -7,7 +7,7 @@ import { ensureHierarchy } from "../../lib/data/ca/hierarchy.ts";
 import { issueAndStore } from "../../lib/data/certificates/issue-certificate.ts";
 import { createCustomer } from "../../lib/data/customers/create-customer.ts";
 import { db } from "../../lib/db/client.ts";
-import { type EstConnection, EstError, type EstResponse, estRequest } from "../../lib/device-sdk/index.ts";
+import { buildCsr, type EstConnection, EstError, type EstResponse, estRequest, generateKey } from "../../lib/device-sdk/index.ts";
 import { createCsr } from "../../lib/pki/csr.ts";
 import { newPrivateKey } from "../../lib/pki/keygen.ts";
 import { createDeviceListener } from "../device-listener.ts";
@@ -99,6 +99,21 @@ export async function est(
     if (e instanceof EstError) return { status: e.status, code: e.code, retryAfter: e.retryAfterSeconds };
     throw e;
   }
+}
+
+/**
+ * Enroll a device of the customer through the listener with a bootstrapping certificate; returns its Client
+ * TLS credential (key, chain as PEM, serial). Throws unless the listener answers 200.
+ */
+export async function enrolled(l: Listener, customerId: string, boot: Credential, deviceId: string) {
+  const key = generateKey();
+  const r = await est(l, "simpleenroll", boot, buildCsr({ key, deviceId }), "application/pem-certificate-chain");
+  if (r.status !== 200) throw new Error(`enrollment of ${deviceId} answered ${r.status} ${r.code ?? ""}`);
+  const { serial } = await db().certificate.findFirstOrThrow({
+    where: { customerId, device: { deviceId } },
+    orderBy: { createdAt: "desc" },
+  });
+  return { key, keyPem: key.export({ type: "pkcs8", format: "pem" }) as string, chainPem: r.res!.body.toString("utf8"), serial };
 }
 
 /** Counts of what a refused request must not have written (for this file's customers). */

@@ -4,19 +4,27 @@ import { revalidatePath } from "next/cache";
 import { type ActionState, failed, formValues, invalid } from "@/lib/actions/action-state.ts";
 import { requireRole } from "@/lib/auth/session.ts";
 import { tenantOf } from "@/lib/auth/tenant.ts";
-import { decommissionDevice } from "@/lib/data/fleet/decommission-device.ts";
-import { decommissionDeviceSchema } from "@/lib/validations/revocation.ts";
+import { decommissionDevice, resetDevice } from "@/lib/data/fleet/decommission-device.ts";
+import { decommissionDeviceSchema, resetDeviceSchema } from "@/lib/validations/revocation.ts";
 
-/** Staff or a customer admin decommissions a device: every certificate it holds is revoked. Viewers: 403. */
-export async function decommissionDeviceAction(
-  _prev: ActionState<{ certificatesRevoked: number }>,
+type Outcome = ActionState<{ certificatesRevoked: number }>;
+
+/**
+ * Staff or a customer admin changes a device's life: both changes revoke every certificate it holds. Viewers: 403;
+ * another customer's device: 404.
+ */
+async function deviceAction(
   form: FormData,
-): Promise<ActionState<{ certificatesRevoked: number }>> {
+  schema: typeof decommissionDeviceSchema | typeof resetDeviceSchema,
+  run: typeof decommissionDevice,
+  done: (revoked: number) => string,
+  action: string,
+): Promise<Outcome> {
   const user = await requireRole("STAFF", "CUSTOMER_ADMIN");
   try {
-    const parsed = decommissionDeviceSchema.safeParse(formValues(form));
+    const parsed = schema.safeParse(formValues(form));
     if (!parsed.success) return invalid(parsed.error);
-    const r = await decommissionDevice({
+    const r = await run({
       deviceRef: parsed.data.deviceRef,
       reason: parsed.data.reason,
       customerId: tenantOf(user),
@@ -24,8 +32,30 @@ export async function decommissionDeviceAction(
     });
     revalidatePath(`/devices/${parsed.data.deviceRef}`);
     revalidatePath("/devices");
-    return { status: "ok", data: r, message: `Device decommissioned: ${r.certificatesRevoked} certificates revoked.` };
+    return { status: "ok", data: r, message: done(r.certificatesRevoked) };
   } catch (e) {
-    return failed(e, "device.decommission");
+    return failed(e, action);
   }
+}
+
+/** Decommission: every certificate the device holds is revoked and it enrolls no more. */
+export async function decommissionDeviceAction(_prev: Outcome, form: FormData): Promise<Outcome> {
+  return deviceAction(
+    form,
+    decommissionDeviceSchema,
+    decommissionDevice,
+    (n) => `Device decommissioned: ${n} certificates revoked.`,
+    "device.decommission",
+  );
+}
+
+/** Reset the device id (SPEC §5): every certificate it holds is revoked and its next simpleenroll re-enrolls it. */
+export async function resetDeviceAction(_prev: Outcome, form: FormData): Promise<Outcome> {
+  return deviceAction(
+    form,
+    resetDeviceSchema,
+    resetDevice,
+    (n) => `Device id reset: ${n} certificates revoked; its next enrollment re-enrolls it.`,
+    "device.reset",
+  );
 }

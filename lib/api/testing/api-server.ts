@@ -8,6 +8,7 @@ import * as bootstrapRevokeRoute from "../../../app/api/v1/bootstrap-certificate
 import * as bootstrapRoute from "../../../app/api/v1/bootstrap-certificates/route.ts";
 import * as certRevokeRoute from "../../../app/api/v1/certificates/[serial]/revoke/route.ts";
 import * as certRoute from "../../../app/api/v1/certificates/[serial]/route.ts";
+import * as deviceResetRoute from "../../../app/api/v1/devices/[deviceId]/reset/route.ts";
 import * as devicesRoute from "../../../app/api/v1/devices/route.ts";
 import * as batchRoute from "../../../app/api/v1/manufacturing/client-tls-certificates/route.ts";
 import * as tokenRoute from "../../../app/api/v1/oauth/token/route.ts";
@@ -34,6 +35,7 @@ const ROUTES: [RegExp, RouteModule, string[]][] = [
   [/^\/api\/v1\/bootstrap-certificates\/([^/]+)\/revoke$/, bootstrapRevokeRoute, ["serial"]],
   [/^\/api\/v1\/manufacturing\/client-tls-certificates$/, batchRoute, []],
   [/^\/api\/v1\/devices$/, devicesRoute, []],
+  [/^\/api\/v1\/devices\/([^/]+)\/reset$/, deviceResetRoute, ["deviceId"]],
   [/^\/api\/v1\/certificates\/([^/]+)$/, certRoute, ["serial"]],
   [/^\/api\/v1\/certificates\/([^/]+)\/revoke$/, certRevokeRoute, ["serial"]],
   [/^\/api\/v1\/openapi\.json$/, openapiRoute, []],

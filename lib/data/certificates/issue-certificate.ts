@@ -249,14 +249,20 @@ export async function store(tx: Tx, req: IssueRequest, prepared: Prepared): Prom
   if (cert.deviceId && req.customerId) {
     const key = { customerId_deviceId: { customerId: req.customerId, deviceId: cert.deviceId } };
     // under a share lock: a decommissioning (which updates the device row first) is seen here, or waits
-    const [existing] = await tx.$queryRaw<{ status: string }[]>`
-      SELECT status::text AS status FROM "Device" WHERE "customerId" = ${req.customerId}::uuid AND "deviceId" = ${cert.deviceId} FOR SHARE`;
-    if (existing && req.device === "create") throw deviceExists(cert.deviceId);
+    const [existing] = await tx.$queryRaw<{ status: string; reset: boolean }[]>`
+      SELECT status::text AS status, "resetAt" IS NOT NULL AS reset FROM "Device"
+      WHERE "customerId" = ${req.customerId}::uuid AND "deviceId" = ${cert.deviceId} FOR SHARE`;
+    // a device id an admin reset enrolls once more (SPEC §5), as the same device
+    const reenroll = req.device === "create" && existing?.reset === true;
+    if (existing && req.device === "create" && !reenroll) throw deviceExists(cert.deviceId);
     if (existing && existing.status !== "ACTIVE") throw deviceDecommissioned();
     const device = existing
       ? await tx.device.update({
           where: key,
-          data: req.profile === "client-tls" ? { lastRotatedAt: new Date(), ...currentCertFields(req, cert, certId) } : {},
+          data: {
+            ...(req.profile === "client-tls" ? { lastRotatedAt: new Date(), ...currentCertFields(req, cert, certId) } : {}),
+            ...(reenroll ? { enrolledById: req.enrolledById ?? null, enrolledAt: new Date(), resetAt: null } : {}),
+          },
           select: { id: true },
         })
       : await tx.device.create({

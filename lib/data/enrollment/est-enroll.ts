@@ -80,6 +80,8 @@ async function limitEnrollmentAttempts(identity: DeviceIdentity, now: Date) {
 type EnrollmentFacts = {
   policies: PolicyRow[];
   deviceExists: boolean;
+  /** the device id exists and an admin reset it: this enrollment re-enrolls it */
+  deviceReset: boolean;
   keyUsed: boolean;
   secret: { secretHash: string; usedAt: Date | null } | null;
 };
@@ -95,10 +97,19 @@ type FactsKey = { customerId: string; bootstrapCertId: string | null; deviceId: 
  */
 const readFacts = batchedRead(async (keys: string[]) => {
   const ks = keys.map((k) => JSON.parse(k) as FactsKey);
-  const rows = await driverQuery<{ i: number; policies: unknown; deviceExists: boolean; keyUsed: boolean; secret: unknown }>(
-    "SELECT * FROM enrollment_facts($1::uuid[], $2::uuid[], $3::text[], $4::text[])",
-    [ks.map((k) => k.customerId), ks.map((k) => k.bootstrapCertId), ks.map((k) => k.deviceId), ks.map((k) => k.spkiSha256)],
-  );
+  const rows = await driverQuery<{
+    i: number;
+    policies: unknown;
+    deviceExists: boolean;
+    deviceReset: boolean;
+    keyUsed: boolean;
+    secret: unknown;
+  }>("SELECT * FROM enrollment_facts($1::uuid[], $2::uuid[], $3::text[], $4::text[])", [
+    ks.map((k) => k.customerId),
+    ks.map((k) => k.bootstrapCertId),
+    ks.map((k) => k.deviceId),
+    ks.map((k) => k.spkiSha256),
+  ]);
   const json = <T>(v: unknown): T => (typeof v === "string" ? JSON.parse(v) : v) as T;
   const facts = new Map<string, EnrollmentFacts>();
   for (const r of rows) {
@@ -106,6 +117,7 @@ const readFacts = batchedRead(async (keys: string[]) => {
     facts.set(keys[r.i - 1], {
       policies: json<JsonPolicy[]>(r.policies).map((p) => ({ ...p, enrollUntil: p.enrollUntil === null ? null : new Date(p.enrollUntil) })),
       deviceExists: r.deviceExists,
+      deviceReset: r.deviceReset,
       keyUsed: r.keyUsed,
       secret: secret && { secretHash: secret.secretHash, usedAt: secret.usedAt === null ? null : new Date(secret.usedAt) },
     });
@@ -171,13 +183,14 @@ export function simpleEnroll({ identity, csr: input, now = new Date() }: EnrollI
     if (!budgeted && !useSecret) return await issueBatched(req);
     try {
       // refused before signing when the budget is already spent
-      if (budgeted) await checkBudget(policy, credential, now);
+      const at = { now, reenroll: facts.deviceReset };
+      if (budgeted) await checkBudget(policy, credential, at);
       return await issueInTransaction(req, {
         before: async (tx) => {
           if (budgeted) {
             // serialize the enrollments of one credential, so the budget cannot be overrun
             await lockCredential(tx, credential);
-            await checkBudget(policy, credential, now, tx);
+            await checkBudget(policy, credential, at, tx);
           }
           if (useSecret) await consumeDeviceSecret(tx, identity.customerId, deviceId, now);
         },

@@ -96,12 +96,18 @@ export const hasBudget = (p: EffectivePolicy) => p.maxEnrollments !== null || p.
 
 /**
  * The enrollment budget of one credential; `client` counts inside the issuing transaction (the caller holds a
- * lock on the credential's row there, so two enrollments cannot both take the last place).
+ * lock on the credential's row there, so two enrollments cannot both take the last place). A device id an admin
+ * reset (`reenroll`) is not a new device: it takes no place of the budget, while the time window still applies.
  */
-export async function checkBudget(p: EffectivePolicy, credential: EnrollmentCredential, now: Date, client: Tx = db()): Promise<void> {
+export async function checkBudget(
+  p: EffectivePolicy,
+  credential: EnrollmentCredential,
+  at: { now: Date; reenroll: boolean },
+  client: Tx = db(),
+): Promise<void> {
   const exceeded = "bootstrapCertId" in credential ? bootstrapExceeded : groupExceeded;
-  if (p.enrollUntil && now > p.enrollUntil) throw exceeded.window();
-  if (p.maxEnrollments === null) return;
+  if (p.enrollUntil && at.now > p.enrollUntil) throw exceeded.window();
+  if (p.maxEnrollments === null || at.reenroll) return;
   const used =
     "bootstrapCertId" in credential
       ? await client.device.count({ where: { enrolledById: credential.bootstrapCertId } })
@@ -110,13 +116,13 @@ export async function checkBudget(p: EffectivePolicy, credential: EnrollmentCred
 }
 
 /**
- * Devices a group enrolled: a group's device gets exactly one certificate authorized by the group (its first);
- * rotations are authorized by the device's own certificate. The predicate is the partial index's, word for word
- * (migration 20261122160000_group_enrollment_count), so the count reads the group's rows only.
+ * Devices a group enrolled: a group's device gets one certificate authorized by the group (its first, and one more
+ * after each reset); rotations are authorized by the device's own certificate. The predicate is the partial
+ * index's, word for word (migration 20261122160000_group_enrollment_count), so the count reads the group's rows only.
  */
 async function groupEnrollments(client: Tx, groupId: string): Promise<number> {
   const [{ n }] = await client.$queryRaw<{ n: number }[]>`
-    SELECT count(*)::int AS n FROM "Certificate"
+    SELECT count(DISTINCT "deviceRef")::int AS n FROM "Certificate"
     WHERE "kind" = 'CLIENT_TLS' AND "authorizedBy" LIKE 'group:%' AND "authorizedBy" = ${`group:${groupId}`}`;
   return n;
 }

@@ -1,44 +1,98 @@
 import "server-only";
-import { db } from "../../db/client.ts";
+import { db, type Tx } from "../../db/client.ts";
 import { AppError } from "../../errors.ts";
 import type { RevocationReason } from "../../pki/crl.ts";
 import { type Actor, audit } from "../audit/record.ts";
 import { publishCrl } from "../revocation/crl.ts";
 import { markCurrentRevoked } from "./current-certificate.ts";
 
+/** A device by its row id (the portal) or by its device id within the caller's customer (the API). */
+type DeviceKey = { deviceRef: string } | { deviceId: string };
+type DeviceInput = DeviceKey & { customerId: string | null; reason: RevocationReason; actor: Actor };
+
+const DEVICE = { id: true, deviceId: true, customerId: true, status: true, resetAt: true } as const;
+
+/** The device, in the caller's customer (another customer's device is a 404), or in any for staff. */
+async function findDevice(input: DeviceInput) {
+  const tenant = input.customerId ? { customerId: input.customerId } : {};
+  const device =
+    "deviceRef" in input
+      ? await db().device.findFirst({ where: { id: input.deviceRef, ...tenant }, select: DEVICE })
+      : input.customerId
+        ? await db().device.findUnique({
+            where: { customerId_deviceId: { customerId: input.customerId, deviceId: input.deviceId } },
+            select: DEVICE,
+          })
+        : null;
+  if (!device) throw new AppError("device_not_found", "No such device.", 404);
+  return device;
+}
+/**
+ * Revoke every live certificate the device holds, in every PKI, inside the caller's transaction — after the
+ * caller updated the device row: an issuance for this device holds a share lock on that row until it commits, so
+ * what it stored is revoked here, and one that comes later sees the row as the caller left it.
+ */
+async function revokeHeld(tx: Tx, deviceRef: string, reason: RevocationReason, now: Date) {
+  const live = await tx.certificate.findMany({ where: { deviceRef, revokedAt: null }, select: { issuerId: true } });
+  const r = await tx.certificate.updateMany({ where: { deviceRef, revokedAt: null }, data: { revokedAt: now, revocationReason: reason } });
+  await markCurrentRevoked(tx, { deviceRef }); // fleet denormalization
+  return { issuers: [...new Set(live.map((c) => c.issuerId))], revoked: r.count };
+}
+
 /**
  * Decommission a device (SPEC §6): every certificate it holds, in every PKI, is revoked and the device is
  * marked decommissioned — one transaction with its audit event; the issuers' CRLs are reissued right after.
  */
-export async function decommissionDevice(input: { deviceRef: string; customerId: string | null; reason: RevocationReason; actor: Actor }) {
-  const device = await db().device.findFirst({
-    where: input.customerId ? { id: input.deviceRef, customerId: input.customerId } : { id: input.deviceRef },
-    select: { id: true, deviceId: true, customerId: true, status: true },
-  });
-  if (!device) throw new AppError("device_not_found", "No such device.", 404);
-  if (device.status === "DECOMMISSIONED") throw new AppError("already_decommissioned", "This device is already decommissioned.", 409);
+export async function decommissionDevice(input: DeviceInput) {
+  const device = await findDevice(input);
+  const already = () => new AppError("already_decommissioned", "This device is already decommissioned.", 409);
+  if (device.status === "DECOMMISSIONED") throw already();
   const now = new Date();
   const { issuers, revoked } = await db().$transaction(async (tx) => {
-    // the device row first: an issuance for this device holds a share lock on it until it commits, so what it
-    // stored is revoked below; one that comes later finds the device decommissioned
     const u = await tx.device.updateMany({
       where: { id: device.id, status: "ACTIVE" },
       data: { status: "DECOMMISSIONED", decommissionedAt: now },
     });
-    if (u.count === 0) throw new AppError("already_decommissioned", "This device is already decommissioned.", 409);
-    const live = await tx.certificate.findMany({ where: { deviceRef: device.id, revokedAt: null }, select: { issuerId: true } });
-    const r = await tx.certificate.updateMany({
-      where: { deviceRef: device.id, revokedAt: null },
-      data: { revokedAt: now, revocationReason: input.reason },
-    });
-    await markCurrentRevoked(tx, { deviceRef: device.id }); // fleet denormalization
+    if (u.count === 0) throw already();
+    const held = await revokeHeld(tx, device.id, input.reason, now);
     await audit(tx, input.actor, {
       action: "device.decommission",
       customerId: device.customerId,
       target: `device:${device.deviceId}`,
-      details: { reason: input.reason, certificatesRevoked: r.count },
+      details: { reason: input.reason, certificatesRevoked: held.revoked },
     });
-    return { issuers: [...new Set(live.map((c) => c.issuerId))], revoked: r.count };
+    return held;
+  });
+  for (const id of issuers) await publishCrl(id, now);
+  return { deviceId: device.deviceId, certificatesRevoked: revoked };
+}
+
+/**
+ * Reset a device id (SPEC §5: an id that has held a certificate answers simpleenroll with 409 "until an admin
+ * resets it"): for a device that lost the answer to its first enrollment, was re-flashed, or is suspected cloned.
+ * Every certificate it holds is revoked (the clone's too) and its next simpleenroll, with any valid bootstrapping
+ * credential of the customer, re-enrolls the same device, once (Device.resetAt). A decommissioned device is
+ * recommissioned this way. One transaction with its audit event; the issuers' CRLs are reissued right after.
+ */
+export async function resetDevice(input: DeviceInput) {
+  const device = await findDevice(input);
+  const already = () => new AppError("already_reset", "This device id is already reset: its next enrollment re-enrolls it.", 409);
+  if (device.resetAt) throw already();
+  const now = new Date();
+  const { issuers, revoked } = await db().$transaction(async (tx) => {
+    const u = await tx.device.updateMany({
+      where: { id: device.id, resetAt: null },
+      data: { resetAt: now, status: "ACTIVE", decommissionedAt: null },
+    });
+    if (u.count === 0) throw already();
+    const held = await revokeHeld(tx, device.id, input.reason, now);
+    await audit(tx, input.actor, {
+      action: "device.reset",
+      customerId: device.customerId,
+      target: `device:${device.deviceId}`,
+      details: { reason: input.reason, certificatesRevoked: held.revoked, wasDecommissioned: device.status === "DECOMMISSIONED" },
+    });
+    return held;
   });
   for (const id of issuers) await publishCrl(id, now);
   return { deviceId: device.deviceId, certificatesRevoked: revoked };

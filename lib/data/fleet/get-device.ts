@@ -19,6 +19,7 @@ export async function getDevice(id: string, customerId: string | null, now = new
       enrolledAt: true,
       lastRotatedAt: true,
       decommissionedAt: true,
+      resetAt: true,
       customer: { select: { id: true, name: true } },
       certificates: {
         orderBy: { createdAt: "desc" },

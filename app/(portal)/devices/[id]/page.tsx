@@ -1,6 +1,6 @@
 import Link from "next/link";
 import { notFound } from "next/navigation";
-import { DecommissionForm } from "@/components/fleet/decommission-form.tsx";
+import { DeviceLifecycleForm } from "@/components/fleet/device-lifecycle-form.tsx";
 import { PageHeader } from "@/components/layout/page-header.tsx";
 import { Badge } from "@/components/ui/badge.tsx";
 import { Fields } from "@/components/ui/dl.tsx";
@@ -28,7 +28,8 @@ export default async function DevicePage({ params }: { params: Promise<{ id: str
   return (
     <>
       <PageHeader title={`Device ${device.deviceId}`}>
-        {device.customer.name} · <Badge>{device.status === "ACTIVE" ? "active" : "decommissioned"}</Badge>
+        {device.customer.name} ·{" "}
+        <Badge>{device.resetAt ? "reset: awaiting enrollment" : device.status === "ACTIVE" ? "active" : "decommissioned"}</Badge>
       </PageHeader>
       <Fields
         items={[
@@ -41,6 +42,7 @@ export default async function DevicePage({ params }: { params: Promise<{ id: str
           ["Enrolled", date(device.enrolledAt)],
           ["Last rotation", date(device.lastRotatedAt)],
           ["Decommissioned", date(device.decommissionedAt)],
+          ["Reset", date(device.resetAt)],
         ]}
       />
       <h2 className="mt-8 mb-2 text-lg font-semibold">Certificates</h2>
@@ -62,12 +64,35 @@ export default async function DevicePage({ params }: { params: Promise<{ id: str
         ))}
       </Table>
       {canMutate && (
+        <section aria-labelledby="reset" className="mt-8 rounded-lg border border-slate-200 p-4 dark:border-slate-800">
+          <h2 id="reset" className="mb-1 text-lg font-semibold">
+            Reset device id
+          </h2>
+          <p className="mb-3 text-sm text-slate-600 dark:text-slate-400">
+            For a device that lost the answer to its enrollment, was re-flashed, or may be cloned: revokes every certificate this device
+            holds, and lets its next enrollment with a bootstrapping certificate re-enroll it, once. A device that needs a one-time
+            enrollment secret needs a new one.
+          </p>
+          <DeviceLifecycleForm
+            kind="reset"
+            deviceRef={device.id}
+            reasons={REASON_OPTIONS}
+            done={device.resetAt ? "This device id is reset: its next enrollment re-enrolls it." : null}
+          />
+        </section>
+      )}
+      {canMutate && (
         <section aria-labelledby="decommission" className="mt-8 rounded-lg border border-red-200 p-4 dark:border-red-900">
           <h2 id="decommission" className="mb-1 text-lg font-semibold">
             Decommission
           </h2>
           <p className="mb-3 text-sm text-slate-600 dark:text-slate-400">Revokes every certificate this device holds, in every PKI.</p>
-          <DecommissionForm deviceRef={device.id} reasons={REASON_OPTIONS} decommissioned={device.status !== "ACTIVE"} />
+          <DeviceLifecycleForm
+            kind="decommission"
+            deviceRef={device.id}
+            reasons={REASON_OPTIONS}
+            done={device.status !== "ACTIVE" ? "This device is decommissioned." : null}
+          />
         </section>
       )}
     </>

@@ -1,0 +1,164 @@
+// Resetting a device id (SPEC §5: an id that has held a certificate answers simpleenroll with 409 "until an admin
+// resets it"): the reset revokes what the device holds, and its next simpleenroll re-enrolls the same device, once —
+// over real mutual TLS, through the group commit (no policy) and through the policy transaction (budget, secret).
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { getToken, startApiServer } from "../../lib/api/testing/api-server.ts";
+import { addDeviceSecret, setEnrollmentPolicy } from "../../lib/data/enrollment/manage-policy.ts";
+import { decommissionDevice, resetDevice } from "../../lib/data/fleet/decommission-device.ts";
+import { createUser } from "../../lib/data/users/create-user.ts";
+import { db } from "../../lib/db/client.ts";
+import { buildCsr, generateKey } from "../../lib/device-sdk/index.ts";
+import { opensslAsync, scratchDir } from "../../lib/pki/testing/ca-fixture.ts";
+import { testDb } from "../../tests/db.ts";
+import { enrolled, est, footprint, type Listener, newBootstrap, newCustomer, startListener, system } from "./testing.ts";
+
+vi.mock("server-only", () => ({}));
+
+testDb();
+let l: Listener;
+beforeAll(async () => {
+  l = await startListener();
+});
+afterAll(() => l.close());
+
+const csr = (deviceId: string, challengePassword?: string) =>
+  buildCsr({ key: generateKey(), deviceId, ...(challengePassword ? { challengePassword } : {}) });
+
+const deviceRow = (customerId: string, deviceId: string) =>
+  db().device.findUniqueOrThrow({ where: { customerId_deviceId: { customerId, deviceId } } });
+
+async function expectRefused(p: Promise<{ status: number; code?: string }>, status: number, code: string) {
+  const before = await footprint();
+  const r = await p;
+  expect({ status: r.status, code: r.code }).toEqual({ status, code });
+  expect(await footprint()).toEqual(before);
+}
+
+describe("reset a device id", () => {
+  it("a device that lost its enrollment answer: 409 until reset, then it re-enrolls once as the same device", async () => {
+    const c = await newCustomer();
+    const boot = await newBootstrap(c);
+    const first = await enrolled(l, c.customer.id, boot, "lost-1");
+    const before = await deviceRow(c.customer.id, "lost-1");
+    // the answer never arrived: the device asks again with a new key
+    await expectRefused(est(l, "simpleenroll", boot, csr("lost-1")), 409, "device_exists");
+
+    const r = await resetDevice({ deviceId: "lost-1", customerId: c.customer.id, reason: "superseded", actor: system });
+    expect(r).toEqual({ deviceId: "lost-1", certificatesRevoked: 1 });
+    await expect(resetDevice({ deviceId: "lost-1", customerId: c.customer.id, reason: "superseded", actor: system })).rejects.toMatchObject(
+      {
+        code: "already_reset",
+        status: 409,
+      },
+    );
+    // what the device held is refused at once, and listed in its issuer's new CRL
+    await expectRefused(est(l, "simplereenroll", first, csr("lost-1")), 403, "cert_revoked");
+    const old = await db().certificate.findUniqueOrThrow({ where: { serial: first.serial }, include: { issuer: true } });
+    expect(old.revocationReason).toBe("superseded");
+    const crl = await db().crl.findFirstOrThrow({ where: { caId: old.issuerId }, orderBy: { number: "desc" } });
+    const dir = scratchDir();
+    const text = await opensslAsync(["crl", "-inform", "DER", "-in", dir.write("ca.crl", crl.der), "-noout", "-text"]);
+    dir.cleanup();
+    expect(text.out.replace(/\s/g, "")).toContain(`SerialNumber:${first.serial.toUpperCase()}`);
+
+    const again = await enrolled(l, c.customer.id, boot, "lost-1");
+    const after = await deviceRow(c.customer.id, "lost-1");
+    expect(after.id).toBe(before.id);
+    expect(after.resetAt).toBeNull();
+    expect(after.enrolledAt.getTime()).toBeGreaterThan(before.enrolledAt.getTime());
+    expect(after).toMatchObject({ status: "ACTIVE", currentSerial: again.serial, currentRevokedAt: null, enrolledById: boot.id });
+    // once: the id is taken again, and the re-enrolled device rotates as usual
+    await expectRefused(est(l, "simpleenroll", boot, csr("lost-1")), 409, "device_exists");
+    expect((await est(l, "simplereenroll", again, csr("lost-1"))).status).toBe(200);
+    const audit = await db().auditEvent.findFirstOrThrow({
+      where: { action: "device.reset", target: "device:lost-1", customerId: c.customer.id },
+    });
+    expect(audit.details).toMatchObject({ reason: "superseded", certificatesRevoked: 1, wasDecommissioned: false });
+  });
+
+  it("two enrollments of a reset id at once: one re-enrolls it, the other is refused", async () => {
+    const c = await newCustomer();
+    const boot = await newBootstrap(c);
+    await enrolled(l, c.customer.id, boot, "race-1");
+    await resetDevice({ deviceId: "race-1", customerId: c.customer.id, reason: "keyCompromise", actor: system });
+    const results = await Promise.all([1, 2, 3].map(() => est(l, "simpleenroll", boot, csr("race-1"))));
+    expect(results.map((r) => r.status).sort()).toEqual([200, 409, 409]);
+    const certs = await db().certificate.findMany({ where: { customerId: c.customer.id, kind: "CLIENT_TLS", revokedAt: null } });
+    expect(certs).toHaveLength(1);
+    expect((await deviceRow(c.customer.id, "race-1")).currentSerial).toBe(certs[0].serial);
+  });
+
+  it("a decommissioned device is recommissioned by a reset", async () => {
+    const c = await newCustomer();
+    const boot = await newBootstrap(c);
+    await enrolled(l, c.customer.id, boot, "refurb-1");
+    const { id } = await deviceRow(c.customer.id, "refurb-1");
+    await decommissionDevice({ deviceRef: id, customerId: c.customer.id, reason: "cessationOfOperation", actor: system });
+    await expectRefused(est(l, "simpleenroll", boot, csr("refurb-1")), 409, "device_exists");
+    // nothing left to revoke: the decommissioning did
+    expect(await resetDevice({ deviceRef: id, customerId: c.customer.id, reason: "superseded", actor: system })).toMatchObject({
+      certificatesRevoked: 0,
+    });
+    expect(await deviceRow(c.customer.id, "refurb-1")).toMatchObject({ status: "ACTIVE", decommissionedAt: null });
+    await enrolled(l, c.customer.id, boot, "refurb-1");
+  });
+
+  it("a re-enrollment takes no place of the budget; a one-time secret must be issued anew", async () => {
+    const c = await newCustomer();
+    const boot = await newBootstrap(c);
+    await setEnrollmentPolicy(
+      { customerId: c.customer.id, bootstrapSerial: boot.serial, maxEnrollments: 1, requireDeviceSecret: true },
+      system,
+    );
+    const { secret } = await addDeviceSecret({ customerId: c.customer.id, deviceId: "bud-1" }, system);
+    expect((await est(l, "simpleenroll", boot, csr("bud-1", secret))).status).toBe(200);
+    await resetDevice({ deviceId: "bud-1", customerId: c.customer.id, reason: "superseded", actor: system });
+    await expectRefused(est(l, "simpleenroll", boot, csr("bud-1", secret)), 403, "device_secret_used");
+    const fresh = await addDeviceSecret({ customerId: c.customer.id, deviceId: "bud-1" }, system);
+    // the budget of one is spent by this very device: its re-enrollment is not a new device
+    expect((await est(l, "simpleenroll", boot, csr("bud-1", fresh.secret))).status).toBe(200);
+    expect((await db().certificate.findUniqueOrThrow({ where: { id: boot.id } })).quarantinedAt).toBeNull();
+    const other = await addDeviceSecret({ customerId: c.customer.id, deviceId: "bud-2" }, system);
+    await expectRefused(est(l, "simpleenroll", boot, csr("bud-2", other.secret)), 403, "enrollment_budget_exceeded");
+  });
+
+  it("the customer API: an admin's token resets, a viewer's may not, another customer's device id is a 404", async () => {
+    const api = await startApiServer();
+    try {
+      const c = await newCustomer();
+      const stranger = await newCustomer();
+      const boot = await newBootstrap(c);
+      await enrolled(l, c.customer.id, boot, "api-1");
+      const viewer = await createUser(
+        { email: `viewer-${c.customer.id}@example.test`, role: "CUSTOMER_VIEWER", customerId: c.customer.id },
+        system,
+        { withClient: true },
+      );
+      const reset = async (client: { clientId: string; clientSecret: string } | undefined, deviceId: string, body = "{}") =>
+        fetch(`${api.url}/api/v1/devices/${encodeURIComponent(deviceId)}/reset`, {
+          method: "POST",
+          headers: {
+            authorization: `Bearer ${await getToken(api, client?.clientId ?? "", client?.clientSecret ?? "")}`,
+            "content-type": "application/json",
+          },
+          body,
+        });
+      const refusedViewer = await reset(viewer.client, "api-1");
+      expect(refusedViewer.status).toBe(403);
+      expect(await refusedViewer.json()).toMatchObject({ error: { code: "forbidden" } });
+      const foreign = await reset(stranger.client, "api-1");
+      expect(foreign.status).toBe(404);
+      expect(await foreign.json()).toMatchObject({ error: { code: "device_not_found" } });
+      expect((await reset(c.client, "api-1", JSON.stringify({ reason: "bogus" }))).status).toBe(400);
+      expect((await deviceRow(c.customer.id, "api-1")).resetAt).toBeNull();
+
+      const ok = await reset(c.client, "api-1", JSON.stringify({ reason: "keyCompromise" }));
+      expect(ok.status).toBe(200);
+      expect(await ok.json()).toEqual({ deviceId: "api-1", certificatesRevoked: 1 });
+      expect((await reset(c.client, "api-1")).status).toBe(409);
+      await enrolled(l, c.customer.id, boot, "api-1");
+    } finally {
+      await api.close();
+    }
+  });
+});
