@@ -159,6 +159,25 @@ describe(`customer API: token (${dbLabel()})`, () => {
     expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
   });
 
+  it("rate-limits registering and disabling payload-signing keys per client (429 + Retry-After, nothing written)", async () => {
+    const c = await tenant(api, unique("Key Flood").replace(/-/g, " "));
+    const windowStart = new Date(Math.floor(Date.now() / 60_000) * 60_000);
+    const key = `keys:${c.clientId}`;
+    await db.rateLimitBucket.upsert({
+      where: { key_windowStart: { key, windowStart } },
+      create: { key, windowStart, count: RATE_LIMITS.keys[0] },
+      update: { count: RATE_LIMITS.keys[0] },
+    });
+    const before = await counts(c);
+    const add = await send(KEYS, { token: c.token, body: await signKeyRegistration(ecKey(), { authorizer: c.key, url: publicUrl(KEYS) }) });
+    expect(add.status).toBe(429);
+    expect(Number(add.headers.get("retry-after"))).toBeGreaterThan(0);
+    const disable = await send(`${KEYS}/${c.kid}`, { token: c.token, method: "DELETE" });
+    expect(disable.status).toBe(429);
+    expect(await counts(c)).toEqual(before);
+    expect((await db.payloadSigningKey.findFirstOrThrow({ where: { kid: c.kid } })).disabledAt).toBeNull();
+  });
+
   it("wrong secrets neither lock a client's owner out nor write an audit row each; made-up client ids leave no rows", async () => {
     const c = await tenant(api, unique("Guessed").replace(/-/g, " "));
     const tokenRequest = (client_id: string, client_secret: string) =>

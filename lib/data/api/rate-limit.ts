@@ -17,6 +17,8 @@ export const RATE_LIMITS = {
   token: [60, 60],
   issue: [600, 60],
   batch: [60, 60],
+  /** payload-signing key registrations and disablings: each verifies signatures and writes; people add few keys */
+  keys: [30, 60],
   /** per customer user (UID), whichever of the user's clients calls */
   user: [1200, 60],
 } as const satisfies Record<string, readonly [number, number]>;

@@ -1,11 +1,14 @@
 import { db } from "../../db/client.ts";
 import { AppError } from "../../errors.ts";
 import { type ApiCaller, requireAdmin } from "../api/access-token.ts";
+import { limitClient } from "../api/rate-limit.ts";
 import { audit } from "../audit/record.ts";
 
 /** Disable one of the calling user's keys (another user's kid answers 404). Disabling is final. */
 export async function disableSigningKey(caller: ApiCaller, kid: string, ip?: string) {
   requireAdmin(caller);
+  await limitClient("keys", caller.clientId);
+  await limitClient("user", caller.user.uid);
   const now = new Date();
   return db().$transaction(async (tx) => {
     const key = await tx.payloadSigningKey.findUnique({

@@ -8,6 +8,7 @@ import { AppError, isUniqueViolation } from "../../errors.ts";
 import { metrics } from "../../metrics.ts";
 import { type JwsAlgorithm, keyRegistrationPayloadSchema } from "../../validations/api.ts";
 import { type ApiCaller, requireAdmin } from "../api/access-token.ts";
+import { limitClient } from "../api/rate-limit.ts";
 import {
   acceptPayload,
   checkRsaJwk,
@@ -85,6 +86,8 @@ export async function registerSigningKey(input: RegisterSigningKeyInput): Promis
   let kid: string | undefined;
   try {
     requireAdmin(caller);
+    await limitClient("keys", caller.clientId);
+    await limitClient("user", caller.user.uid);
     const sigs = parseJwsBody(input.body, { allowGeneral: true });
     const headers = sigs.map(readProtectedHeader);
     const popIndex = headers.findIndex((h) => h.jwk !== undefined);
