@@ -155,12 +155,58 @@ export async function enrollRequest(conn: EstConnection, op: string, csrDer: Buf
 
 // ---- files ------------------------------------------------------------------------------------------------
 
-/** Write a file with mode 0600, atomically (temporary file + rename). */
+/** Write a file with mode 0600, durably and atomically: a temporary file, flushed, then renamed over the old one. */
 export function writePrivate(file: string, data: string | Buffer): void {
   const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, data, { mode: 0o600 });
+  const fd = fs.openSync(tmp, "w", 0o600);
+  try {
+    fs.writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
   fs.chmodSync(tmp, 0o600);
   fs.renameSync(tmp, file);
+}
+
+/** Flush a directory's entries (renames in it) to disk. */
+function syncDir(dir: string): void {
+  const fd = fs.openSync(dir, "r");
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+// A key and its certificate are replaced together or not at all: a power cut between writing a new key and its
+// certificate must not leave a device whose key no longer matches the certificate it presents. The new files are
+// written whole as `<name>.next`; then COMMIT names them (one atomic rename: from here the new set wins); then they
+// are renamed into place and COMMIT is removed. Opening the device finishes a commit a crash interrupted; a crash
+// before COMMIT leaves the old set in place (the `.next` files are overwritten by the next attempt).
+const COMMIT = "commit.json";
+
+/** Replace a set of files in `dir` together (see above). */
+export function replaceTogether(dir: string, files: Record<string, string | Buffer>): void {
+  for (const [name, data] of Object.entries(files)) writePrivate(path.join(dir, `${name}.next`), data);
+  syncDir(dir);
+  writePrivate(path.join(dir, COMMIT), JSON.stringify(Object.keys(files)));
+  finishReplace(dir);
+}
+
+/** Finish a replacement COMMIT names, if a crash interrupted one. */
+export function finishReplace(dir: string): void {
+  const commit = path.join(dir, COMMIT);
+  if (!fs.existsSync(commit)) return;
+  const names = JSON.parse(fs.readFileSync(commit, "utf8")) as unknown;
+  if (!Array.isArray(names) || !names.every((n) => typeof n === "string" && /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/.test(n)))
+    throw new EstError(0, "state_invalid", `${commit} is not a list of file names`);
+  for (const name of names) {
+    const next = path.join(dir, `${name}.next`);
+    if (fs.existsSync(next)) fs.renameSync(next, path.join(dir, name));
+  }
+  syncDir(dir);
+  fs.unlinkSync(commit);
 }
 
 type State = { url: string; deviceId: string; keyType: KeyType };
@@ -176,6 +222,7 @@ export class Device {
   /** A device whose state lives in `dir` (created 0700 if missing); must have enrolled before. */
   static open(dir: string): Device {
     const file = path.join(dir, "state.json");
+    finishReplace(dir);
     if (!fs.existsSync(file)) throw new EstError(0, "not_enrolled", `no device state in ${dir}: enroll first`);
     return new Device(dir, JSON.parse(fs.readFileSync(file, "utf8")) as State);
   }
@@ -203,9 +250,8 @@ export class Device {
       csr,
     );
     const device = new Device(input.dir, { url: input.url, deviceId: input.deviceId, keyType: input.keyType ?? "p256" });
-    writePrivate(device.file("ca.pem"), input.ca);
-    device.store("device", key, issued);
-    writePrivate(device.file("state.json"), JSON.stringify(device.state, null, 2));
+    // state.json last in the set: a device is enrolled once its key, certificates and state are all in place
+    device.store("device", key, issued, { "ca.pem": input.ca, "state.json": JSON.stringify(device.state, null, 2) });
     return device;
   }
 
@@ -237,15 +283,19 @@ export class Device {
     };
   }
 
-  private store(name: string, key: KeyObject, issued: { cert: string; chain: string[] }) {
-    writePrivate(this.file(`${name}.key`), key.export({ type: "pkcs8", format: "pem" }) as string);
-    writePrivate(this.file(`${name}.crt`), issued.cert);
-    writePrivate(this.file(`${name}-chain.pem`), [issued.cert, ...issued.chain].join(""));
+  /** The key, certificate and chain of `name` (device, or an application profile), replaced together. */
+  private store(name: string, key: KeyObject, issued: { cert: string; chain: string[] }, more: Record<string, string> = {}) {
+    replaceTogether(this.dir, {
+      [`${name}.key`]: key.export({ type: "pkcs8", format: "pem" }) as string,
+      [`${name}.crt`]: issued.cert,
+      [`${name}-chain.pem`]: [issued.cert, ...issued.chain].join(""),
+      ...more,
+    });
   }
 
   /**
    * simplereenroll with a new key when due (or `force`). The new key and certificate replace the old files
-   * only after the service answered, so a failed rotation leaves a working device.
+   * only after the service answered, and together, so a failed or interrupted rotation leaves a working device.
    */
   async rotate(opts: { force?: boolean; now?: Date } = {}): Promise<boolean> {
     if (!opts.force && !this.rotationDue(opts.now)) return false;

@@ -1,0 +1,62 @@
+// The device SDK's files: a key and its certificates are replaced together or not at all, whatever moment a
+// crash (power cut) interrupts the replacement; Device.open finishes a committed replacement.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { Device, finishReplace, replaceTogether } from "./index.ts";
+
+const dirs: string[] = [];
+function deviceDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pss-sdk-"));
+  dirs.push(dir);
+  fs.writeFileSync(path.join(dir, "state.json"), JSON.stringify({ url: "https://pss.example", deviceId: "cam-1", keyType: "p256" }));
+  replaceTogether(dir, { "device.key": "old key", "device.crt": "old cert", "device-chain.pem": "old chain" });
+  return dir;
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+const read = (dir: string, name: string) => fs.readFileSync(path.join(dir, name), "utf8");
+const SET = ["device.key", "device.crt", "device-chain.pem"];
+
+describe("replacing a key with its certificates", () => {
+  it("writes every file 0600 and leaves nothing behind", () => {
+    const dir = deviceDir();
+    replaceTogether(dir, { "device.key": "new key", "device.crt": "new cert", "device-chain.pem": "new chain" });
+    expect(SET.map((f) => read(dir, f))).toEqual(["new key", "new cert", "new chain"]);
+    for (const f of SET) expect(fs.statSync(path.join(dir, f)).mode & 0o777).toBe(0o600);
+    expect(fs.readdirSync(dir).sort()).toEqual([...SET, "state.json"].sort());
+  });
+
+  it("a crash after the commit, with one file moved: opening the device finishes the rest", () => {
+    const dir = deviceDir();
+    for (const f of SET) fs.writeFileSync(path.join(dir, `${f}.next`), `new ${f}`);
+    fs.writeFileSync(path.join(dir, "commit.json"), JSON.stringify(SET));
+    fs.renameSync(path.join(dir, "device.key.next"), path.join(dir, "device.key")); // the crash came here
+    expect(read(dir, "device.crt")).toBe("old cert"); // a new key with the old certificate: unusable as it stands
+    Device.open(dir);
+    expect(SET.map((f) => read(dir, f))).toEqual(SET.map((f) => `new ${f}`));
+    expect(fs.existsSync(path.join(dir, "commit.json"))).toBe(false);
+  });
+
+  it("a crash before the commit: the old set stays, and the next replacement overwrites the leftovers", () => {
+    const dir = deviceDir();
+    fs.writeFileSync(path.join(dir, "device.key.next"), "half-written new key");
+    Device.open(dir);
+    expect(SET.map((f) => read(dir, f))).toEqual(["old key", "old cert", "old chain"]);
+    replaceTogether(dir, { "device.key": "newer key", "device.crt": "newer cert", "device-chain.pem": "newer chain" });
+    expect(read(dir, "device.key")).toBe("newer key");
+    expect(fs.readdirSync(dir).filter((f) => f.endsWith(".next"))).toEqual([]);
+  });
+
+  it("a commit record naming anything but plain file names in the directory is refused", () => {
+    const dir = deviceDir();
+    for (const names of [["../outside"], [".."], [42], "device.key"]) {
+      fs.writeFileSync(path.join(dir, "commit.json"), JSON.stringify(names));
+      expect(() => finishReplace(dir)).toThrow(/not a list of file names/);
+      expect(() => Device.open(dir)).toThrow(/not a list of file names/);
+    }
+  });
+});
