@@ -4,10 +4,11 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { expect, type Page, test } from "@playwright/test";
+import { expect, test } from "@playwright/test";
 import { freshClaims, signKeyRegistration, signPayload } from "../lib/api/sign.ts";
 import { ecKey } from "../lib/api/testing/keys.ts";
 import { E2E_PORT, pss, VIEWER } from "./fixtures.ts";
+import { signIn } from "./portal-helpers.ts";
 
 const BASE = `http://localhost:${E2E_PORT}`;
 
@@ -119,13 +120,6 @@ test("token → key → bootstrapping certificate over HTTP; replay and a foreig
   expect(tooBig.status()).toBe(413);
 });
 
-async function signIn(page: Page, who: { email: string; password: string }) {
-  await page.goto("/signin");
-  await page.getByLabel("Email").fill(who.email);
-  await page.getByLabel("Password").fill(who.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-}
-
 test("the OpenAPI description is served and the portal renders it for a signed-in user", async ({ page, request }) => {
   const doc = await (await request.get("/api/v1/openapi.json")).json();
   expect(doc.openapi).toBe("3.1.0");
@@ -135,4 +129,23 @@ test("the OpenAPI description is served and the portal renders it for a signed-i
   await page.goto("/api-docs");
   await expect(page.getByRole("heading", { name: "Customer API" })).toBeVisible();
   await expect(page.getByText("POST /api/v1/bootstrap-certificates", { exact: true })).toBeVisible();
+});
+
+test("the audit log records the connection's address, never one the client claims in a header", async ({ page, request }) => {
+  const tag = Date.now().toString(36);
+  const admin = { email: `addr-${tag}@api.e2e.test`, password: `addr-pw-${tag}-1234` };
+  const c = pss("customer", "create", "--name", `API addr-${tag}`, "--admin-email", admin.email, "--admin-password", admin.password) as {
+    client: { clientId: string };
+  };
+  // a refused token request is audited with the client's address
+  const r = await request.post("/api/v1/oauth/token", {
+    headers: { "x-forwarded-for": "203.0.113.66", "x-pss-client-address": "203.0.113.77" },
+    form: { grant_type: "client_credentials", client_id: c.client.clientId, client_secret: "not-the-secret" },
+  });
+  expect(r.status()).toBe(401);
+  await signIn(page, admin);
+  await page.goto("/audit?action=api.token&outcome=refused");
+  const row = page.getByTestId("audit-row").first();
+  await expect(row).toContainText(/127\.0\.0\.1|::1/);
+  await expect(row).not.toContainText("203.0.113");
 });

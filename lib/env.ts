@@ -39,6 +39,8 @@ const schema = z.object({
     (v) => (v === "" ? undefined : v),
     z.coerce.number().int().min(0).max(1_000_000).default(600),
   ),
+  /** reverse proxies in front of the portal that append to X-Forwarded-For; 0: the socket's peer is the client */
+  TRUST_PROXY_HOPS: z.preprocess((v) => (v === "" ? undefined : v), z.coerce.number().int().min(0).max(10).default(0)),
   PSS_PUBLIC_URL: optional,
   PSS_MASTER_KEY: optional,
   PSS_ADMIN_EMAIL: z.preprocess((v) => (v === "" ? undefined : v), z.email().optional()),

@@ -20,7 +20,7 @@ import { type DeviceCluster, startDeviceCluster } from "./device-cluster.ts";
 import { createDeviceListener } from "./device-listener.ts";
 import { issueListenerTls } from "./device-tls.ts";
 import { startScheduler } from "./scheduler.ts";
-import { keepOcspSlashes } from "./web-paths.ts";
+import { prepareWebRequest } from "./web-request.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 
@@ -78,7 +78,7 @@ async function main() {
       res.writeHead(503, { "retry-after": "2", "content-type": "text/plain" }).end("starting\n");
       return;
     }
-    if (req.url) req.url = keepOcspSlashes(req.url);
+    prepareWebRequest(req, e.TRUST_PROXY_HOPS);
     handle(req, res);
   });
   await listen(web, e.PORT, e.HOST, "PORT");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { keepOcspSlashes } from "./web-paths.ts";
+import { clientAddress, keepOcspSlashes } from "./web-request.ts";
 
 describe("keepOcspSlashes", () => {
   it.each([
@@ -11,5 +11,18 @@ describe("keepOcspSlashes", () => {
     ["/api/v1//devices", "/api/v1//devices"],
   ])("%s → %s", (url, expected) => {
     expect(keepOcspSlashes(url)).toBe(expected);
+  });
+});
+
+describe("clientAddress", () => {
+  it.each([
+    ["no proxy: the peer, whatever the client claims", "10.9.9.9", "203.0.113.7", 0, "203.0.113.7"],
+    ["one proxy: what it appended", "10.9.9.9, 198.51.100.4", "192.168.0.2", 1, "198.51.100.4"],
+    ["one proxy, no header: the proxy itself", undefined, "192.168.0.2", 1, "192.168.0.2"],
+    ["two proxies", "10.9.9.9, 198.51.100.4, 172.16.0.5", "192.168.0.2", 2, "198.51.100.4"],
+    ["more hops than entries: the leftmost", "198.51.100.4", "192.168.0.2", 5, "198.51.100.4"],
+    ["repeated headers count as one list", ["10.9.9.9", "198.51.100.4"], "192.168.0.2", 1, "198.51.100.4"],
+  ])("%s", (_name, xff, peer, hops, expected) => {
+    expect(clientAddress(xff, peer, hops)).toBe(expected);
   });
 });

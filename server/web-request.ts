@@ -1,4 +1,7 @@
-// Request paths the portal's web server must pass to Next.js unchanged.
+// What the portal's web server settles in each request before Next.js sees it: paths Next.js must not rewrite,
+// and the client's address.
+import type { IncomingMessage } from "node:http";
+import { CLIENT_ADDRESS_HEADER } from "../lib/api/http.ts";
 
 /**
  * OCSP GET (RFC 6960 A.1) carries base64 in the path, and base64 may contain "//". Next.js answers a path with
@@ -9,4 +12,32 @@ export function keepOcspSlashes(url: string): string {
   if (!url.startsWith("/ocsp/")) return url;
   const rest = url.slice("/ocsp/".length);
   return rest.includes("/") ? `/ocsp/${rest.replaceAll("/", "%2F")}` : url;
+}
+
+/**
+ * The client's address: the socket's peer, or with `trustedHops` reverse proxies in front (each appending the
+ * address it saw to X-Forwarded-For), the address the outermost of them saw. Entries further left were written
+ * by the client and prove nothing; with fewer entries than hops, the leftmost is the best there is.
+ */
+export function clientAddress(
+  forwardedFor: string | string[] | undefined,
+  peer: string | undefined,
+  trustedHops: number,
+): string | undefined {
+  if (trustedHops === 0) return peer;
+  const hops = [forwardedFor ?? []]
+    .flat()
+    .flatMap((h) => h.split(","))
+    .map((h) => h.trim())
+    .filter(Boolean);
+  const chain = peer ? [...hops, peer] : hops;
+  return chain[Math.max(0, chain.length - 1 - trustedHops)];
+}
+
+/** Adjust a request for Next.js: OCSP GET paths kept intact, the client's address in CLIENT_ADDRESS_HEADER (only). */
+export function prepareWebRequest(req: IncomingMessage, trustedHops: number): void {
+  if (req.url) req.url = keepOcspSlashes(req.url);
+  const address = clientAddress(req.headers["x-forwarded-for"], req.socket.remoteAddress, trustedHops);
+  if (address) req.headers[CLIENT_ADDRESS_HEADER] = address;
+  else delete req.headers[CLIENT_ADDRESS_HEADER];
 }

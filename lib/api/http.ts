@@ -103,7 +103,14 @@ export function endpointUrls(req: Request, path: string): string[] {
   return urls;
 }
 
-/** The client address for audit records (the first X-Forwarded-For hop when a proxy set it). */
+/**
+ * The header carrying the client's address to the route handlers: set by the portal's web server from the socket
+ * (and, behind TRUST_PROXY_HOPS proxies, from X-Forwarded-For) — server/web-request.ts — replacing whatever the
+ * client sent under that name.
+ */
+export const CLIENT_ADDRESS_HEADER = "x-pss-client-address";
+
+/** The client address for audit records; undefined when not served by the product's web server. */
 export function clientIp(req: Request): string | undefined {
-  return req.headers.get("x-forwarded-for")?.split(",")[0]?.trim() || undefined;
+  return req.headers.get(CLIENT_ADDRESS_HEADER) || undefined;
 }

@@ -55,7 +55,7 @@ export default async function AuditPage({ searchParams }: { searchParams: Promis
       </form>
       <Table
         caption="Audit events"
-        head={["Time (UTC)", "Action", "Outcome", "Actor", ...(staff ? ["Customer"] : []), "Target", "Details"]}
+        head={["Time (UTC)", "Action", "Outcome", "Actor", ...(staff ? ["Customer"] : []), "Target", "Address", "Details"]}
       >
         {rows.map((r) => (
           <tr key={r.id} data-testid="audit-row">
@@ -67,6 +67,7 @@ export default async function AuditPage({ searchParams }: { searchParams: Promis
             <td className={TD}>{r.actor}</td>
             {staff && <td className={TD}>{r.customer ?? "—"}</td>}
             <td className={`${TD} font-mono text-xs`}>{r.target ?? "—"}</td>
+            <td className={`${TD} font-mono text-xs`}>{r.address ?? "—"}</td>
             <td className={`${TD} max-w-md truncate font-mono text-xs`} title={r.details ?? undefined}>
               {r.details ?? ""}
             </td>
@@ -74,7 +75,7 @@ export default async function AuditPage({ searchParams }: { searchParams: Promis
         ))}
         {rows.length === 0 && (
           <tr>
-            <td className={TD} colSpan={7}>
+            <td className={TD} colSpan={8}>
               No events match.
             </td>
           </tr>
