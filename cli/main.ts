@@ -13,7 +13,7 @@ import { certIssue, certRevoke, certShow, crlPublish } from "./commands/cert.ts"
 import { clientCreate, clientDisable, clientRotate } from "./commands/client.ts";
 import { customerCreate } from "./commands/customer.ts";
 import { dbMigrate } from "./commands/db.ts";
-import { deviceOverdue, deviceSecretAdd, groupAdd, policyRelease, policySet, policyShow } from "./commands/enrollment.ts";
+import { deviceOverdue, deviceReset, deviceSecretAdd, groupAdd, policyRelease, policySet, policyShow } from "./commands/enrollment.ts";
 import { factoryEnroll } from "./commands/factory.ts";
 import { benchFleetCommand, seed } from "./commands/seed.ts";
 import { userCreate } from "./commands/user.ts";
@@ -43,6 +43,7 @@ const COMMANDS: Command[] = [
   policyRelease,
   deviceSecretAdd,
   deviceOverdue,
+  deviceReset,
   groupAdd,
   benchEnroll,
   seed,

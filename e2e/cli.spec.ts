@@ -7,6 +7,7 @@ import { expect, test } from "@playwright/test";
 import * as der from "../lib/pki/der.ts";
 import { opensslCsr } from "./device-helpers.ts";
 import { E2E_ENV, pss } from "./fixtures.ts";
+import { seedCustomer, seedDevice } from "./portal-helpers.ts";
 
 test("a customer onboarded with the CLI while the product runs can sign in", async ({ page }) => {
   const email = `cli-${Date.now()}@example.test`;
@@ -149,4 +150,25 @@ test("pss runs from any folder and opens the running product's database", async 
     }),
   );
   expect(elsewhere.cas.map((c: { id: string }) => c.id)).toEqual(here.cas.map((c: { id: string }) => c.id));
+});
+
+test("pss device reset revokes what the device holds, once; a bad reason or a second reset is refused", async () => {
+  const c = seedCustomer("CLI Reset");
+  const serial = seedDevice(c.admin.uid, "cli-rst-1");
+  const fail = (...args: string[]) => {
+    try {
+      pss(...args);
+    } catch (e) {
+      return JSON.parse((e as { stdout: string }).stdout).error.code as string;
+    }
+    throw new Error("expected a refusal");
+  };
+  expect(fail("device", "reset", "--customer", c.id, "--device-id", "cli-rst-1", "--reason", "certificateHold")).toBe("invalid_reason");
+  expect(pss("device", "reset", "--customer", c.id, "--device-id", "cli-rst-1", "--reason", "keyCompromise")).toEqual({
+    deviceId: "cli-rst-1",
+    certificatesRevoked: 1,
+  });
+  expect(pss("cert", "show", serial)).toMatchObject({ status: "revoked", revocationReason: "keyCompromise" });
+  expect(fail("device", "reset", "--customer", c.id, "--device-id", "cli-rst-1")).toBe("already_reset");
+  expect(fail("device", "reset", "--customer", c.id, "--device-id", "no-such-device")).toBe("device_not_found");
 });

@@ -8,8 +8,10 @@ import {
   setEnrollmentPolicy,
   showEnrollmentPolicies,
 } from "../../lib/data/enrollment/manage-policy.ts";
+import { resetDevice } from "../../lib/data/fleet/decommission-device.ts";
 import { db } from "../../lib/db/client.ts";
 import { AppError } from "../../lib/errors.ts";
+import { revocationReasonSchema } from "../../lib/pki/crl.ts";
 import { type Command, flags, required } from "../io.ts";
 
 const cli = { type: "system", id: "cli" } as const;
@@ -117,6 +119,25 @@ export const deviceOverdue: Command = {
   async run({ args }) {
     const { values } = flags(args, { customer: { type: "string" }, limit: { type: "string" } });
     return rotationOverdue({ customerId: await customerId(values.customer), limit: Number(values.limit ?? 100) });
+  },
+};
+
+export const deviceReset: Command = {
+  name: "device reset",
+  summary:
+    "reset a device id: revoke every certificate it holds; its next simpleenroll re-enrolls it, once (a lost enrollment answer, a re-flashed or cloned device)",
+  usage: "pss device reset --customer C --device-id D [--reason superseded|keyCompromise|…] [--json]",
+  needsDb: true,
+  async run({ args }) {
+    const { values } = flags(args, { customer: { type: "string" }, "device-id": { type: "string" }, reason: { type: "string" } });
+    const reason = revocationReasonSchema.safeParse(values.reason ?? "superseded");
+    if (!reason.success) throw new AppError("invalid_reason", `--reason must be one of ${revocationReasonSchema.options.join(", ")}`, 400);
+    return resetDevice({
+      customerId: await customerId(values.customer),
+      deviceId: required(values["device-id"], "device-id"),
+      reason: reason.data,
+      actor: cli,
+    });
   },
 };
 

@@ -1,6 +1,10 @@
 // Enrollment policy at the device API: allow/deny-lists, one-time secrets, one-time use, budget → quarantine,
 // enrollment groups matched by the leaf-most CA of the verified chain (and no match → refused).
+import { execFile } from "node:child_process";
 import { createHash, KeyObject } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REVOKED_CA_TTL_MS } from "../../lib/data/devices/authorize.ts";
@@ -88,6 +92,38 @@ describe("one-time device secret (CSR challengePassword)", () => {
     });
     await expectRefused(est(l, "simpleenroll", boot, csr("h-3", `${legacy}x`)), 403, "device_secret_invalid");
     expect((await est(l, "simpleenroll", boot, csr("h-3", legacy))).status).toBe(200);
+  });
+
+  it("pss-device enroll reads the secret from a file, out of the process list; two secrets or a bad key type are usage errors", async () => {
+    const c = await newCustomer();
+    const boot = await newBootstrap(c);
+    await setEnrollmentPolicy({ customerId: c.customer.id, requireDeviceSecret: true }, system);
+    const { secret } = await addDeviceSecret({ customerId: c.customer.id, deviceId: "cli-1" }, system);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pss-cli-secret-"));
+    try {
+      const file = (name: string, data: string) => {
+        fs.writeFileSync(path.join(dir, name), data, { mode: 0o600 });
+        return path.join(dir, name);
+      };
+      const common = ["bin/pss-device.mjs", "enroll", "--server", l.url, "--ca", file("ca.pem", l.rootPem), "--device-id", "cli-1"];
+      const creds = ["--bootstrap-cert", file("boot.pem", boot.chainPem), "--bootstrap-key", file("boot.key", boot.keyPem)];
+      const pssDevice = (args: string[]) =>
+        new Promise<{ code: number; out: string }>((resolve) =>
+          execFile(process.execPath, [...common, ...creds, ...args, "--json"], { encoding: "utf8", timeout: 30_000 }, (e, out) =>
+            resolve({ code: e ? Number(e.code) : 0, out }),
+          ),
+        );
+      const secretFile = file("secret", `${secret}\n`);
+      const both = await pssDevice(["--secret-file", secretFile, "--secret", secret, "--dir", path.join(dir, "d0")]);
+      expect({ code: both.code, error: JSON.parse(both.out).error.code }).toEqual({ code: 2, error: "usage" });
+      const badType = await pssDevice(["--secret-file", secretFile, "--key-type", "rsa", "--dir", path.join(dir, "d0")]);
+      expect({ code: badType.code, error: JSON.parse(badType.out).error.code }).toEqual({ code: 2, error: "usage" });
+      const ok = await pssDevice(["--secret-file", secretFile, "--dir", path.join(dir, "d1")]);
+      expect(ok.code, ok.out).toBe(0);
+      expect(JSON.parse(ok.out)).toMatchObject({ deviceId: "cli-1", rotationDue: false });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
