@@ -75,8 +75,12 @@ async function main(argv: string[]): Promise<number> {
   const words = argv.filter((a) => !a.startsWith("-"));
   const cmd = COMMANDS.find((c) => c.name.split(" ").every((w, i) => words[i] === w));
   if (!cmd) {
+    const help = argv.length === 0 || argv.includes("--help");
+    // a script asked for JSON: it gets the error as JSON too, the usage stays on stderr for a person
+    if (json && !help)
+      console.log(JSON.stringify({ error: { code: "usage", message: `unknown command: ${words.join(" ") || "(none)"}` } }));
     console.error(usage());
-    return argv.length === 0 || argv.includes("--help") ? 0 : 2;
+    return help ? 0 : 2;
   }
   const rest = [...argv];
   for (const w of cmd.name.split(" ")) rest.splice(rest.indexOf(w), 1);

@@ -36,6 +36,13 @@ describe("parseEnv", () => {
     }
   });
 
+  it.each(["not a url", "pki.example.com", "ftp://pki.example.com", "https://pki.example.com/?x=1", "https://u:p@pki.example.com"])(
+    "refuses PSS_PUBLIC_URL %s: it would be baked into every certificate",
+    (v) => {
+      expect(() => parseEnv({ PSS_PUBLIC_URL: v })).toThrow(/PSS_PUBLIC_URL must be an http\(s\) URL/);
+    },
+  );
+
   it("strips a trailing slash from PSS_PUBLIC_URL", () => {
     expect(parseEnv({ PSS_PUBLIC_URL: "https://pki.example.com/" }).publicUrl).toBe("https://pki.example.com");
   });

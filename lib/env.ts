@@ -19,6 +19,16 @@ const databaseUrl = z.string().refine((v) => {
   }
 }, "must look like postgresql://user:password@host:5432/database");
 
+/** A base URL baked into every certificate (CRL and OCSP URLs): http(s), a host, no query or fragment. */
+const publicUrl = z.string().refine((v) => {
+  try {
+    const u = new URL(v);
+    return (u.protocol === "http:" || u.protocol === "https:") && u.hostname !== "" && !u.search && !u.hash && !u.username;
+  } catch {
+    return false;
+  }
+}, "must be an http(s) URL such as http://pki.example.com (no query, fragment or credentials): it goes into every certificate");
+
 const schema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("production"),
   DATABASE_URL: z.preprocess((v) => (v === "" ? undefined : v), databaseUrl.optional()),
@@ -41,7 +51,7 @@ const schema = z.object({
   ),
   /** reverse proxies in front of the portal that append to X-Forwarded-For; 0: the socket's peer is the client */
   TRUST_PROXY_HOPS: z.preprocess((v) => (v === "" ? undefined : v), z.coerce.number().int().min(0).max(10).default(0)),
-  PSS_PUBLIC_URL: optional,
+  PSS_PUBLIC_URL: z.preprocess((v) => (v === "" ? undefined : v), publicUrl.optional()),
   PSS_MASTER_KEY: optional,
   PSS_ADMIN_EMAIL: z.preprocess((v) => (v === "" ? undefined : v), z.email().optional()),
   PSS_ADMIN_PASSWORD: optional,

@@ -1,0 +1,35 @@
+// The `pss` command line's contract for scripts: with --json, every outcome is one JSON object on stdout.
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "pss-cli-"));
+afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+
+function pss(args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) =>
+    execFile(
+      process.execPath,
+      ["bin/pss.mjs", ...args],
+      { encoding: "utf8", timeout: 60_000, env: { ...process.env, PSS_DATA_DIR: dataDir, ...env } },
+      (e, out) => resolve({ code: e ? Number(e.code) : 0, out }),
+    ),
+  );
+}
+
+describe("pss --json", () => {
+  it("an unknown command is a usage error as JSON (exit 2)", async () => {
+    const r = await pss(["ca", "bogus", "--json"]);
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.out)).toEqual({ error: { code: "usage", message: "unknown command: ca bogus" } });
+  });
+
+  it("a PSS_PUBLIC_URL that is no URL stops the command before anything is issued", async () => {
+    const r = await pss(["ca", "list", "--json"], { PSS_PUBLIC_URL: "not a url" });
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.out).error.message).toMatch(/PSS_PUBLIC_URL must be an http\(s\) URL/);
+    expect(fs.readdirSync(dataDir)).toEqual([]);
+  });
+});
