@@ -8,7 +8,7 @@ import { openssl, scratchDir } from "../../pki/testing/ca-fixture.ts";
 import { issueAndStore } from "../certificates/issue-certificate.ts";
 import { createCustomer } from "../customers/create-customer.ts";
 import { ensureHierarchy, rotateCa, rotationDue } from "./hierarchy.ts";
-import { exportCaPem } from "./list-cas.ts";
+import { exportCaPem, listCas } from "./list-cas.ts";
 
 const db = testDb();
 const system = { type: "system", id: "test" } as const;
@@ -204,9 +204,38 @@ describe("rotationDue (SPEC §2)", () => {
     ["BOOTSTRAP_INTERMEDIATE", 365, inYears(1), "older than 365 days"],
     ["TLS_INTERMEDIATE", 100, inYears(9), null],
     ["TLS_INTERMEDIATE", 100, inYears(5), "less than its longest child validity + 30 days left"],
-    ["CUSTOMER_TLS_ISSUING", 2000, inYears(0.5), null],
+    // issuing CAs: their leaves (a year) are what they must outlive by 30 days
+    ["CUSTOMER_TLS_ISSUING", 1500, inYears(2), null],
+    ["CUSTOMER_TLS_ISSUING", 1500, inYears(1), "less than its longest child validity + 30 days left"],
+    ["APPLICATION", 1500, inYears(0.5), "less than its longest child validity + 30 days left"],
+    ["BOOTSTRAP_ISSUING", 10, inYears(1), "less than its longest child validity + 30 days left"],
     ["ROOT", 9000, inYears(1), null],
-  ] as const)("%s created %i days ago", (kind, age, notAfter, expected) => {
+  ] as const)("%s created %i days ago, %s", (kind, age, notAfter, expected) => {
     expect(rotationDue({ kind, createdAt: daysAgo(age), notAfter }, now)).toBe(expected);
+  });
+
+  it("not due for lack of life when its issuer ends too soon for a new generation to have more", () => {
+    // a Bootstrapping Issuing CA clamped to its intermediate's end: rotating it again would give the same end
+    const clamped = { kind: "BOOTSTRAP_ISSUING" as const, createdAt: daysAgo(10), notAfter: inYears(1) };
+    expect(rotationDue(clamped, now, inYears(1))).toBeNull();
+    expect(rotationDue(clamped, now, inYears(1.5))).toBe("less than its longest child validity + 30 days left");
+  });
+
+  it("a customer's issuing CA with a month left is due, as the CA list shows it (its issuer has years)", async () => {
+    const c = await onboard();
+    const cas = await listCas({ customerId: c.customer.id });
+    const issuing = cas.find((ca) => ca.kind === "CUSTOMER_TLS_ISSUING" && ca.status === "ACTIVE");
+    expect(issuing?.rotationDue).toBeNull();
+    // 4 years and 11 months on: the CA (5 years) has 40 days left, the TLS Intermediate (10 years) plenty
+    const later = new Date(new Date(issuing?.notAfter ?? 0).getTime() - 40 * 86_400_000);
+    const after = await listCas({ customerId: c.customer.id }, later);
+    expect(after.find((ca) => ca.id === issuing?.id)?.rotationDue).toBe("less than its longest child validity + 30 days left");
+    // the application CA too; nothing of the customer's that is retired
+    expect(
+      after
+        .filter((ca) => ca.rotationDue)
+        .map((ca) => ca.kind)
+        .sort(),
+    ).toEqual(["APPLICATION", "CUSTOMER_TLS_ISSUING"]);
   });
 });

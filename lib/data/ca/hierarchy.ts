@@ -8,7 +8,7 @@ import { AppError, isUniqueViolation } from "../../errors.ts";
 import { issueCaCertificate, readCertificate } from "../../pki/certificate.ts";
 import { CUSTOMER_CN, checkCustomerName, type SubjectFields } from "../../pki/names.ts";
 import { ocspIssuerHashes } from "../../pki/ocsp.ts";
-import { addValidity, CA_PROFILES, type CaProfileId } from "../../pki/profiles.ts";
+import { addValidity, CA_PROFILES, type CaProfileId, LEAF_PROFILES, type LeafProfileId, type Validity } from "../../pki/profiles.ts";
 import type { Signer } from "../../pki/signer.ts";
 import { type Actor, audit } from "../audit/record.ts";
 import { keyStore, keyStoreIn } from "./key-store.ts";
@@ -19,19 +19,41 @@ export type ActiveCa = { ca: CaRow; signer: Signer };
 
 const DAY = 86_400_000;
 
-/** What each kind of CA is: its profile, its parent kind, its subject, and when it is due for rotation. */
-const CA_SPEC: Record<CaKind, { profile: CaProfileId; parent: CaKind | null; rotateAfterDays?: number; childKinds: CaKind[] }> = {
-  ROOT: { profile: "root", parent: null, childKinds: ["BOOTSTRAP_INTERMEDIATE", "TLS_INTERMEDIATE"] },
-  BOOTSTRAP_INTERMEDIATE: { profile: "bootstrap-intermediate", parent: "ROOT", rotateAfterDays: 365, childKinds: ["BOOTSTRAP_ISSUING"] },
-  BOOTSTRAP_ISSUING: { profile: "bootstrap-issuing", parent: "BOOTSTRAP_INTERMEDIATE", rotateAfterDays: 90, childKinds: [] },
+/** The application CA profiles every customer gets (SPEC §3: v1 ships c2pa). */
+export const APPLICATION_PROFILES = ["c2pa"] as const;
+
+/**
+ * What each kind of CA is: its profile, its parent kind, when it is due for rotation, and what it issues — CA kinds
+ * and leaf profiles, whose longest validity (+ 30 days) is the life a CA must have left (SPEC §2).
+ */
+const CA_SPEC: Record<
+  CaKind,
+  { profile: CaProfileId; parent: CaKind | null; rotateAfterDays?: number; childKinds: CaKind[]; leaves: readonly LeafProfileId[] }
+> = {
+  ROOT: { profile: "root", parent: null, childKinds: ["BOOTSTRAP_INTERMEDIATE", "TLS_INTERMEDIATE"], leaves: [] },
+  BOOTSTRAP_INTERMEDIATE: {
+    profile: "bootstrap-intermediate",
+    parent: "ROOT",
+    rotateAfterDays: 365,
+    childKinds: ["BOOTSTRAP_ISSUING"],
+    leaves: [],
+  },
+  BOOTSTRAP_ISSUING: {
+    profile: "bootstrap-issuing",
+    parent: "BOOTSTRAP_INTERMEDIATE",
+    rotateAfterDays: 90,
+    childKinds: [],
+    leaves: ["bootstrap"],
+  },
   TLS_INTERMEDIATE: {
     profile: "tls-intermediate",
     parent: "ROOT",
     rotateAfterDays: 365,
     childKinds: ["CUSTOMER_TLS_ISSUING", "APPLICATION"],
+    leaves: ["server"],
   },
-  CUSTOMER_TLS_ISSUING: { profile: "customer-tls-issuing", parent: "TLS_INTERMEDIATE", childKinds: [] },
-  APPLICATION: { profile: "application-ca", parent: "TLS_INTERMEDIATE", childKinds: [] },
+  CUSTOMER_TLS_ISSUING: { profile: "customer-tls-issuing", parent: "TLS_INTERMEDIATE", childKinds: [], leaves: ["client-tls"] },
+  APPLICATION: { profile: "application-ca", parent: "TLS_INTERMEDIATE", childKinds: [], leaves: APPLICATION_PROFILES },
 };
 
 const SYSTEM_CN: Partial<Record<CaKind, string>> = {
@@ -40,9 +62,6 @@ const SYSTEM_CN: Partial<Record<CaKind, string>> = {
   BOOTSTRAP_ISSUING: "Bootstrapping Issuing CA",
   TLS_INTERMEDIATE: "TLS Intermediate CA",
 };
-
-/** The application CA profiles every customer gets (SPEC §3: v1 ships c2pa). */
-export const APPLICATION_PROFILES = ["c2pa"] as const;
 
 export type CaScope = { kind: CaKind; customerId?: string | null; application?: string | null };
 
@@ -262,21 +281,33 @@ export async function rotateCa(caId: string, actor: Actor, now = new Date()): Pr
   }
 }
 
-/** Why an active CA is due for rotation now, or null (SPEC §2 rules). */
-export function rotationDue(ca: Pick<CaRow, "kind" | "createdAt" | "notAfter">, now = new Date()): string | null {
+/**
+ * Why an active CA is due for rotation now, or null (SPEC §2 rules). `parentNotAfter`: its issuer's end, which
+ * clamps a new generation — when that leaves no more life than the margin, rotating would not help (the issuer's own
+ * rotation comes first), so the CA is not due for lack of life.
+ */
+export function rotationDue(ca: Pick<CaRow, "kind" | "createdAt" | "notAfter">, now = new Date(), parentNotAfter?: Date): string | null {
   const spec = CA_SPEC[ca.kind];
   if (ca.kind === "ROOT") return null;
   if (spec.rotateAfterDays && now.getTime() - ca.createdAt.getTime() >= spec.rotateAfterDays * DAY)
     return `older than ${spec.rotateAfterDays} days`;
-  // "Rotated once it has less than its longest child validity + 30 days left" — only meaningful where the CA
-  // outlives its children by more than that margin (the 2-year Bootstrapping Intermediate signs 2-year
-  // issuing CAs, clamped to its own end: there the yearly rotation is what keeps children full-length).
-  const span = (kind: CaKind) => addValidity(now, CA_PROFILES[CA_SPEC[kind].profile].validity).getTime() - now.getTime();
-  const longestChild = Math.max(0, ...spec.childKinds.map(span));
-  const margin = longestChild + 30 * DAY;
-  if (spec.childKinds.length && span(ca.kind) > margin && ca.notAfter.getTime() - now.getTime() < margin) {
+  // "Rotated once it has less than its longest child validity + 30 days left": past that, what it issues is cut short
+  // (clamped to its end), and at its end every certificate under it stops working. Only meaningful where the CA
+  // outlives its children by more than that margin.
+  const span = (v: Validity) => addValidity(now, v).getTime() - now.getTime();
+  const children = [
+    ...spec.childKinds.map((k) => CA_PROFILES[CA_SPEC[k].profile].validity),
+    ...spec.leaves.map((l) => LEAF_PROFILES[l].validity),
+  ];
+  if (!children.length) return null;
+  const margin = Math.max(...children.map(span)) + 30 * DAY;
+  const left = (d: Date) => d.getTime() - now.getTime();
+  if (
+    span(CA_PROFILES[spec.profile].validity) > margin &&
+    left(ca.notAfter) < margin &&
+    !(parentNotAfter && left(parentNotAfter) <= margin)
+  )
     return "less than its longest child validity + 30 days left";
-  }
   return null;
 }
 
@@ -287,9 +318,12 @@ export async function rotateDueCas(
 ): Promise<{ rotated: { id: string; subject: string; reason: string }[] }> {
   const rotated: { id: string; subject: string; reason: string }[] = [];
   for (const kind of PARENTS_FIRST) {
-    const cas = await db().certificateAuthority.findMany({ where: { kind, status: "ACTIVE" } });
+    const cas = await db().certificateAuthority.findMany({
+      where: { kind, status: "ACTIVE" },
+      include: { parent: { select: { notAfter: true } } },
+    });
     for (const ca of cas) {
-      const reason = rotationDue(ca, now);
+      const reason = rotationDue(ca, now, ca.parent?.notAfter);
       if (!reason) continue;
       try {
         const { active } = await rotateCa(ca.id, actor, now);

@@ -27,6 +27,10 @@ export async function listCas(opts: { customerId?: string } = {}, now = new Date
     orderBy: [{ createdAt: "asc" }],
     omit: { certDer: true },
   });
+  // each active CA's issuer's end, which decides whether a rotation would give it more life (rotationDue)
+  const parentIds = [...new Set(rows.map((ca) => ca.parentId).filter((id): id is string => id !== null))];
+  const parents = await db().certificateAuthority.findMany({ where: { id: { in: parentIds } }, select: { id: true, notAfter: true } });
+  const parentEnd = new Map(parents.map((p) => [p.id, p.notAfter]));
   return rows.map((ca) => ({
     id: ca.id,
     kind: ca.kind,
@@ -40,7 +44,7 @@ export async function listCas(opts: { customerId?: string } = {}, now = new Date
     notBefore: ca.notBefore.toISOString(),
     notAfter: ca.notAfter.toISOString(),
     keyAgeDays: Math.floor((now.getTime() - ca.createdAt.getTime()) / 86_400_000),
-    rotationDue: ca.status === "ACTIVE" ? rotationDue(ca, now) : null,
+    rotationDue: ca.status === "ACTIVE" ? rotationDue(ca, now, ca.parentId ? parentEnd.get(ca.parentId) : undefined) : null,
   }));
 }
 
