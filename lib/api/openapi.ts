@@ -141,7 +141,7 @@ function build(): Record<string, unknown> {
           summary: "Issue a bootstrapping certificate",
           description:
             "SAN UID = the token's user; authorizedBy = key:<kid>. Optional payload fields expectedDeviceIds, maxEnrollments, enrollUntil set this certificate's enrollment policy. " +
-            "CSR refusals carry the signing core's codes (csr_malformed, csr_invalid_signature, csr_weak_key, csr_san_not_allowed, csr_ca_requested, csr_critical_extension_unknown, csr_too_large). " +
+            "CSR refusals carry the signing core's codes (csr_malformed, csr_invalid_signature, csr_weak_key, csr_san_not_allowed, csr_san_incomplete, csr_ca_requested, csr_critical_extension_unknown, csr_too_large). " +
             SIGNED_PAYLOAD_ERRORS,
           security: bearer,
           requestBody: signedBody("BootstrapPayload", '{"csr", "nonce", "iat", "expectedDeviceIds"?, "maxEnrollments"?, "enrollUntil"?}'),

@@ -100,11 +100,19 @@ export const noUnknownCriticalExtension: RequestValidator = ({ csr }) => {
   if (unknown) throw new PkiError("csr_critical_extension_unknown", `the request marks unknown extension ${unknown.oid} critical`);
 };
 
-/** Every requested SAN must be one the profile issues anyway (requesting fewer is fine). */
+/**
+ * A requested SAN is accepted only if it equals what the profile issues (SPEC §3): nothing the profile would not
+ * issue, nothing of it left out (RFC 7030 §4.2.2: a re-enrollment repeats the current SAN whole). No SAN is fine.
+ */
 export const requestedSansAreIssued: RequestValidator = ({ csr, issuedSans }) => {
+  if (!csr.sans.length) return;
   const issued = new Set(issuedSans.map(generalNameKey));
   const extra = csr.sans.find((g) => !issued.has(generalNameKey(g)));
   if (extra) throw new PkiError("csr_san_not_allowed", `subjectAltName ${generalNameKey(extra)} is not allowed for this certificate`);
+  const requested = new Set(csr.sans.map(generalNameKey));
+  const missing = [...issued].find((k) => !requested.has(k));
+  if (missing)
+    throw new PkiError("csr_san_incomplete", `a requested subjectAltName must equal the one issued: ${missing} is missing (or request none)`);
 };
 
 /** When the caller vouches for a device id, a request that names a device must name that one. */
