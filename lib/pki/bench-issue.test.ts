@@ -10,6 +10,8 @@ describe("benchIssue", () => {
     expect(r.issue_per_s).toBeGreaterThan(0);
     expect(r.reference_peculiar_per_s).toBeGreaterThan(0);
     expect(r.p50_ms).toBeLessThanOrEqual(r.p95_ms);
-    expect(r.ratio).toBeCloseTo(r.issue_per_s / r.reference_peculiar_per_s, 0);
+    // the ratio is of the unrounded rates: under load the reference rate is small and its rounding shows
+    const fromRounded = r.issue_per_s / r.reference_peculiar_per_s;
+    expect(Math.abs(r.ratio - fromRounded) / fromRounded).toBeLessThan(0.15);
   });
 });
