@@ -24,24 +24,38 @@ function readJson(file) {
   }
 }
 
-function ensureChromium() {
-  const path = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-  if (fs.existsSync(path)) return true;
+const onPath = (bin) => spawnSync("sh", ["-c", `command -v ${bin}`], { stdio: "ignore" }).status === 0;
+
+/**
+ * Debian packages the tests need on the machine: Chromium for the end-to-end tests, and openssl and curl, the
+ * second implementation that checks what the product issues. Installed with apt when missing and run as root.
+ */
+function ensurePackages(wanted) {
+  const missing = wanted.filter((w) => !w.present());
+  if (!missing.length) return true;
+  const pkgs = missing.map((m) => m.pkg).join(" ");
   if (process.getuid?.() !== 0) {
-    console.error(`Chromium is missing at ${path}. Install it with: sudo apt-get install -y chromium (or set CHROMIUM_PATH).`);
+    console.error(`Missing for the tests: ${pkgs}. Install with: sudo apt-get install -y ${pkgs}`);
     return false;
   }
-  console.log("Installing Debian's Chromium for the end-to-end tests (apt-get install chromium)…");
-  execFileSync("sh", ["-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null"], {
+  console.log(`Installing Debian's ${pkgs} for the tests (apt-get install)…`);
+  execFileSync("sh", ["-c", `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${pkgs} >/dev/null`], {
     stdio: "inherit",
   });
-  return fs.existsSync(path);
+  return missing.every((m) => m.present());
 }
+
+const chromium = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const TOOLS = [
+  { pkg: "openssl", present: () => onPath("openssl") },
+  { pkg: "curl", present: () => onPath("curl") },
+];
 
 fs.mkdirSync("test-results", { recursive: true });
 let ok = step("prisma generate", "node", ["scripts/setup.mjs"]);
 ok = step("lint and format (biome)", "npx", ["biome", "check", "."]) && ok;
 ok = step("type check (tsc)", "npx", ["tsc", "--noEmit", "-p", "."]) && ok;
+ok = ensurePackages(TOOLS) && ok;
 
 ok =
   step(
@@ -60,7 +74,7 @@ if (vitest) {
 
 if (!skipE2e) {
   ok = step("build (next build)", "npx", ["next", "build"], { env: { NODE_ENV: "production" } }) && ok;
-  if (ensureChromium()) {
+  if (ensurePackages([{ pkg: "chromium", present: () => fs.existsSync(chromium) }])) {
     ok = step("end-to-end tests (playwright, Chromium)", "npx", ["playwright", "test"], { counted: true }) && ok;
     const pw = readJson("test-results/e2e.json");
     if (pw) {
