@@ -39,6 +39,27 @@ test("staff revokes a customer issuing CA after seeing the blast radius; a new g
     await expect(page.getByRole("heading", { name: `Certificate ${serial}` })).toBeVisible();
     await expect(page.getByTestId("cert-status")).toHaveText("revoked");
   }
+
+  // the customer learns it on their overview: what was revoked, what is active, what to do
+  await page.context().clearCookies();
+  await signIn(page, customer.admin);
+  const notice = page.getByRole("alert").filter({ hasText: "Your TLS issuing CA generation G1 was revoked" });
+  await expect(notice).toContainText("Generation G2 is active.");
+  await expect(notice.getByRole("link", { name: "Provision new bootstrapping certificates" })).toHaveAttribute("href", "/bootstrap");
+  const own = page.getByRole("table", { name: "Certificate authorities" }).getByRole("row").filter({ hasText: "Customer TLS Issuing CA" });
+  await expect(own).toHaveCount(2);
+  await expect(own.filter({ hasText: "G2" }).getByText("active", { exact: true })).toBeVisible();
+});
+
+test("a customer's overview shows its own CAs, no notice while nothing is revoked, and no other customer's", async ({ page }) => {
+  const mine = seedCustomer("Own CAs");
+  seedCustomer("Other CAs");
+  await signIn(page, mine.viewer);
+  const rows = page.getByRole("table", { name: "Certificate authorities" }).getByRole("row");
+  await expect(rows.filter({ hasText: "Customer TLS Issuing CA" })).toHaveCount(1);
+  await expect(rows.filter({ hasText: "Application CA (c2pa)" })).toHaveCount(1);
+  await expect(rows.filter({ hasText: "Other CAs" })).toHaveCount(0);
+  await expect(page.getByRole("alert").filter({ hasText: "was revoked" })).toHaveCount(0);
 });
 
 test("staff rotates a customer's application CA from the CA console", async ({ page }) => {

@@ -1,9 +1,11 @@
 import Link from "next/link";
+import { CaTable } from "@/components/ca/ca-table.tsx";
 import { BarChart } from "@/components/charts/bar-chart.tsx";
 import { ShareBar } from "@/components/charts/share-bar.tsx";
 import { PageHeader } from "@/components/layout/page-header.tsx";
 import { requireUser } from "@/lib/auth/session.ts";
 import { tenantOf } from "@/lib/auth/tenant.ts";
+import { type CaSummary, listCas } from "@/lib/data/ca/list-cas.ts";
 import { type FleetCount, fleetStats } from "@/lib/data/fleet/fleet-stats.ts";
 
 /** A count as the fleet page shows it: exact, or — past the count cap at fleet scale — the planner's estimate. */
@@ -51,9 +53,38 @@ function AttentionItem({ label, hint, count, href }: { label: string; hint: stri
   );
 }
 
+/**
+ * A customer's own CAs (SPEC §8 "customer overview with CA status"). After staff revoked the customer's TLS issuing
+ * CA (§6), every device and bootstrapping certificate under it is cut off: the customer must provision new
+ * bootstrapping certificates, and this is where they learn it.
+ */
+function CustomerCas({ cas }: { cas: CaSummary[] }) {
+  const revoked = cas.filter((ca) => ca.kind === "CUSTOMER_TLS_ISSUING" && ca.status === "REVOKED");
+  const active = cas.find((ca) => ca.kind === "CUSTOMER_TLS_ISSUING" && ca.status === "ACTIVE");
+  return (
+    <section aria-labelledby="cas" className="mt-8">
+      <h2 id="cas" className="mb-2 text-lg font-semibold">
+        Your certificate authorities
+      </h2>
+      {revoked.length > 0 && (
+        <p role="alert" className="mb-3 rounded-md border border-red-300 bg-red-50 p-3 text-sm dark:border-red-900 dark:bg-red-950">
+          Your TLS issuing CA generation {revoked.map((ca) => `G${ca.generation}`).join(", ")} was revoked: devices and bootstrapping
+          certificates under it no longer work. {active ? `Generation G${active.generation} is active. ` : ""}
+          <Link href="/bootstrap" className="underline">
+            Provision new bootstrapping certificates
+          </Link>{" "}
+          for the devices still to enroll.
+        </p>
+      )}
+      <CaTable cas={cas} actions={false} customerColumn={false} />
+    </section>
+  );
+}
+
 export default async function OverviewPage() {
   const user = await requireUser();
-  const s = await fleetStats(tenantOf(user));
+  const tenant = tenantOf(user);
+  const [s, cas] = await Promise.all([fleetStats(tenant), tenant ? listCas({ customerId: tenant }) : null]);
   return (
     <>
       <PageHeader title="Overview">Signed in as {user.email}.</PageHeader>
@@ -127,6 +158,7 @@ export default async function OverviewPage() {
           </ul>
         </section>
       </div>
+      {cas && <CustomerCas cas={cas} />}
     </>
   );
 }

@@ -32,20 +32,31 @@ function asTree(cas: CaSummary[]): { ca: CaSummary; depth: number }[] {
   return out;
 }
 
-/** Every CA generation with its state, key age, expiry and rotation; staff get the actions. */
+/** Every CA generation with its state, key age, expiry and rotation; staff get the actions; a customer's own list has no customer column. */
 export function CaTable({
   cas,
   actions,
   customerNames = {},
+  customerColumn = true,
 }: {
   cas: CaSummary[];
   actions: boolean;
   customerNames?: Record<string, string>;
+  customerColumn?: boolean;
 }) {
   return (
     <Table
       caption="Certificate authorities"
-      head={["CA", "Customer", "Generation", "State", "Key age", "Expires", "Rotation due", actions ? "Actions" : ""]}
+      head={[
+        "CA",
+        ...(customerColumn ? ["Customer"] : []),
+        "Generation",
+        "State",
+        "Key age",
+        "Expires",
+        "Rotation due",
+        actions ? "Actions" : "",
+      ]}
     >
       {asTree(cas).map(({ ca, depth }) => (
         <tr key={ca.id} data-testid={`ca-${ca.id}`}>
@@ -56,7 +67,7 @@ export function CaTable({
             </div>
             <div className="text-xs text-slate-600 dark:text-slate-400">{ca.subject}</div>
           </td>
-          <td className={TD}>{ca.customerId ? (customerNames[ca.customerId] ?? "—") : "shared"}</td>
+          {customerColumn && <td className={TD}>{ca.customerId ? (customerNames[ca.customerId] ?? "—") : "shared"}</td>}
           <td className={`${TD} tabular-nums`}>G{ca.generation}</td>
           <td className={TD}>
             <Badge>{ca.status}</Badge>

@@ -112,7 +112,10 @@ export const requestedSansAreIssued: RequestValidator = ({ csr, issuedSans }) =>
   const requested = new Set(csr.sans.map(generalNameKey));
   const missing = [...issued].find((k) => !requested.has(k));
   if (missing)
-    throw new PkiError("csr_san_incomplete", `a requested subjectAltName must equal the one issued: ${missing} is missing (or request none)`);
+    throw new PkiError(
+      "csr_san_incomplete",
+      `a requested subjectAltName must equal the one issued: ${missing} is missing (or request none)`,
+    );
 };
 
 /** When the caller vouches for a device id, a request that names a device must name that one. */
