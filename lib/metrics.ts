@@ -1,5 +1,13 @@
 // Prometheus metrics, one registry per process (shared by the custom server and the Next.js bundle).
-import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import {
+  AggregatorRegistry,
+  Counter,
+  collectDefaultMetrics,
+  Histogram,
+  type MetricObjectWithValues,
+  type MetricValue,
+  Registry,
+} from "prom-client";
 
 function create() {
   const registry = new Registry();
@@ -37,3 +45,16 @@ function create() {
 const g = globalThis as unknown as { __pssMetrics?: ReturnType<typeof create> };
 g.__pssMetrics ??= create();
 export const metrics = g.__pssMetrics;
+
+/** One process's metrics as data, to be sent to the process that serves /metrics. */
+export type ProcessMetrics = MetricObjectWithValues<MetricValue<string>>[];
+
+/**
+ * The /metrics text: this process's metrics, with those of its device workers (`others`) added in — counters
+ * and histograms summed, as prom-client aggregates a cluster — so a scrape sees the whole product.
+ */
+export async function exposition(others: ProcessMetrics[] = []): Promise<string> {
+  if (!others.length) return metrics.registry.metrics();
+  const own = (await metrics.registry.getMetricsAsJSON()) as ProcessMetrics;
+  return AggregatorRegistry.aggregate([own, ...others]).metrics();
+}

@@ -9,6 +9,7 @@ import { ensureHierarchy } from "../lib/data/ca/hierarchy.ts";
 import { closeDb, db, openDatabase } from "../lib/db/client.ts";
 import { serveEmbedded } from "../lib/db/embedded.ts";
 import { Device } from "../lib/device-sdk/index.ts";
+import { exposition } from "../lib/metrics.ts";
 import { type DeviceCluster, inheritedArgs, startDeviceCluster } from "./device-cluster.ts";
 import { issueListenerTls } from "./device-tls.ts";
 import { est, type Listener, newBootstrap, newCustomer, system } from "./est/testing.ts";
@@ -59,6 +60,22 @@ describe("device listener in a cluster worker", () => {
     await db().certificate.update({ where: { serial: boot.serial }, data: { revokedAt: new Date(), revocationReason: "keyCompromise" } });
     const refused = await est(l, "simpleenroll", boot, "AAAA");
     expect(refused).toMatchObject({ status: 403, code: "cert_revoked" });
+
+    // /metrics in the primary includes the worker's counters: the enrollment and the refusal happened there
+    const workers = await cluster.metrics();
+    expect(workers).toHaveLength(1);
+    const text = await exposition(workers);
+    const value = (line: RegExp) =>
+      Number(
+        text
+          .split("\n")
+          .find((l) => line.test(l))
+          ?.split(" ")
+          .at(-1) ?? 0,
+      );
+    expect(value(/^pss_http_requests_total\{listener="device",status="200"\}/)).toBeGreaterThanOrEqual(1);
+    expect(value(/^pss_http_requests_total\{listener="device",status="403"\}/)).toBeGreaterThanOrEqual(1);
+    expect(value(/^pss_certificates_issued_total\{profile="client-tls"\}/)).toBeGreaterThanOrEqual(1);
   });
 });
 

@@ -9,6 +9,7 @@ import path from "node:path";
 import type { DbTarget } from "../lib/db/target.ts";
 import type { Env } from "../lib/env.ts";
 import { log } from "../lib/log.ts";
+import type { ProcessMetrics } from "../lib/metrics.ts";
 import type { ListenerTls } from "./device-tls.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
@@ -39,9 +40,39 @@ export function inheritedArgs(argv: string[]): string[] {
   return out;
 }
 
-export type DeviceCluster = { port: number; workers: number; close(): Promise<void> };
+export type DeviceCluster = {
+  port: number;
+  workers: number;
+  /** each live worker's metrics (what /metrics adds to the primary's); a worker that does not answer in 2 s is left out */
+  metrics(): Promise<ProcessMetrics[]>;
+  close(): Promise<void>;
+};
 
-type FromWorker = { type: "ready" } | { type: "listening"; port: number } | { type: "error"; message: string };
+type FromWorker =
+  | { type: "ready" }
+  | { type: "listening"; port: number }
+  | { type: "error"; message: string }
+  | { type: "metrics"; id: number; metrics: ProcessMetrics };
+
+let metricsRequests = 0;
+
+/** Ask one worker for its metrics. */
+function workerMetrics(w: Worker): Promise<ProcessMetrics | null> {
+  const id = ++metricsRequests;
+  return new Promise((resolve) => {
+    const done = (m: ProcessMetrics | null) => {
+      clearTimeout(timer);
+      w.off("message", onMessage);
+      resolve(m);
+    };
+    const onMessage = (m: FromWorker) => {
+      if (m.type === "metrics" && m.id === id) done(m.metrics);
+    };
+    const timer = setTimeout(() => done(null), 2000);
+    w.on("message", onMessage);
+    w.send({ type: "metrics", id });
+  });
+}
 
 /** Fork `count` device-listener workers on `port` (0: a free port, the same for all) and wait until they listen. */
 export async function startDeviceCluster(opts: {
@@ -121,6 +152,10 @@ export async function startDeviceCluster(opts: {
   return {
     port,
     workers: opts.count,
+    async metrics() {
+      const all = await Promise.all([...workers].filter((w) => w.isConnected()).map(workerMetrics));
+      return all.filter((m): m is ProcessMetrics => m !== null);
+    },
     async close() {
       stopping = true;
       await Promise.all(

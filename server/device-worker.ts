@@ -4,10 +4,11 @@ import type { AddressInfo } from "node:net";
 import { closeDb, openDatabase } from "../lib/db/client.ts";
 import { overrideEnv } from "../lib/env.ts";
 import { log } from "../lib/log.ts";
+import { metrics, type ProcessMetrics } from "../lib/metrics.ts";
 import type { WorkerConfig } from "./device-cluster.ts";
 import { createDeviceListener } from "./device-listener.ts";
 
-type FromPrimary = { type: "start"; config: WorkerConfig } | { type: "stop" };
+type FromPrimary = { type: "start"; config: WorkerConfig } | { type: "stop" } | { type: "metrics"; id: number };
 
 let server: ReturnType<typeof createDeviceListener> | undefined;
 
@@ -22,6 +23,11 @@ async function stop() {
 
 process.on("message", (m: FromPrimary) => {
   if (m.type === "stop") return void stop();
+  // the primary serves /metrics for the whole product: this worker's device-listener counters go to it
+  if (m.type === "metrics")
+    return void metrics.registry
+      .getMetricsAsJSON()
+      .then((json) => process.send?.({ type: "metrics", id: m.id, metrics: json as ProcessMetrics }));
   if (m.type !== "start" || server) return;
   const c = m.config;
   if (c.settings) overrideEnv(c.settings);

@@ -15,7 +15,7 @@ import { serveEmbedded } from "../lib/db/embedded.ts";
 import { dbTarget, embeddedDir, embeddedSocketDir } from "../lib/db/target.ts";
 import { ConfigError, env, exportNextAuthUrl } from "../lib/env.ts";
 import { log } from "../lib/log.ts";
-import { metrics } from "../lib/metrics.ts";
+import { exposition, metrics } from "../lib/metrics.ts";
 import { type DeviceCluster, startDeviceCluster } from "./device-cluster.ts";
 import { createDeviceListener } from "./device-listener.ts";
 import { issueListenerTls } from "./device-tls.ts";
@@ -68,9 +68,18 @@ async function main() {
   // Bind the web port first: a port in use is reported at once, before migrations and the start of Next.js
   // (until then the portal answers 503 "starting").
   let handle: ((req: http.IncomingMessage, res: http.ServerResponse) => void) | null = null;
+  // the device workers, once started: /metrics adds theirs
+  let deviceCluster: DeviceCluster | null = null;
   const web = http.createServer((req, res) => {
     if (req.url === "/metrics") {
-      metrics.registry.metrics().then((body) => res.writeHead(200, { "content-type": metrics.registry.contentType }).end(body));
+      // with device workers, their counters too (each process keeps its own registry)
+      (deviceCluster ? deviceCluster.metrics() : Promise.resolve([]))
+        .then((workers) => exposition(workers))
+        .then((body) => res.writeHead(200, { "content-type": metrics.registry.contentType }).end(body))
+        .catch((err) => {
+          log.error({ err }, "metrics failed");
+          res.writeHead(500).end();
+        });
       return;
     }
     res.on("finish", () => metrics.httpRequests.inc({ listener: "web", status: String(res.statusCode) }));
@@ -99,7 +108,6 @@ async function main() {
   const tls = await issueListenerTls();
   // DEVICE_WORKERS > 0: worker processes serve the device port and reach the database like the CLI does
   let device: https.Server | null = null;
-  let deviceCluster: DeviceCluster | null = null;
   if (e.deviceWorkers > 0) {
     const target = embedded ? embedded.target : dbTarget(e);
     if (target.kind === "pglite") fail("device workers need the embedded database served on its socket");
