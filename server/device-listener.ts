@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import https from "node:https";
 import type { TLSSocket } from "node:tls";
 import { supersedeStale } from "../lib/data/devices/authorize.ts";
+import { TLS_SESSION_SECONDS } from "../lib/data/devices/presented-chains.ts";
 import { log } from "../lib/log.ts";
 import type { ListenerTls } from "./device-tls.ts";
 import { deviceRequestListener } from "./est/handler.ts";
@@ -45,7 +46,7 @@ export function createDeviceListener(tls: ListenerTls, opts: DeviceListenerOptio
       honorCipherOrder: true,
       sessionIdContext: "pss-device-listener",
       ticketKeys: opts.ticketKeys ?? randomBytes(48),
-      sessionTimeout: 3600,
+      sessionTimeout: TLS_SESSION_SECONDS,
     },
     deviceRequestListener,
   );

@@ -12,7 +12,6 @@
 // revoked, expired, foreign, policy), 404, 405, 409 (device id already enrolled), 413 (body > 64 KiB), 429
 // (enrollment attempts of one bootstrapping certificate, with Retry-After). Every refusal of an enrollment
 // endpoint but 401 is audited, rate-limited per caller and code (lib/data/enrollment/issue.ts auditRefusal).
-import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
 import { RateLimitedError } from "../../lib/data/api/rate-limit.ts";
@@ -78,12 +77,7 @@ function peerOf(socket: TLSSocket): Peer {
 
 const peerLeaf = (socket: TLSSocket): Buffer | null => peerOf(socket).leaf;
 
-// The certificates each client certificate came with on its last full handshake. A resumed TLS session keeps
-// only the client's own certificate, and a manufacturer's device certificate cannot be validated without the
-// maker's intermediates it sent then (our own certificates' paths are built from our CA records anyway).
-const lastPresented = new Map<string, Buffer[]>();
-const LAST_PRESENTED_MAX = 20_000;
-
+/** The certificates the client sent after its leaf on this connection's handshake (none on a resumed session). */
 function peerIntermediates(socket: TLSSocket): Buffer[] {
   const peer = peerOf(socket);
   if (peer.presented) return peer.presented;
@@ -99,14 +93,6 @@ function peerIntermediates(socket: TLSSocket): Buffer[] {
     cert = cert.issuerCertificate;
   }
   peer.presented = chain.slice(1);
-  if (peer.leaf) {
-    const key = createHash("sha256").update(peer.leaf).digest("base64");
-    if (peer.presented.length) {
-      lastPresented.delete(key);
-      if (lastPresented.size >= LAST_PRESENTED_MAX) lastPresented.delete(lastPresented.keys().next().value as string);
-      lastPresented.set(key, peer.presented);
-    } else if (socket.isSessionReused()) peer.presented = lastPresented.get(key) ?? [];
-  }
   return peer.presented;
 }
 
@@ -121,6 +107,7 @@ function authorize(req: IncomingMessage) {
   return authorizeDevice({
     leaf: peerLeaf(socket),
     presented: () => peerIntermediates(socket),
+    resumed: socket.isSessionReused(),
     tlsAuthorized: socket.authorized,
     tlsError: tlsErrorCode(socket.authorizationError),
   });

@@ -8,6 +8,7 @@ import path from "node:path";
 import tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REVOKED_CA_TTL_MS } from "../../lib/data/devices/authorize.ts";
+import { forgetPresentedMemo } from "../../lib/data/devices/presented-chains.ts";
 import { rotationOverdue } from "../../lib/data/devices/rotation-overdue.ts";
 import {
   addDeviceSecret,
@@ -18,6 +19,7 @@ import {
 } from "../../lib/data/enrollment/manage-policy.ts";
 import { db } from "../../lib/db/client.ts";
 import { buildCsr, generateKey } from "../../lib/device-sdk/index.ts";
+import { sequence } from "../../lib/pki/der.ts";
 import { EKU, issueCa, issueLeaf, type TestCert } from "../../lib/pki/testing/ca-fixture.ts";
 import { testDb } from "../../tests/db.ts";
 import { est, footprint, type Listener, newBootstrap, newCustomer, startListener, system } from "./testing.ts";
@@ -227,6 +229,9 @@ describe("enrollment groups (customer-supplied manufacturer CA)", () => {
       });
     const first = await exchange("GET /.well-known/est/cacerts HTTP/1.1\r\nHost: device\r\n\r\n");
     expect(first.response).toMatch(/^HTTP\/1\.1 200 /);
+    // the chain is kept in the database: the session may resume in another process, which has no memo of it
+    expect(await db().presentedChain.count({ where: { chain: Buffer.from(sequence(line.der)) } })).toBe(1);
+    forgetPresentedMemo();
     const body = csr("rs-0001").toString("base64");
     const enroll = await exchange(
       `POST /.well-known/est/simpleenroll HTTP/1.1\r\nHost: device\r\nContent-Type: application/pkcs10\r\nContent-Length: ${body.length}\r\n\r\n${body}`,

@@ -31,6 +31,7 @@ import { type ValidatedPath, type ValidatePathInput, validatePath } from "../../
 import { type Actor, audit } from "../audit/record.ts";
 import { caChainDer } from "../ca/chain.ts";
 import { scheduleCrlReissue } from "../revocation/crl.ts";
+import { presentedBefore, rememberPresented } from "./presented-chains.ts";
 
 /** A revoked CA is refused at most this long after its revocation was committed. */
 export const REVOKED_CA_TTL_MS = 500;
@@ -76,6 +77,11 @@ export type AuthorizeInput = {
    * from the TLS layer on every new connection.
    */
   presented: () => Buffer[];
+  /**
+   * a resumed TLS session: the client sent no certificates in it, and a maker's chain is the one its leaf came with
+   * on its last full handshake, in whatever process (presented-chains.ts)
+   */
+  resumed?: boolean;
   /** what the TLS layer concluded about the chain against the root (socket.authorized / authorizationError) */
   tlsAuthorized: boolean;
   tlsError?: string | null;
@@ -120,9 +126,14 @@ export async function authorizeDevice(input: AuthorizeInput): Promise<DeviceIden
     }
   }
   if (!path) {
-    const presented = input.presented();
+    const sent = input.presented();
+    const presented = !sent.length && input.resumed ? await presentedBefore(leafDer, now) : sent;
     const group = await groupIdentity(leafDer, presented, now);
-    if (group) return group;
+    if (group) {
+      // a chain that led to a group, sent on a full handshake: kept for the sessions that resume from it
+      if (sent.length) await rememberPresented(leafDer, sent, now);
+      return group;
+    }
     if (pssError) throw pssError;
     // Validate anyway, so a well-formed chain of ours with an unknown serial, an expired or foreign chain all
     // get the most precise refusal.
