@@ -51,6 +51,29 @@ describe("replacing a key with its certificates", () => {
     expect(fs.readdirSync(dir).filter((f) => f.endsWith(".next"))).toEqual([]);
   });
 
+  it("two processes take turns: a live lock refuses, a lock left by a dead process (over a minute old) is taken over", () => {
+    const dir = deviceDir();
+    const lock = path.join(dir, "replace.lock");
+    fs.writeFileSync(lock, "");
+    const next = { "device.key": "new key", "device.crt": "new cert", "device-chain.pem": "new chain" };
+    expect(() => replaceTogether(dir, next)).toThrow(/another process is replacing/);
+    expect(read(dir, "device.key")).toBe("old key");
+    const old = new Date(Date.now() - 120_000);
+    fs.utimesSync(lock, old, old);
+    replaceTogether(dir, next);
+    expect(SET.map((f) => read(dir, f))).toEqual(["new key", "new cert", "new chain"]);
+    expect(fs.existsSync(lock)).toBe(false);
+  });
+
+  it("a replacement first finishes one a crash left committed", () => {
+    const dir = deviceDir();
+    fs.writeFileSync(path.join(dir, "c2pa.key.next"), "committed c2pa key");
+    fs.writeFileSync(path.join(dir, "commit.json"), JSON.stringify(["c2pa.key"]));
+    replaceTogether(dir, { "device.key": "new key", "device.crt": "new cert", "device-chain.pem": "new chain" });
+    expect(read(dir, "c2pa.key")).toBe("committed c2pa key");
+    expect(read(dir, "device.key")).toBe("new key");
+  });
+
   it("a commit record naming anything but plain file names in the directory is refused", () => {
     const dir = deviceDir();
     for (const names of [["../outside"], [".."], [42], "device.key"]) {

@@ -180,18 +180,48 @@ function syncDir(dir: string): void {
 }
 
 // A key and its certificate are replaced together or not at all: a power cut between writing a new key and its
-// certificate must not leave a device whose key no longer matches the certificate it presents. The new files are
-// written whole as `<name>.next`; then COMMIT names them (one atomic rename: from here the new set wins); then they
-// are renamed into place and COMMIT is removed. Opening the device finishes a commit a crash interrupted; a crash
-// before COMMIT leaves the old set in place (the `.next` files are overwritten by the next attempt).
+// certificate must not leave a device whose key no longer matches the certificate it presents. Under a lock file
+// (two processes on one directory — `start` from a timer while `app-cert` runs — take turns), the new files are
+// written whole as `<name>.next`; then COMMIT names them (one atomic rename, flushed: from here the new set wins);
+// then they are renamed into place and COMMIT is removed. Opening the device, and every replacement, first finishes a
+// commit a crash interrupted; a crash before COMMIT leaves the old set in place (the `.next` files are overwritten by
+// the next attempt).
 const COMMIT = "commit.json";
+const LOCK = "replace.lock";
+// a lock older than this was left by a process that died holding it
+const STALE_LOCK_MS = 60_000;
+
+/** Run `fn` holding the directory's lock file; refuses while another live process holds it. */
+function withLock<T>(dir: string, fn: () => T): T {
+  const lock = path.join(dir, LOCK);
+  let fd: number;
+  try {
+    fd = fs.openSync(lock, "wx", 0o600);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    if (Date.now() - fs.statSync(lock).mtimeMs < STALE_LOCK_MS)
+      throw new EstError(0, "state_busy", `another process is replacing the device's files in ${dir}; try again`);
+    fs.rmSync(lock, { force: true });
+    fd = fs.openSync(lock, "wx", 0o600);
+  }
+  try {
+    return fn();
+  } finally {
+    fs.closeSync(fd);
+    fs.rmSync(lock, { force: true });
+  }
+}
 
 /** Replace a set of files in `dir` together (see above). */
 export function replaceTogether(dir: string, files: Record<string, string | Buffer>): void {
-  for (const [name, data] of Object.entries(files)) writePrivate(path.join(dir, `${name}.next`), data);
-  syncDir(dir);
-  writePrivate(path.join(dir, COMMIT), JSON.stringify(Object.keys(files)));
-  finishReplace(dir);
+  withLock(dir, () => {
+    finishReplace(dir);
+    for (const [name, data] of Object.entries(files)) writePrivate(path.join(dir, `${name}.next`), data);
+    syncDir(dir);
+    writePrivate(path.join(dir, COMMIT), JSON.stringify(Object.keys(files)));
+    syncDir(dir);
+    finishReplace(dir);
+  });
 }
 
 /** Finish a replacement COMMIT names, if a crash interrupted one. */
