@@ -46,15 +46,23 @@ const g = globalThis as unknown as { __pssMetrics?: ReturnType<typeof create> };
 g.__pssMetrics ??= create();
 export const metrics = g.__pssMetrics;
 
-/** One process's metrics as data, to be sent to the process that serves /metrics. */
-export type ProcessMetrics = MetricObjectWithValues<MetricValue<string>>[];
+/** One process's metrics as data, named, to be sent to the process that serves /metrics. */
+export type ProcessMetrics = { process: string; metrics: MetricObjectWithValues<MetricValue<string>>[] };
+
+/** This process's metrics as data. */
+export async function processMetrics(process: string): Promise<ProcessMetrics> {
+  return { process, metrics: (await metrics.registry.getMetricsAsJSON()) as ProcessMetrics["metrics"] };
+}
 
 /**
- * The /metrics text: this process's metrics, with those of its device workers (`others`) added in — counters
- * and histograms summed, as prom-client aggregates a cluster — so a scrape sees the whole product.
+ * The /metrics text: this process's metrics and those of its device workers (`others`), each series labelled with
+ * its process ("main", "worker-<n>"), so a worker left out of one scrape (slow, restarted) never looks like a counter
+ * going down; sum by the other labels for the product's totals.
  */
 export async function exposition(others: ProcessMetrics[] = []): Promise<string> {
   if (!others.length) return metrics.registry.metrics();
-  const own = (await metrics.registry.getMetricsAsJSON()) as ProcessMetrics;
-  return AggregatorRegistry.aggregate([own, ...others]).metrics();
+  const labelled = [await processMetrics("main"), ...others].map(({ process, metrics: list }) =>
+    list.map((m) => ({ ...m, values: m.values.map((v) => ({ ...v, labels: { ...v.labels, process } })) })),
+  );
+  return AggregatorRegistry.aggregate(labelled).metrics();
 }

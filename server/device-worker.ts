@@ -1,10 +1,11 @@
 // One device-listener worker of server/device-cluster.ts: waits for its configuration from the primary,
 // connects to the primary's database target, listens on the shared port. "stop" closes it.
+import cluster from "node:cluster";
 import type { AddressInfo } from "node:net";
 import { closeDb, openDatabase } from "../lib/db/client.ts";
 import { overrideEnv } from "../lib/env.ts";
 import { log } from "../lib/log.ts";
-import { metrics, type ProcessMetrics } from "../lib/metrics.ts";
+import { processMetrics } from "../lib/metrics.ts";
 import type { WorkerConfig } from "./device-cluster.ts";
 import { createDeviceListener } from "./device-listener.ts";
 
@@ -25,9 +26,9 @@ process.on("message", (m: FromPrimary) => {
   if (m.type === "stop") return void stop();
   // the primary serves /metrics for the whole product: this worker's device-listener counters go to it
   if (m.type === "metrics")
-    return void metrics.registry
-      .getMetricsAsJSON()
-      .then((json) => process.send?.({ type: "metrics", id: m.id, metrics: json as ProcessMetrics }));
+    return void processMetrics(`worker-${cluster.worker?.id ?? process.pid}`)
+      .then((json) => process.send?.({ type: "metrics", id: m.id, metrics: json }))
+      .catch((err) => log.error({ err }, "metrics for the primary failed"));
   if (m.type !== "start" || server) return;
   const c = m.config;
   if (c.settings) overrideEnv(c.settings);
