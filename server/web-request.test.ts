@@ -20,7 +20,9 @@ describe("clientAddress", () => {
     ["one proxy: what it appended", "10.9.9.9, 198.51.100.4", "192.168.0.2", 1, "198.51.100.4"],
     ["one proxy, no header: the proxy itself", undefined, "192.168.0.2", 1, "192.168.0.2"],
     ["two proxies", "10.9.9.9, 198.51.100.4, 172.16.0.5", "192.168.0.2", 2, "198.51.100.4"],
-    ["more hops than entries: the leftmost", "198.51.100.4", "192.168.0.2", 5, "198.51.100.4"],
+    ["more hops than entries (reached around the proxies): the peer", "198.51.100.4", "192.168.0.2", 5, "192.168.0.2"],
+    ["an entry that is no address: the peer", "10.9.9.9, <script>", "192.168.0.2", 1, "192.168.0.2"],
+    ["IPv6", "2001:db8::7", "::1", 1, "2001:db8::7"],
     ["repeated headers count as one list", ["10.9.9.9", "198.51.100.4"], "192.168.0.2", 1, "198.51.100.4"],
   ])("%s", (_name, xff, peer, hops, expected) => {
     expect(clientAddress(xff, peer, hops)).toBe(expected);

@@ -1,6 +1,7 @@
 // What the portal's web server settles in each request before Next.js sees it: paths Next.js must not rewrite,
 // and the client's address.
 import type { IncomingMessage } from "node:http";
+import { isIP } from "node:net";
 import { CLIENT_ADDRESS_HEADER } from "../lib/api/http.ts";
 
 /**
@@ -16,8 +17,9 @@ export function keepOcspSlashes(url: string): string {
 
 /**
  * The client's address: the socket's peer, or with `trustedHops` reverse proxies in front (each appending the
- * address it saw to X-Forwarded-For), the address the outermost of them saw. Entries further left were written
- * by the client and prove nothing; with fewer entries than hops, the leftmost is the best there is.
+ * address it saw to X-Forwarded-For), the address the outermost of them saw. Entries further left were written by
+ * the client and prove nothing; with fewer entries than hops (the port reached around the proxies, or a
+ * misconfiguration), or an entry that is no IP address, only the peer is known.
  */
 export function clientAddress(
   forwardedFor: string | string[] | undefined,
@@ -31,7 +33,8 @@ export function clientAddress(
     .map((h) => h.trim())
     .filter(Boolean);
   const chain = peer ? [...hops, peer] : hops;
-  return chain[Math.max(0, chain.length - 1 - trustedHops)];
+  const at = chain.length - 1 - trustedHops;
+  return at >= 0 && isIP(chain[at]) ? chain[at] : peer;
 }
 
 /** Adjust a request for Next.js: OCSP GET paths kept intact, the client's address in CLIENT_ADDRESS_HEADER (only). */
