@@ -311,6 +311,24 @@ export function rotationDue(ca: Pick<CaRow, "kind" | "createdAt" | "notAfter">, 
   return null;
 }
 
+/**
+ * For each kind of CA, the end of the active generation of its issuer's kind: what clamps a new generation of it
+ * (rotationDue's `parentNotAfter`). The CA's own issuer may be a retired generation that ends sooner.
+ */
+export async function activeParentEnds(client: DbTx = db()): Promise<Map<CaKind, Date>> {
+  const active = await client.certificateAuthority.findMany({
+    where: { status: "ACTIVE", customerId: null },
+    select: { kind: true, notAfter: true },
+  });
+  const end = new Map(active.map((ca) => [ca.kind, ca.notAfter]));
+  const out = new Map<CaKind, Date>();
+  for (const [kind, spec] of Object.entries(CA_SPEC) as [CaKind, (typeof CA_SPEC)[CaKind]][]) {
+    const parentEnd = spec.parent ? end.get(spec.parent) : undefined;
+    if (parentEnd) out.set(kind, parentEnd);
+  }
+  return out;
+}
+
 /** The scheduled check: rotate every active CA that is due, parents before children. */
 export async function rotateDueCas(
   actor: Actor = { type: "system", id: "scheduler" },
@@ -318,12 +336,11 @@ export async function rotateDueCas(
 ): Promise<{ rotated: { id: string; subject: string; reason: string }[] }> {
   const rotated: { id: string; subject: string; reason: string }[] = [];
   for (const kind of PARENTS_FIRST) {
-    const cas = await db().certificateAuthority.findMany({
-      where: { kind, status: "ACTIVE" },
-      include: { parent: { select: { notAfter: true } } },
-    });
+    const cas = await db().certificateAuthority.findMany({ where: { kind, status: "ACTIVE" } });
+    // read after the parents' own rotations above: a new generation is clamped by the parent active now
+    const parentEnd = (await activeParentEnds()).get(kind);
     for (const ca of cas) {
-      const reason = rotationDue(ca, now, ca.parent?.notAfter);
+      const reason = rotationDue(ca, now, parentEnd);
       if (!reason) continue;
       try {
         const { active } = await rotateCa(ca.id, actor, now);

@@ -2,7 +2,7 @@ import type { CaKind } from "../../../generated/prisma/client.ts";
 import { db } from "../../db/client.ts";
 import { AppError } from "../../errors.ts";
 import { toPem } from "../../pki/der.ts";
-import { rotationDue } from "./hierarchy.ts";
+import { activeParentEnds, rotationDue } from "./hierarchy.ts";
 
 export type CaSummary = {
   id: string;
@@ -27,10 +27,8 @@ export async function listCas(opts: { customerId?: string } = {}, now = new Date
     orderBy: [{ createdAt: "asc" }],
     omit: { certDer: true },
   });
-  // each active CA's issuer's end, which decides whether a rotation would give it more life (rotationDue)
-  const parentIds = [...new Set(rows.map((ca) => ca.parentId).filter((id): id is string => id !== null))];
-  const parents = await db().certificateAuthority.findMany({ where: { id: { in: parentIds } }, select: { id: true, notAfter: true } });
-  const parentEnd = new Map(parents.map((p) => [p.id, p.notAfter]));
+  // the end of the issuer a new generation would get, which decides whether a rotation would give more life
+  const parentEnd = await activeParentEnds();
   return rows.map((ca) => ({
     id: ca.id,
     kind: ca.kind,
@@ -44,7 +42,7 @@ export async function listCas(opts: { customerId?: string } = {}, now = new Date
     notBefore: ca.notBefore.toISOString(),
     notAfter: ca.notAfter.toISOString(),
     keyAgeDays: Math.floor((now.getTime() - ca.createdAt.getTime()) / 86_400_000),
-    rotationDue: ca.status === "ACTIVE" ? rotationDue(ca, now, ca.parentId ? parentEnd.get(ca.parentId) : undefined) : null,
+    rotationDue: ca.status === "ACTIVE" ? rotationDue(ca, now, parentEnd.get(ca.kind)) : null,
   }));
 }
 
