@@ -16,17 +16,20 @@ const KEEP_MS = 2 * TLS_SESSION_SECONDS * 1000;
 // Writing the same chain again only moves seenAt: once in a while is enough to keep it within KEEP_MS.
 const REWRITE_MS = 10 * 60_000;
 const MEMO_MAX = 20_000;
+// Another process may have stored a newer chain for the leaf (a new full handshake there): the memo answers reads for
+// a minute, then the database does again.
+const MEMO_FRESH_MS = 60_000;
 const PRUNE_EVERY = 100;
 
-const memo = new Map<string, { chain: Buffer[]; storedAt: number }>();
+const memo = new Map<string, { chain: Buffer[]; storedAt: number; readAt: number }>();
 let writes = 0;
 
 const leafKey = (leafDer: Uint8Array) => createHash("sha256").update(leafDer).digest("base64url");
 
-function remember(key: string, chain: Buffer[], storedAt: number) {
+function remember(key: string, chain: Buffer[], storedAt: number, readAt: number) {
   memo.delete(key);
   if (memo.size >= MEMO_MAX) memo.delete(memo.keys().next().value as string);
-  memo.set(key, { chain, storedAt });
+  memo.set(key, { chain, storedAt, readAt });
 }
 
 const sameChain = (a: Buffer[], b: Buffer[]) => a.length === b.length && a.every((d, i) => d.equals(b[i]));
@@ -46,7 +49,7 @@ export async function rememberPresented(leafDer: Uint8Array, chain: Buffer[], no
     create: { leafSha256: key, chain: der, seenAt: now },
     update: { chain: der, seenAt: now },
   });
-  remember(key, chain, now.getTime());
+  remember(key, chain, now.getTime(), now.getTime());
   if (++writes % PRUNE_EVERY === 0) await db().presentedChain.deleteMany({ where: { seenAt: { lt: new Date(now.getTime() - KEEP_MS) } } });
 }
 
@@ -54,12 +57,12 @@ export async function rememberPresented(leafDer: Uint8Array, chain: Buffer[], no
 export async function presentedBefore(leafDer: Uint8Array, now = new Date()): Promise<Buffer[]> {
   const key = leafKey(leafDer);
   const known = memo.get(key);
-  if (known) return known.chain;
+  if (known && now.getTime() - known.readAt < MEMO_FRESH_MS) return known.chain;
   const row = await db().presentedChain.findUnique({ where: { leafSha256: key } });
   if (!row || now.getTime() - row.seenAt.getTime() > KEEP_MS) return [];
   const der = Buffer.from(row.chain);
   const chain = children(der, readTlv(der, 0)).map((t) => Buffer.from(bytesOf(der, t)));
-  remember(key, chain, row.seenAt.getTime());
+  remember(key, chain, row.seenAt.getTime(), now.getTime());
   return chain;
 }
 
