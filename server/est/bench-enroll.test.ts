@@ -29,12 +29,13 @@ describe("pss bench enroll", () => {
     expect(r.errors).toBe(0);
     expect(handshake.mode).toBe("handshake");
     expect(handshake.ops).toBeGreaterThan(0);
-    // the server finished at least every handshake the client counted (ops in flight at the window's edges
-    // may add a few)
-    expect(handshake.server_handshakes).toBeGreaterThanOrEqual(handshake.ops);
+    // the server finished every handshake the client counted, but for those in flight when the window closed: the
+    // client counts one when the server's Finished arrives, the server when the client's does, a moment later
+    // (at most one per connection, 4 here); ops in flight at the window's start may add a few the other way
+    expect(handshake.server_handshakes).toBeGreaterThanOrEqual(handshake.ops - 4);
     expect(fresh.mode).toBe("fresh");
     expect(fresh.ops).toBeGreaterThan(0);
-    expect(fresh.server_handshakes).toBeGreaterThanOrEqual(fresh.ops);
+    expect(fresh.server_handshakes).toBeGreaterThanOrEqual(fresh.ops - 4);
     for (const m of r.detail) expect(m.server_cpu_ms_per_op).toBeGreaterThan(0);
   }, 120_000);
 });
