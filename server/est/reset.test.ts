@@ -90,6 +90,31 @@ describe("reset a device id", () => {
     expect((await deviceRow(c.customer.id, "race-1")).currentSerial).toBe(certs[0].serial);
   });
 
+  it("after a reset for keyCompromise the re-enrolled device gets no certificate for its old application key", async () => {
+    const c = await newCustomer();
+    const boot = await newBootstrap(c);
+    const d = await enrolled(l, c.customer.id, boot, "app-1");
+    const appKey = generateKey();
+    expect((await est(l, "c2pa/simpleenroll", d, buildCsr({ key: appKey, deviceId: "app-1" }))).status).toBe(200);
+    await resetDevice({ deviceId: "app-1", customerId: c.customer.id, reason: "keyCompromise", actor: system });
+    const again = await enrolled(l, c.customer.id, boot, "app-1");
+    await expectRefused(est(l, "c2pa/simpleenroll", again, buildCsr({ key: appKey, deviceId: "app-1" })), 400, "csr_key_compromised");
+    expect((await est(l, "c2pa/simpleenroll", again, csr("app-1"))).status).toBe(200);
+  });
+
+  it("a reset then a decommissioning: the device is decommissioned, and a new reset brings it back", async () => {
+    const c = await newCustomer();
+    const boot = await newBootstrap(c);
+    await enrolled(l, c.customer.id, boot, "rd-1");
+    const { id } = await deviceRow(c.customer.id, "rd-1");
+    await resetDevice({ deviceRef: id, customerId: c.customer.id, reason: "superseded", actor: system });
+    await decommissionDevice({ deviceRef: id, customerId: c.customer.id, reason: "cessationOfOperation", actor: system });
+    expect(await deviceRow(c.customer.id, "rd-1")).toMatchObject({ status: "DECOMMISSIONED", resetAt: null });
+    await expectRefused(est(l, "simpleenroll", boot, csr("rd-1")), 409, "device_exists");
+    await resetDevice({ deviceRef: id, customerId: c.customer.id, reason: "superseded", actor: system });
+    await enrolled(l, c.customer.id, boot, "rd-1");
+  });
+
   it("a decommissioned device is recommissioned by a reset", async () => {
     const c = await newCustomer();
     const boot = await newBootstrap(c);

@@ -248,10 +248,17 @@ export async function store(tx: Tx, req: IssueRequest, prepared: Prepared): Prom
   const certId = randomUUID();
   if (cert.deviceId && req.customerId) {
     const key = { customerId_deviceId: { customerId: req.customerId, deviceId: cert.deviceId } };
-    // under a share lock: a decommissioning (which updates the device row first) is seen here, or waits
-    const [existing] = await tx.$queryRaw<{ status: string; reset: boolean }[]>`
-      SELECT status::text AS status, "resetAt" IS NOT NULL AS reset FROM "Device"
-      WHERE "customerId" = ${req.customerId}::uuid AND "deviceId" = ${cert.deviceId} FOR SHARE`;
+    // under a lock: a decommissioning (which updates the device row first) is seen here, or waits. A first
+    // enrollment (create) may re-enroll a reset device and then update its row: it locks the row for update,
+    // so two of them queue instead of deadlocking on a share lock each
+    const [existing] =
+      req.device === "create"
+        ? await tx.$queryRaw<{ status: string; reset: boolean }[]>`
+          SELECT status::text AS status, "resetAt" IS NOT NULL AS reset FROM "Device"
+          WHERE "customerId" = ${req.customerId}::uuid AND "deviceId" = ${cert.deviceId} FOR UPDATE`
+        : await tx.$queryRaw<{ status: string; reset: boolean }[]>`
+          SELECT status::text AS status, "resetAt" IS NOT NULL AS reset FROM "Device"
+          WHERE "customerId" = ${req.customerId}::uuid AND "deviceId" = ${cert.deviceId} FOR SHARE`;
     // a device id an admin reset enrolls once more (SPEC §5), as the same device
     const reenroll = req.device === "create" && existing?.reset === true;
     if (existing && req.device === "create" && !reenroll) throw deviceExists(cert.deviceId);

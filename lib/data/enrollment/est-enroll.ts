@@ -53,17 +53,21 @@ async function requireNewKey(csr: ParsedCsr, identity: DeviceIdentity) {
 /**
  * An application certificate's key is the device's own: not its Client TLS key, not a bootstrapping key (shared by
  * a whole production line), not a key certified for another device — or whoever holds that key could sign as
- * this device. Renewing with the key of one of its own application certificates is fine (RFC 7030 §4.2.2).
+ * this device. Renewing with the key of one of its own application certificates is fine (RFC 7030 §4.2.2), unless
+ * that certificate was revoked as compromised.
  */
 async function requireOwnApplicationKey(csr: ParsedCsr, identity: DeviceIdentity, deviceRef: string) {
   if (csr.spkiSha256 === identity.spkiSha256)
     throw new AppError("csr_key_reused", "an application certificate needs a key of its own, not the Client TLS key", 400);
   const holders = await db().certificate.findMany({
     where: { spkiSha256: csr.spkiSha256 },
-    select: { deviceRef: true, kind: true },
+    select: { deviceRef: true, kind: true, revocationReason: true },
     take: 10,
   });
   if (holders.some((h) => h.deviceRef !== deviceRef || h.kind !== "APPLICATION")) throw keyCertified();
+  // a key whose certificate was revoked as compromised (a suspected clone's reset, say) is never certified again
+  if (holders.some((h) => h.revocationReason === "keyCompromise" || h.revocationReason === "cACompromise"))
+    throw new AppError("csr_key_compromised", "this key's certificate was revoked as compromised: use a new key", 400);
 }
 
 /**

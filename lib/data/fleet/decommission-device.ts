@@ -51,7 +51,8 @@ export async function decommissionDevice(input: DeviceInput) {
   const { issuers, revoked } = await db().$transaction(async (tx) => {
     const u = await tx.device.updateMany({
       where: { id: device.id, status: "ACTIVE" },
-      data: { status: "DECOMMISSIONED", decommissionedAt: now },
+      // a pending reset ends with the device: a decommissioned device enrolls no more until reset again
+      data: { status: "DECOMMISSIONED", decommissionedAt: now, resetAt: null },
     });
     if (u.count === 0) throw already();
     const held = await revokeHeld(tx, device.id, input.reason, now);
