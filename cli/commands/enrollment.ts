@@ -125,17 +125,23 @@ export const deviceOverdue: Command = {
 export const deviceReset: Command = {
   name: "device reset",
   summary:
-    "reset a device id: revoke every certificate it holds; its next simpleenroll re-enrolls it, once (a lost enrollment answer, a re-flashed or cloned device)",
-  usage: "pss device reset --customer C --device-id D [--reason superseded|keyCompromise|…] [--json]",
+    "reset a device id: revoke every certificate it holds; its next simpleenroll with the bootstrapping certificate that enrolled it (or --bootstrap) re-enrolls it, once",
+  usage: "pss device reset --customer C --device-id D [--reason superseded|keyCompromise|…] [--bootstrap SERIAL] [--json]",
   needsDb: true,
   async run({ args }) {
-    const { values } = flags(args, { customer: { type: "string" }, "device-id": { type: "string" }, reason: { type: "string" } });
+    const { values } = flags(args, {
+      customer: { type: "string" },
+      "device-id": { type: "string" },
+      reason: { type: "string" },
+      bootstrap: { type: "string" },
+    });
     const reason = revocationReasonSchema.safeParse(values.reason ?? "superseded");
     if (!reason.success) throw new AppError("invalid_reason", `--reason must be one of ${revocationReasonSchema.options.join(", ")}`, 400);
     return resetDevice({
       customerId: await customerId(values.customer),
       deviceId: required(values["device-id"], "device-id"),
       reason: reason.data,
+      ...(values.bootstrap ? { bootstrapSerial: values.bootstrap } : {}),
       actor: cli,
     });
   },

@@ -3,7 +3,7 @@
 import { useActionState } from "react";
 import { decommissionDeviceAction, resetDeviceAction } from "@/app/(portal)/devices/actions.ts";
 import { Button } from "@/components/ui/button.tsx";
-import { SelectField } from "@/components/ui/field.tsx";
+import { Field, SelectField } from "@/components/ui/field.tsx";
 import { FormMessage } from "@/components/ui/form-message.tsx";
 import type { ActionState } from "@/lib/actions/action-state.ts";
 
@@ -17,8 +17,16 @@ const KINDS = {
     pending: "Decommissioning…",
     reason: "cessationOfOperation",
     variant: "danger",
+    credential: false,
   },
-  reset: { action: resetDeviceAction, label: "Reset device id", pending: "Resetting…", reason: "superseded", variant: "secondary" },
+  reset: {
+    action: resetDeviceAction,
+    label: "Reset device id",
+    pending: "Resetting…",
+    reason: "superseded",
+    variant: "secondary",
+    credential: true,
+  },
 } as const;
 
 /**
@@ -45,6 +53,14 @@ export function DeviceLifecycleForm({
     <form action={action} className="max-w-sm space-y-3" aria-label={k.label}>
       <input type="hidden" name="deviceRef" value={deviceRef} />
       <SelectField label="Reason" name="reason" defaultValue={k.reason} options={reasons} error={errors.reason?.[0]} />
+      {k.credential && (
+        <Field
+          label="Re-enroll with bootstrapping certificate (serial, optional)"
+          name="bootstrapSerial"
+          hint="Empty: the one that enrolled the device."
+          error={errors.bootstrapSerial?.[0]}
+        />
+      )}
       <FormMessage
         tone={state.status === "ok" ? "success" : "error"}
         message={state.status === "error" ? state.message : state.status === "ok" ? (state.message ?? null) : null}

@@ -243,6 +243,11 @@ export const resetDeviceRequestSchema = z
     reason: revocationReasonSchema
       .default("superseded")
       .describe("recorded on every certificate the device held (keyCompromise for a suspected clone)"),
+    bootstrapSerial: z
+      .string()
+      .regex(/^(0x)?[0-9A-Fa-f:]{1,80}$/, "not a certificate serial")
+      .optional()
+      .describe("the bootstrapping certificate the device re-enrolls with; default: the one that enrolled it"),
   })
   .meta({ id: "ResetDeviceRequest" });
 

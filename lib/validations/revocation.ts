@@ -23,4 +23,10 @@ export const decommissionDeviceSchema = z.object({
 export const resetDeviceSchema = z.object({
   deviceRef: z.uuid("not a device"),
   reason: portalReasonSchema.default("superseded"),
+  /** the bootstrapping certificate the device re-enrolls with; empty: the one that enrolled it */
+  bootstrapSerial: z
+    .string()
+    .trim()
+    .refine((v) => v === "" || /^(0x)?[0-9A-Fa-f:]{1,80}$/.test(v), "not a certificate serial")
+    .optional(),
 });

@@ -3,8 +3,9 @@
 // over real mutual TLS, through the group commit (no policy) and through the policy transaction (budget, secret).
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { getToken, startApiServer } from "../../lib/api/testing/api-server.ts";
-import { addDeviceSecret, setEnrollmentPolicy } from "../../lib/data/enrollment/manage-policy.ts";
+import { addDeviceSecret, releaseBootstrap, setEnrollmentPolicy } from "../../lib/data/enrollment/manage-policy.ts";
 import { decommissionDevice, resetDevice } from "../../lib/data/fleet/decommission-device.ts";
+import { revokeCertificate } from "../../lib/data/revocation/revoke-certificate.ts";
 import { createUser } from "../../lib/data/users/create-user.ts";
 import { db } from "../../lib/db/client.ts";
 import { buildCsr, generateKey } from "../../lib/device-sdk/index.ts";
@@ -76,6 +77,40 @@ describe("reset a device id", () => {
       where: { action: "device.reset", target: "device:lost-1", customerId: c.customer.id },
     });
     expect(audit.details).toMatchObject({ reason: "superseded", certificatesRevoked: 1, wasDecommissioned: false });
+  });
+
+  it("a reset device re-enrolls with the credential that enrolled it, or the one the admin names, never another", async () => {
+    const c = await newCustomer();
+    const lineA = await newBootstrap(c);
+    const lineB = await newBootstrap(c);
+    await enrolled(l, c.customer.id, lineA, "cl-1");
+    await resetDevice({ deviceId: "cl-1", customerId: c.customer.id, reason: "keyCompromise", actor: system });
+    // a clone with another production line's key cannot claim the id
+    await expectRefused(est(l, "simpleenroll", lineB, csr("cl-1")), 403, "reset_credential_mismatch");
+    await enrolled(l, c.customer.id, lineA, "cl-1");
+
+    // line A's key leaked and was revoked: the admin names line B, whose budget counts the device as a new one
+    await enrolled(l, c.customer.id, lineB, "cl-2");
+    await setEnrollmentPolicy({ customerId: c.customer.id, bootstrapSerial: lineB.serial, maxEnrollments: 1 }, system);
+    await resetDevice({ deviceId: "cl-1", customerId: c.customer.id, reason: "superseded", bootstrapSerial: lineB.serial, actor: system });
+    await expectRefused(est(l, "simpleenroll", lineA, csr("cl-1")), 403, "reset_credential_mismatch");
+    expect((await est(l, "simpleenroll", lineB, csr("cl-1"))).code).toBe("enrollment_budget_exceeded");
+    await releaseBootstrap(c.customer.id, lineB.serial, system);
+    await setEnrollmentPolicy({ customerId: c.customer.id, bootstrapSerial: lineB.serial, maxEnrollments: 2 }, system);
+    await enrolled(l, c.customer.id, lineB, "cl-1");
+    expect((await deviceRow(c.customer.id, "cl-1")).enrolledById).toBe(lineB.id);
+
+    // a named credential must be the customer's, usable
+    const other = await newCustomer();
+    const foreign = await newBootstrap(other);
+    await expect(
+      resetDevice({ deviceId: "cl-2", customerId: c.customer.id, reason: "superseded", bootstrapSerial: foreign.serial, actor: system }),
+    ).rejects.toMatchObject({ code: "certificate_not_found", status: 404 });
+    await revokeCertificate({ serial: lineA.serial, reason: "keyCompromise", customerId: c.customer.id, actor: system });
+    await expect(
+      resetDevice({ deviceId: "cl-2", customerId: c.customer.id, reason: "superseded", bootstrapSerial: lineA.serial, actor: system }),
+    ).rejects.toMatchObject({ code: "bootstrap_unusable", status: 409 });
+    expect((await deviceRow(c.customer.id, "cl-2")).resetAt).toBeNull();
   });
 
   it("two enrollments of a reset id at once: one re-enrolls it, the other is refused", async () => {

@@ -1,10 +1,12 @@
 "use server";
 
 import { revalidatePath } from "next/cache";
+import type { z } from "zod";
 import { type ActionState, failed, formValues, invalid } from "@/lib/actions/action-state.ts";
 import { requireRole } from "@/lib/auth/session.ts";
 import { tenantOf } from "@/lib/auth/tenant.ts";
 import { decommissionDevice, resetDevice } from "@/lib/data/fleet/decommission-device.ts";
+import type { RevocationReason } from "@/lib/pki/crl.ts";
 import { decommissionDeviceSchema, resetDeviceSchema } from "@/lib/validations/revocation.ts";
 
 type Outcome = ActionState<{ certificatesRevoked: number }>;
@@ -15,8 +17,8 @@ type Outcome = ActionState<{ certificatesRevoked: number }>;
  */
 async function deviceAction(
   form: FormData,
-  schema: typeof decommissionDeviceSchema | typeof resetDeviceSchema,
-  run: typeof decommissionDevice,
+  schema: z.ZodType<{ deviceRef: string; reason: RevocationReason; bootstrapSerial?: string }>,
+  run: typeof resetDevice,
   done: (revoked: number) => string,
   action: string,
 ): Promise<Outcome> {
@@ -24,9 +26,11 @@ async function deviceAction(
   try {
     const parsed = schema.safeParse(formValues(form));
     if (!parsed.success) return invalid(parsed.error);
+    const named = parsed.data.bootstrapSerial;
     const r = await run({
       deviceRef: parsed.data.deviceRef,
       reason: parsed.data.reason,
+      ...(named ? { bootstrapSerial: named } : {}),
       customerId: tenantOf(user),
       actor: { type: "user", id: user.id, customerId: user.customerId },
     });

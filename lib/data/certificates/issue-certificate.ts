@@ -253,22 +253,23 @@ export async function store(tx: Tx, req: IssueRequest, prepared: Prepared): Prom
     // so two of them queue instead of deadlocking on a share lock each
     const [existing] =
       req.device === "create"
-        ? await tx.$queryRaw<{ status: string; reset: boolean }[]>`
-          SELECT status::text AS status, "resetAt" IS NOT NULL AS reset FROM "Device"
+        ? await tx.$queryRaw<DeviceState[]>`
+          SELECT status::text AS status, "resetAt" IS NOT NULL AS reset, "resetFor"::text AS "resetFor" FROM "Device"
           WHERE "customerId" = ${req.customerId}::uuid AND "deviceId" = ${cert.deviceId} FOR UPDATE`
-        : await tx.$queryRaw<{ status: string; reset: boolean }[]>`
-          SELECT status::text AS status, "resetAt" IS NOT NULL AS reset FROM "Device"
+        : await tx.$queryRaw<DeviceState[]>`
+          SELECT status::text AS status, "resetAt" IS NOT NULL AS reset, "resetFor"::text AS "resetFor" FROM "Device"
           WHERE "customerId" = ${req.customerId}::uuid AND "deviceId" = ${cert.deviceId} FOR SHARE`;
-    // a device id an admin reset enrolls once more (SPEC §5), as the same device
+    // a device id an admin reset enrolls once more (SPEC §5), as the same device, with the credential the reset names
     const reenroll = req.device === "create" && existing?.reset === true;
     if (existing && req.device === "create" && !reenroll) throw deviceExists(cert.deviceId);
+    if (reenroll && existing?.resetFor !== (req.enrolledById ?? null)) throw resetCredentialMismatch();
     if (existing && existing.status !== "ACTIVE") throw deviceDecommissioned();
     const device = existing
       ? await tx.device.update({
           where: key,
           data: {
             ...(req.profile === "client-tls" ? { lastRotatedAt: new Date(), ...currentCertFields(req, cert, certId) } : {}),
-            ...(reenroll ? { enrolledById: req.enrolledById ?? null, enrolledAt: new Date(), resetAt: null } : {}),
+            ...(reenroll ? { enrolledById: req.enrolledById ?? null, enrolledAt: new Date(), resetAt: null, resetFor: null } : {}),
           },
           select: { id: true },
         })
@@ -288,6 +289,15 @@ export async function store(tx: Tx, req: IssueRequest, prepared: Prepared): Prom
   await tx.auditEvent.create({ data: rows.auditEvent });
   return { ...cert, id: rows.certificate.id, issuerId: issuer.ca.id, chainPem };
 }
+
+type DeviceState = { status: string; reset: boolean; resetFor: string | null };
+
+export const resetCredentialMismatch = () =>
+  new AppError(
+    "reset_credential_mismatch",
+    "this device id was reset for re-enrollment with another bootstrapping certificate (or its enrollment group)",
+    403,
+  );
 
 export const deviceExists = (deviceId: string) => new AppError("device_exists", `device ${deviceId} has already enrolled`, 409);
 

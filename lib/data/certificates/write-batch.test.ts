@@ -1,6 +1,6 @@
 // The group-commit writer's statement (issue_batch): a batch is stored by one statement, and every row is
 // decided as if the batch's issuances ran one after another. Runs on PGlite and PostgreSQL.
-import { generateKeyPairSync, type KeyObject } from "node:crypto";
+import { generateKeyPairSync, type KeyObject, randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { dbLabel, testDb, unique } from "../../../tests/db.ts";
 import { createCsr } from "../../pki/csr.ts";
@@ -120,5 +120,23 @@ describe(`issuance batch writer (${dbLabel()})`, () => {
     const settled = await storeBatch(requests.map((req, i) => ({ req, prepared: prepared[i] })));
     expect(settled.map(outcome)).toEqual(["ok", "cert_revoked", "cert_revoked", "device_decommissioned"]);
     expect(await db.certificate.count({ where: { serial: { in: prepared.slice(1).map((p) => p.cert.serialHex) } } })).toBe(0);
+  });
+  it("a reset device: one create row from the credential the reset names re-enrolls it; another credential is refused", async () => {
+    const a = await onboard();
+    const dev = unique("reset");
+    await issueAndStore(a.request(dev, newKey(), { device: "create" }));
+    const named = randomUUID();
+    await db.device.updateMany({ where: { customerId: a.customer.id, deviceId: dev }, data: { resetAt: new Date(), resetFor: named } });
+    const requests = [
+      a.request(dev, newKey(), { device: "create" }), // no credential (an enrollment group's, say)
+      a.request(dev, newKey(), { device: "create", enrolledById: randomUUID() }), // another credential
+      a.request(dev, newKey(), { device: "create", enrolledById: named }),
+      a.request(dev, newKey(), { device: "create", enrolledById: named }), // once only
+    ];
+    const prepared = await Promise.all(requests.map((r) => prepare(r)));
+    const settled = await storeBatch(requests.map((req, i) => ({ req, prepared: prepared[i] })));
+    expect(settled.map(outcome)).toEqual(["reset_credential_mismatch", "reset_credential_mismatch", "ok", "device_exists"]);
+    const device = await db.device.findUniqueOrThrow({ where: { customerId_deviceId: { customerId: a.customer.id, deviceId: dev } } });
+    expect(device).toMatchObject({ resetAt: null, resetFor: null, enrolledById: named, currentSerial: prepared[2].cert.serialHex });
   });
 });

@@ -17,6 +17,7 @@ import {
   issuerChanged,
   keyCertified,
   type Prepared,
+  resetCredentialMismatch,
   store,
 } from "./issue-certificate.ts";
 
@@ -95,6 +96,8 @@ function refusal(outcome: string, p: Issuance): AppError {
       return authRevoked();
     case "device_decommissioned":
       return deviceDecommissioned();
+    case "reset_credential_mismatch":
+      return resetCredentialMismatch();
     default:
       return new AppError("internal", `issue_batch answered ${outcome}`, 500);
   }

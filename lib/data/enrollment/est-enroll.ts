@@ -12,7 +12,13 @@ import { type ParsedCsr, parseCsr, requireDeviceId } from "../../pki/csr.ts";
 import { getLeafProfile, type LeafProfileId } from "../../pki/profiles.ts";
 import { hitRateLimitShedding } from "../api/rate-limit.ts";
 import { APPLICATION_PROFILES } from "../ca/hierarchy.ts";
-import { type IssuedRecord, type IssueRequest, issueBatched, keyCertified } from "../certificates/issue-certificate.ts";
+import {
+  type IssuedRecord,
+  type IssueRequest,
+  issueBatched,
+  keyCertified,
+  resetCredentialMismatch,
+} from "../certificates/issue-certificate.ts";
 import { type DeviceIdentity, deviceActor } from "../devices/authorize.ts";
 import { DetailedRefusal, issueInTransaction } from "./issue.ts";
 import {
@@ -86,6 +92,10 @@ type EnrollmentFacts = {
   deviceExists: boolean;
   /** the device id exists and an admin reset it: this enrollment re-enrolls it */
   deviceReset: boolean;
+  /** the bootstrapping certificate a reset device may re-enroll with (null: its enrollment group) */
+  resetFor: string | null;
+  /** the bootstrapping certificate that enrolled the existing device */
+  enrolledBy: string | null;
   keyUsed: boolean;
   secret: { secretHash: string; usedAt: Date | null } | null;
 };
@@ -106,6 +116,8 @@ const readFacts = batchedRead(async (keys: string[]) => {
     policies: unknown;
     deviceExists: boolean;
     deviceReset: boolean;
+    resetFor: string | null;
+    enrolledBy: string | null;
     keyUsed: boolean;
     secret: unknown;
   }>("SELECT * FROM enrollment_facts($1::uuid[], $2::uuid[], $3::text[], $4::text[])", [
@@ -122,6 +134,8 @@ const readFacts = batchedRead(async (keys: string[]) => {
       policies: json<JsonPolicy[]>(r.policies).map((p) => ({ ...p, enrollUntil: p.enrollUntil === null ? null : new Date(p.enrollUntil) })),
       deviceExists: r.deviceExists,
       deviceReset: r.deviceReset,
+      resetFor: r.resetFor,
+      enrolledBy: r.enrolledBy,
       keyUsed: r.keyUsed,
       secret: secret && { secretHash: secret.secretHash, usedAt: secret.usedAt === null ? null : new Date(secret.usedAt) },
     });
@@ -165,6 +179,7 @@ export function simpleEnroll({ identity, csr: input, now = new Date() }: EnrollI
     const policy = policyFromRows(facts.policies);
     checkDeviceLists(policy, deviceId);
     if (facts.deviceExists) throw new AppError("device_exists", `device ${deviceId} has already enrolled: rotate with simplereenroll`, 409);
+    if (facts.deviceReset && facts.resetFor !== bootstrapCertId) throw resetCredentialMismatch();
     if (csr.spkiSha256 === identity.spkiSha256)
       throw new AppError("csr_key_reused", "the request must carry a new key, not the authenticating certificate's key", 400);
     if (facts.keyUsed) throw keyCertified();
@@ -187,7 +202,8 @@ export function simpleEnroll({ identity, csr: input, now = new Date() }: EnrollI
     if (!budgeted && !useSecret) return await issueBatched(req);
     try {
       // refused before signing when the budget is already spent
-      const at = { now, reenroll: facts.deviceReset };
+      // a re-enrollment by the credential that enrolled the device is no new device for its budget; by another, it is
+      const at = { now, reenroll: facts.deviceReset && facts.enrolledBy === bootstrapCertId };
       if (budgeted) await checkBudget(policy, credential, at);
       return await issueInTransaction(req, {
         before: async (tx) => {

@@ -2,6 +2,7 @@ import "server-only";
 import { db, type Tx } from "../../db/client.ts";
 import { AppError } from "../../errors.ts";
 import type { RevocationReason } from "../../pki/crl.ts";
+import { normalizeSerial } from "../../pki/serial.ts";
 import { type Actor, audit } from "../audit/record.ts";
 import { publishCrl } from "../revocation/crl.ts";
 import { markCurrentRevoked } from "./current-certificate.ts";
@@ -10,7 +11,7 @@ import { markCurrentRevoked } from "./current-certificate.ts";
 type DeviceKey = { deviceRef: string } | { deviceId: string };
 type DeviceInput = DeviceKey & { customerId: string | null; reason: RevocationReason; actor: Actor };
 
-const DEVICE = { id: true, deviceId: true, customerId: true, status: true, resetAt: true } as const;
+const DEVICE = { id: true, deviceId: true, customerId: true, status: true, resetAt: true, enrolledById: true } as const;
 
 /** The device, in the caller's customer (another customer's device is a 404), or in any for staff. */
 async function findDevice(input: DeviceInput) {
@@ -52,7 +53,7 @@ export async function decommissionDevice(input: DeviceInput) {
     const u = await tx.device.updateMany({
       where: { id: device.id, status: "ACTIVE" },
       // a pending reset ends with the device: a decommissioned device enrolls no more until reset again
-      data: { status: "DECOMMISSIONED", decommissionedAt: now, resetAt: null },
+      data: { status: "DECOMMISSIONED", decommissionedAt: now, resetAt: null, resetFor: null },
     });
     if (u.count === 0) throw already();
     const held = await revokeHeld(tx, device.id, input.reason, now);
@@ -69,21 +70,46 @@ export async function decommissionDevice(input: DeviceInput) {
 }
 
 /**
+ * The bootstrapping certificate the admin names for a reset device's re-enrollment: the customer's, neither revoked,
+ * quarantined nor expired (another customer's answers like an unknown one).
+ */
+async function namedCredential(customerId: string, serial: string, now: Date): Promise<string> {
+  let normalized: string;
+  try {
+    normalized = normalizeSerial(serial);
+  } catch {
+    throw new AppError("serial_invalid", "bootstrapSerial: not a certificate serial", 400);
+  }
+  const cert = await db().certificate.findUnique({
+    where: { serial: normalized },
+    select: { id: true, customerId: true, kind: true, revokedAt: true, quarantinedAt: true, notAfter: true },
+  });
+  if (!cert || cert.customerId !== customerId || cert.kind !== "BOOTSTRAP")
+    throw new AppError("certificate_not_found", "No such bootstrapping certificate.", 404);
+  if (cert.revokedAt || cert.quarantinedAt || cert.notAfter <= now)
+    throw new AppError("bootstrap_unusable", "This bootstrapping certificate is revoked, quarantined or expired.", 409);
+  return cert.id;
+}
+
+/**
  * Reset a device id (SPEC §5: an id that has held a certificate answers simpleenroll with 409 "until an admin
  * resets it"): for a device that lost the answer to its first enrollment, was re-flashed, or is suspected cloned.
- * Every certificate it holds is revoked (the clone's too) and its next simpleenroll, with any valid bootstrapping
- * credential of the customer, re-enrolls the same device, once (Device.resetAt). A decommissioned device is
+ * Every certificate it holds is revoked (the clone's too) and its next simpleenroll re-enrolls the same device, once
+ * (Device.resetAt) — with the bootstrapping certificate that enrolled it (its enrollment group, for a maker's device),
+ * or the one the admin names (`bootstrapSerial`: the original was revoked, say), never any other credential of the
+ * customer: a clone holding another production line's key cannot claim the id. A decommissioned device is
  * recommissioned this way. One transaction with its audit event; the issuers' CRLs are reissued right after.
  */
-export async function resetDevice(input: DeviceInput) {
+export async function resetDevice(input: DeviceInput & { bootstrapSerial?: string }) {
   const device = await findDevice(input);
   const already = () => new AppError("already_reset", "This device id is already reset: its next enrollment re-enrolls it.", 409);
   if (device.resetAt) throw already();
   const now = new Date();
+  const resetFor = input.bootstrapSerial ? await namedCredential(device.customerId, input.bootstrapSerial, now) : device.enrolledById;
   const { issuers, revoked } = await db().$transaction(async (tx) => {
     const u = await tx.device.updateMany({
       where: { id: device.id, resetAt: null },
-      data: { resetAt: now, status: "ACTIVE", decommissionedAt: null },
+      data: { resetAt: now, resetFor, status: "ACTIVE", decommissionedAt: null },
     });
     if (u.count === 0) throw already();
     const held = await revokeHeld(tx, device.id, input.reason, now);
@@ -91,7 +117,12 @@ export async function resetDevice(input: DeviceInput) {
       action: "device.reset",
       customerId: device.customerId,
       target: `device:${device.deviceId}`,
-      details: { reason: input.reason, certificatesRevoked: held.revoked, wasDecommissioned: device.status === "DECOMMISSIONED" },
+      details: {
+        reason: input.reason,
+        certificatesRevoked: held.revoked,
+        wasDecommissioned: device.status === "DECOMMISSIONED",
+        reenrollWith: resetFor ? `bootstrap:${resetFor}` : "enrollment group",
+      },
     });
     return held;
   });
