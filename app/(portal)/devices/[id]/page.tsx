@@ -70,8 +70,8 @@ export default async function DevicePage({ params }: { params: Promise<{ id: str
           </h2>
           <p className="mb-3 text-sm text-slate-600 dark:text-slate-400">
             For a device that lost the answer to its enrollment, was re-flashed, or may be cloned: revokes every certificate this device
-            holds, and lets its next enrollment with a bootstrapping certificate re-enroll it, once. A device that needs a one-time
-            enrollment secret needs a new one.
+            holds, and lets its next enrollment re-enroll it, once, with the bootstrapping certificate that enrolled it or the one named
+            here. A device that needs a one-time enrollment secret needs a new one.
           </p>
           <DeviceLifecycleForm
             kind="reset"
