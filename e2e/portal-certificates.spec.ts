@@ -48,6 +48,15 @@ test("a customer admin resets a device id: its certificates are revoked and it a
   await page.goto(`/devices?q=rst-cam-1`);
   await page.getByTestId("fleet-row").getByRole("link", { name: "rst-cam-1" }).click();
   const form = page.getByRole("form", { name: "Reset device id" });
+  // a named credential must be a serial, and the customer's own bootstrapping certificate
+  const credential = form.getByLabel(/Re-enroll with bootstrapping certificate/);
+  await credential.fill("not-a-serial");
+  await form.getByRole("button", { name: "Reset device id" }).click();
+  await expect(form.getByText("not a certificate serial")).toBeVisible();
+  await credential.fill("0123abcd");
+  await form.getByRole("button", { name: "Reset device id" }).click();
+  await expect(form.getByText("No such bootstrapping certificate.")).toBeVisible();
+  await credential.fill("");
   await form.getByLabel("Reason").selectOption("keyCompromise");
   await form.getByRole("button", { name: "Reset device id" }).click();
   await expect(page.getByText(/Device id reset: 1 certificates revoked; its next enrollment re-enrolls it/)).toBeVisible();
