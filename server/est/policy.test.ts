@@ -18,11 +18,10 @@ import {
   showEnrollmentPolicies,
 } from "../../lib/data/enrollment/manage-policy.ts";
 import { db } from "../../lib/db/client.ts";
-import { buildCsr, generateKey } from "../../lib/device-sdk/index.ts";
 import { sequence } from "../../lib/pki/der.ts";
 import { EKU, issueCa, issueLeaf, type TestCert } from "../../lib/pki/testing/ca-fixture.ts";
 import { testDb } from "../../tests/db.ts";
-import { est, footprint, type Listener, newBootstrap, newCustomer, startListener, system } from "./testing.ts";
+import { deviceCsr, est, expectRefused, type Listener, newBootstrap, newCustomer, startListener, system } from "./testing.ts";
 
 testDb();
 let l: Listener;
@@ -31,28 +30,18 @@ beforeAll(async () => {
 });
 afterAll(() => l.close());
 
-const csr = (deviceId: string, challengePassword?: string) =>
-  buildCsr({ key: generateKey(), deviceId, ...(challengePassword ? { challengePassword } : {}) });
-
-async function expectRefused(p: Promise<{ status: number; code?: string }>, status: number, code: string) {
-  const before = await footprint();
-  const r = await p;
-  expect({ status: r.status, code: r.code }).toEqual({ status, code });
-  expect(await footprint()).toEqual(before);
-}
-
 describe("allow-list and deny-list", () => {
   it("customer-wide and per bootstrapping certificate lists both apply", async () => {
     const c = await newCustomer();
     const boot = await newBootstrap(c);
     await setEnrollmentPolicy({ customerId: c.customer.id, allowDeviceIds: ["a-1", "a-2", "a-3"], denyDeviceIds: ["a-3"] }, system);
     await setEnrollmentPolicy({ customerId: c.customer.id, bootstrapSerial: boot.serial, allowDeviceIds: ["a-1", "a-3"] }, system);
-    await expectRefused(est(l, "simpleenroll", boot, csr("zz-9")), 403, "device_not_allowed");
-    await expectRefused(est(l, "simpleenroll", boot, csr("a-2")), 403, "device_not_allowed"); // not on the certificate's list
-    await expectRefused(est(l, "simpleenroll", boot, csr("a-3")), 403, "device_denied");
-    expect((await est(l, "simpleenroll", boot, csr("a-1"))).status).toBe(200);
+    await expectRefused(est(l, "simpleenroll", boot, deviceCsr("zz-9")), 403, "device_not_allowed");
+    await expectRefused(est(l, "simpleenroll", boot, deviceCsr("a-2")), 403, "device_not_allowed"); // not on the certificate's list
+    await expectRefused(est(l, "simpleenroll", boot, deviceCsr("a-3")), 403, "device_denied");
+    expect((await est(l, "simpleenroll", boot, deviceCsr("a-1"))).status).toBe(200);
     // one-time use: the same id again (even with a new key) is a conflict; re-enrollment is simplereenroll
-    await expectRefused(est(l, "simpleenroll", boot, csr("a-1")), 409, "device_exists");
+    await expectRefused(est(l, "simpleenroll", boot, deviceCsr("a-1")), 409, "device_exists");
     const shown = await showEnrollmentPolicies(c.customer.id);
     expect(shown.policies.map((p) => p.scope)).toEqual(["customer", `bootstrap:${boot.serial}`]);
   });
@@ -64,17 +53,17 @@ describe("one-time device secret (CSR challengePassword)", () => {
     const boot = await newBootstrap(c);
     await setEnrollmentPolicy({ customerId: c.customer.id, requireDeviceSecret: true }, system);
     const { secret } = await addDeviceSecret({ customerId: c.customer.id, deviceId: "s-1" }, system);
-    await expectRefused(est(l, "simpleenroll", boot, csr("s-2", secret)), 403, "device_secret_required"); // none registered
-    await expectRefused(est(l, "simpleenroll", boot, csr("s-1")), 403, "device_secret_required");
-    await expectRefused(est(l, "simpleenroll", boot, csr("s-1", "wrong-secret-123456")), 403, "device_secret_invalid");
-    expect((await est(l, "simpleenroll", boot, csr("s-1", secret))).status).toBe(200);
+    await expectRefused(est(l, "simpleenroll", boot, deviceCsr("s-2", secret)), 403, "device_secret_required"); // none registered
+    await expectRefused(est(l, "simpleenroll", boot, deviceCsr("s-1")), 403, "device_secret_required");
+    await expectRefused(est(l, "simpleenroll", boot, deviceCsr("s-1", "wrong-secret-123456")), 403, "device_secret_invalid");
+    expect((await est(l, "simpleenroll", boot, deviceCsr("s-1", secret))).status).toBe(200);
     const row = await db().deviceSecret.findUniqueOrThrow({
       where: { customerId_deviceId: { customerId: c.customer.id, deviceId: "s-1" } },
     });
     expect(row.usedAt).not.toBeNull();
     expect(row.secretHash).not.toContain(secret);
     // a replay of the same enrollment: the device exists
-    await expectRefused(est(l, "simpleenroll", boot, csr("s-1", secret)), 409, "device_exists");
+    await expectRefused(est(l, "simpleenroll", boot, deviceCsr("s-1", secret)), 409, "device_exists");
   });
 
   it("stored salted (scrypt); a row of the older unsalted SHA-256 form still verifies", async () => {
@@ -86,14 +75,14 @@ describe("one-time device secret (CSR challengePassword)", () => {
     const rows = await db().deviceSecret.findMany({ where: { customerId: c.customer.id }, orderBy: { deviceId: "asc" } });
     expect(rows.map((r) => r.secretHash.split("$").slice(0, 4).join("$"))).toEqual(["scrypt$16384$8$1", "scrypt$16384$8$1"]);
     expect(rows[0].secretHash).not.toBe(rows[1].secretHash); // a salt per secret
-    await expectRefused(est(l, "simpleenroll", boot, csr("h-1", `${chosen}!`)), 403, "device_secret_invalid");
-    expect((await est(l, "simpleenroll", boot, csr("h-1", chosen))).status).toBe(200);
+    await expectRefused(est(l, "simpleenroll", boot, deviceCsr("h-1", `${chosen}!`)), 403, "device_secret_invalid");
+    expect((await est(l, "simpleenroll", boot, deviceCsr("h-1", chosen))).status).toBe(200);
     const legacy = "legacy-secret-0123456789";
     await db().deviceSecret.create({
       data: { customerId: c.customer.id, deviceId: "h-3", secretHash: createHash("sha256").update(legacy).digest("hex") },
     });
-    await expectRefused(est(l, "simpleenroll", boot, csr("h-3", `${legacy}x`)), 403, "device_secret_invalid");
-    expect((await est(l, "simpleenroll", boot, csr("h-3", legacy))).status).toBe(200);
+    await expectRefused(est(l, "simpleenroll", boot, deviceCsr("h-3", `${legacy}x`)), 403, "device_secret_invalid");
+    expect((await est(l, "simpleenroll", boot, deviceCsr("h-3", legacy))).status).toBe(200);
   });
 
   it("pss-device enroll reads the secret from a file, out of the process list; two secrets or a bad key type are usage errors", async () => {
@@ -134,23 +123,23 @@ describe("enrollment budget", () => {
     const c = await newCustomer();
     const boot = await newBootstrap(c);
     await setEnrollmentPolicy({ customerId: c.customer.id, bootstrapSerial: boot.serial, maxEnrollments: 2 }, system);
-    expect((await est(l, "simpleenroll", boot, csr("b-1"))).status).toBe(200);
-    expect((await est(l, "simpleenroll", boot, csr("b-2"))).status).toBe(200);
-    await expectRefused(est(l, "simpleenroll", boot, csr("b-3")), 403, "enrollment_budget_exceeded");
+    expect((await est(l, "simpleenroll", boot, deviceCsr("b-1"))).status).toBe(200);
+    expect((await est(l, "simpleenroll", boot, deviceCsr("b-2"))).status).toBe(200);
+    await expectRefused(est(l, "simpleenroll", boot, deviceCsr("b-3")), 403, "enrollment_budget_exceeded");
     const row = await db().certificate.findUniqueOrThrow({ where: { id: boot.id } });
     expect(row.quarantinedAt).not.toBeNull();
     expect(await db().auditEvent.count({ where: { action: "bootstrap.quarantine", target: `certificate:${boot.serial}` } })).toBe(1);
-    await expectRefused(est(l, "simpleenroll", boot, csr("b-4")), 403, "bootstrap_quarantined");
+    await expectRefused(est(l, "simpleenroll", boot, deviceCsr("b-4")), 403, "bootstrap_quarantined");
     await releaseBootstrap(c.customer.id, boot.serial, system);
     await setEnrollmentPolicy({ customerId: c.customer.id, bootstrapSerial: boot.serial, maxEnrollments: 3 }, system);
-    expect((await est(l, "simpleenroll", boot, csr("b-4"))).status).toBe(200);
+    expect((await est(l, "simpleenroll", boot, deviceCsr("b-4"))).status).toBe(200);
   });
 
   it("a closed enrollment window (customer default) quarantines too", async () => {
     const c = await newCustomer();
     const boot = await newBootstrap(c);
     await setEnrollmentPolicy({ customerId: c.customer.id, enrollUntil: new Date(Date.now() - 1000) }, system);
-    await expectRefused(est(l, "simpleenroll", boot, csr("w-1")), 403, "enrollment_window_closed");
+    await expectRefused(est(l, "simpleenroll", boot, deviceCsr("w-1")), 403, "enrollment_window_closed");
     expect((await db().certificate.findUniqueOrThrow({ where: { id: boot.id } })).quarantinedAt).not.toBeNull();
   });
 });
@@ -175,7 +164,7 @@ describe("enrollment groups (customer-supplied manufacturer CA)", () => {
     const line7 = await addEnrollmentGroup({ customerId: b.customer.id, name: "line-7", caCert: mfgSub.der, uid: b.user.uid }, system);
     await new Promise((r) => setTimeout(r, REVOKED_CA_TTL_MS + 50));
     const leaf = await issueLeaf(mfgSub, { subject: "CN=maker-0001,O=Maker", san: {}, eku: [EKU.clientAuth] });
-    const r = await est(l, "simpleenroll", credOf(leaf, mfgSub, mfgRoot), csr("maker-0001"), "application/pem-certificate-chain");
+    const r = await est(l, "simpleenroll", credOf(leaf, mfgSub, mfgRoot), deviceCsr("maker-0001"), "application/pem-certificate-chain");
     expect(r.status).toBe(200);
     const dev = await db().device.findUniqueOrThrow({
       where: { customerId_deviceId: { customerId: b.customer.id, deviceId: "maker-0001" } },
@@ -185,14 +174,14 @@ describe("enrollment groups (customer-supplied manufacturer CA)", () => {
     expect(cert.authorizedBy).toBe(`group:${line7.id}`);
     // a device of another line (directly under the maker root) falls to the root's group
     const other = await issueLeaf(mfgRoot, { subject: "CN=maker-0002,O=Maker", san: {}, eku: [EKU.clientAuth] });
-    expect((await est(l, "simpleenroll", credOf(other, mfgRoot), csr("maker-0002"))).status).toBe(200);
+    expect((await est(l, "simpleenroll", credOf(other, mfgRoot), deviceCsr("maker-0002"))).status).toBe(200);
     expect(await db().device.count({ where: { customerId: b.customer.id, deviceId: "maker-0002" } })).toBe(1);
     // an unrelated maker → no group
     const stranger = await issueCa("CN=Other Maker CA,O=Other", undefined);
     const sleaf = await issueLeaf(stranger, { subject: "CN=x-1,O=Other", san: {}, eku: [EKU.clientAuth] });
-    await expectRefused(est(l, "simpleenroll", credOf(sleaf, stranger), csr("x-1")), 403, "chain_untrusted");
+    await expectRefused(est(l, "simpleenroll", credOf(sleaf, stranger), deviceCsr("x-1")), 403, "chain_untrusted");
     // group devices enroll only: not the application endpoint
-    await expectRefused(est(l, "c2pa/simpleenroll", credOf(leaf, mfgSub, mfgRoot), csr("maker-0001")), 403, "wrong_certificate_kind");
+    await expectRefused(est(l, "c2pa/simpleenroll", credOf(leaf, mfgSub, mfgRoot), deviceCsr("maker-0001")), 403, "wrong_certificate_kind");
   });
 
   it("a maker's device enrolls on a resumed TLS session too (the session keeps only its certificate, not the chain)", async () => {
@@ -232,7 +221,7 @@ describe("enrollment groups (customer-supplied manufacturer CA)", () => {
     // the chain is kept in the database: the session may resume in another process, which has no memo of it
     expect(await db().presentedChain.count({ where: { chain: Buffer.from(sequence(line.der)) } })).toBe(1);
     forgetPresentedMemo();
-    const body = csr("rs-0001").toString("base64");
+    const body = deviceCsr("rs-0001").toString("base64");
     const enroll = await exchange(
       `POST /.well-known/est/simpleenroll HTTP/1.1\r\nHost: device\r\nContent-Type: application/pkcs10\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
       first.session,
@@ -262,7 +251,7 @@ describe("enrollment groups (customer-supplied manufacturer CA)", () => {
     await claim(mid.pem, "deep");
     await new Promise((r) => setTimeout(r, REVOKED_CA_TTL_MS + 50));
     const leaf = await issueLeaf(mid, { subject: "CN=maker-0801,O=Maker", san: {}, eku: [EKU.clientAuth] });
-    await expectRefused(est(l, "simpleenroll", credOf(leaf, mid, line8, root), csr("maker-0801")), 403, "group_ambiguous");
+    await expectRefused(est(l, "simpleenroll", credOf(leaf, mid, line8, root), deviceCsr("maker-0801")), 403, "group_ambiguous");
     await db().enrollmentGroup.updateMany({ where: { customerId: a.customer.id }, data: { disabledAt: new Date() } });
   });
 
@@ -272,17 +261,17 @@ describe("enrollment groups (customer-supplied manufacturer CA)", () => {
     await addEnrollmentGroup({ customerId: c.customer.id, name: "line-9", caCert: ca.pem, uid: c.user.uid }, system);
     await new Promise((r) => setTimeout(r, REVOKED_CA_TTL_MS + 50));
     const byCn = credOf(await issueLeaf(ca, { subject: "CN=m9-0001,O=Maker", san: {}, eku: [EKU.clientAuth] }), ca);
-    await expectRefused(est(l, "simpleenroll", byCn, csr("m9-0002")), 403, "device_id_mismatch");
-    expect((await est(l, "simpleenroll", byCn, csr("m9-0001"))).status).toBe(200);
+    await expectRefused(est(l, "simpleenroll", byCn, deviceCsr("m9-0002")), 403, "device_id_mismatch");
+    expect((await est(l, "simpleenroll", byCn, deviceCsr("m9-0001"))).status).toBe(200);
     const bySerial = credOf(
       await issueLeaf(ca, { subject: "CN=Widget,2.5.4.5=m9-0003,O=Maker", san: {}, eku: [EKU.clientAuth] }),
       ca,
       mfgRoot,
     );
-    await expectRefused(est(l, "simpleenroll", bySerial, csr("Widget")), 403, "device_id_mismatch");
-    expect((await est(l, "simpleenroll", bySerial, csr("m9-0003"))).status).toBe(200);
+    await expectRefused(est(l, "simpleenroll", bySerial, deviceCsr("Widget")), 403, "device_id_mismatch");
+    expect((await est(l, "simpleenroll", bySerial, deviceCsr("m9-0003"))).status).toBe(200);
     const noId = credOf(await issueLeaf(ca, { subject: "O=Maker", san: {}, eku: [EKU.clientAuth] }), ca);
-    await expectRefused(est(l, "simpleenroll", noId, csr("m9-0004")), 403, "device_id_mismatch");
+    await expectRefused(est(l, "simpleenroll", noId, deviceCsr("m9-0004")), 403, "device_id_mismatch");
   });
 });
 
@@ -301,7 +290,7 @@ describe("enrollment groups under the customer-wide policy", () => {
         chainPem: [leaf.pem, ca.pem].join("\n"),
       };
     };
-    const enroll = async (deviceId: string) => est(l, "simpleenroll", await device(deviceId), csr(deviceId));
+    const enroll = async (deviceId: string) => est(l, "simpleenroll", await device(deviceId), deviceCsr(deviceId));
     return { c, group, enroll };
   }
 
@@ -329,7 +318,7 @@ describe("enrollment groups under the customer-wide policy", () => {
     expect((await db().enrollmentGroup.findUniqueOrThrow({ where: { id: group.id } })).disabledAt).toBeNull();
     // a bootstrapping certificate of the same customer has its own count
     const boot = await newBootstrap(c);
-    expect((await est(l, "simpleenroll", boot, csr("m-boot"))).status).toBe(200);
+    expect((await est(l, "simpleenroll", boot, deviceCsr("m-boot"))).status).toBe(200);
     await setEnrollmentPolicy({ customerId: c.customer.id, maxEnrollments: 3 }, system);
     expect((await enroll("m-3")).status).toBe(200);
     await expectRefused(enroll("m-4"), 403, "group_budget_exceeded");
@@ -346,8 +335,8 @@ describe("rotation policy", () => {
   it("lists devices whose current Client TLS certificate is older than 30 days", async () => {
     const c = await newCustomer();
     const boot = await newBootstrap(c);
-    expect((await est(l, "simpleenroll", boot, csr("r-1"))).status).toBe(200);
-    expect((await est(l, "simpleenroll", boot, csr("r-2"))).status).toBe(200);
+    expect((await est(l, "simpleenroll", boot, deviceCsr("r-1"))).status).toBe(200);
+    expect((await est(l, "simpleenroll", boot, deviceCsr("r-2"))).status).toBe(200);
     await db().device.updateMany({
       where: { customerId: c.customer.id, deviceId: "r-1" },
       data: { lastRotatedAt: new Date(Date.now() - 31 * 86_400_000) },

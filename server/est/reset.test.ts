@@ -11,7 +11,7 @@ import { db } from "../../lib/db/client.ts";
 import { buildCsr, generateKey } from "../../lib/device-sdk/index.ts";
 import { opensslAsync, scratchDir } from "../../lib/pki/testing/ca-fixture.ts";
 import { testDb } from "../../tests/db.ts";
-import { enrolled, est, footprint, type Listener, newBootstrap, newCustomer, startListener, system } from "./testing.ts";
+import { deviceCsr, enrolled, est, expectRefused, type Listener, newBootstrap, newCustomer, startListener, system } from "./testing.ts";
 
 vi.mock("server-only", () => ({}));
 
@@ -22,18 +22,8 @@ beforeAll(async () => {
 });
 afterAll(() => l.close());
 
-const csr = (deviceId: string, challengePassword?: string) =>
-  buildCsr({ key: generateKey(), deviceId, ...(challengePassword ? { challengePassword } : {}) });
-
 const deviceRow = (customerId: string, deviceId: string) =>
   db().device.findUniqueOrThrow({ where: { customerId_deviceId: { customerId, deviceId } } });
-
-async function expectRefused(p: Promise<{ status: number; code?: string }>, status: number, code: string) {
-  const before = await footprint();
-  const r = await p;
-  expect({ status: r.status, code: r.code }).toEqual({ status, code });
-  expect(await footprint()).toEqual(before);
-}
 
 describe("reset a device id", () => {
   it("a device that lost its enrollment answer: 409 until reset, then it re-enrolls once as the same device", async () => {
@@ -42,7 +32,7 @@ describe("reset a device id", () => {
     const first = await enrolled(l, c.customer.id, boot, "lost-1");
     const before = await deviceRow(c.customer.id, "lost-1");
     // the answer never arrived: the device asks again with a new key
-    await expectRefused(est(l, "simpleenroll", boot, csr("lost-1")), 409, "device_exists");
+    await expectRefused(est(l, "simpleenroll", boot, deviceCsr("lost-1")), 409, "device_exists");
 
     const r = await resetDevice({ deviceId: "lost-1", customerId: c.customer.id, reason: "superseded", actor: system });
     expect(r).toEqual({ deviceId: "lost-1", certificatesRevoked: 1 });
@@ -53,7 +43,7 @@ describe("reset a device id", () => {
       },
     );
     // what the device held is refused at once, and listed in its issuer's new CRL
-    await expectRefused(est(l, "simplereenroll", first, csr("lost-1")), 403, "cert_revoked");
+    await expectRefused(est(l, "simplereenroll", first, deviceCsr("lost-1")), 403, "cert_revoked");
     const old = await db().certificate.findUniqueOrThrow({ where: { serial: first.serial }, include: { issuer: true } });
     expect(old.revocationReason).toBe("superseded");
     const crl = await db().crl.findFirstOrThrow({ where: { caId: old.issuerId }, orderBy: { number: "desc" } });
@@ -71,8 +61,8 @@ describe("reset a device id", () => {
     expect(after.enrolledAt.getTime()).toBeGreaterThan(before.enrolledAt.getTime());
     expect(after).toMatchObject({ status: "ACTIVE", currentSerial: again.serial, currentRevokedAt: null, enrolledById: boot.id });
     // once: the id is taken again, and the re-enrolled device rotates as usual
-    await expectRefused(est(l, "simpleenroll", boot, csr("lost-1")), 409, "device_exists");
-    expect((await est(l, "simplereenroll", again, csr("lost-1"))).status).toBe(200);
+    await expectRefused(est(l, "simpleenroll", boot, deviceCsr("lost-1")), 409, "device_exists");
+    expect((await est(l, "simplereenroll", again, deviceCsr("lost-1"))).status).toBe(200);
     const audit = await db().auditEvent.findFirstOrThrow({
       where: { action: "device.reset", target: "device:lost-1", customerId: c.customer.id },
     });
@@ -86,15 +76,15 @@ describe("reset a device id", () => {
     await enrolled(l, c.customer.id, lineA, "cl-1");
     await resetDevice({ deviceId: "cl-1", customerId: c.customer.id, reason: "keyCompromise", actor: system });
     // a clone with another production line's key cannot claim the id
-    await expectRefused(est(l, "simpleenroll", lineB, csr("cl-1")), 403, "reset_credential_mismatch");
+    await expectRefused(est(l, "simpleenroll", lineB, deviceCsr("cl-1")), 403, "reset_credential_mismatch");
     await enrolled(l, c.customer.id, lineA, "cl-1");
 
     // line A's key leaked and was revoked: the admin names line B, whose budget counts the device as a new one
     await enrolled(l, c.customer.id, lineB, "cl-2");
     await setEnrollmentPolicy({ customerId: c.customer.id, bootstrapSerial: lineB.serial, maxEnrollments: 1 }, system);
     await resetDevice({ deviceId: "cl-1", customerId: c.customer.id, reason: "superseded", bootstrapSerial: lineB.serial, actor: system });
-    await expectRefused(est(l, "simpleenroll", lineA, csr("cl-1")), 403, "reset_credential_mismatch");
-    expect((await est(l, "simpleenroll", lineB, csr("cl-1"))).code).toBe("enrollment_budget_exceeded");
+    await expectRefused(est(l, "simpleenroll", lineA, deviceCsr("cl-1")), 403, "reset_credential_mismatch");
+    expect((await est(l, "simpleenroll", lineB, deviceCsr("cl-1"))).code).toBe("enrollment_budget_exceeded");
     await releaseBootstrap(c.customer.id, lineB.serial, system);
     await setEnrollmentPolicy({ customerId: c.customer.id, bootstrapSerial: lineB.serial, maxEnrollments: 2 }, system);
     await enrolled(l, c.customer.id, lineB, "cl-1");
@@ -118,7 +108,7 @@ describe("reset a device id", () => {
     const boot = await newBootstrap(c);
     await enrolled(l, c.customer.id, boot, "race-1");
     await resetDevice({ deviceId: "race-1", customerId: c.customer.id, reason: "keyCompromise", actor: system });
-    const results = await Promise.all([1, 2, 3].map(() => est(l, "simpleenroll", boot, csr("race-1"))));
+    const results = await Promise.all([1, 2, 3].map(() => est(l, "simpleenroll", boot, deviceCsr("race-1"))));
     expect(results.map((r) => r.status).sort()).toEqual([200, 409, 409]);
     const certs = await db().certificate.findMany({ where: { customerId: c.customer.id, kind: "CLIENT_TLS", revokedAt: null } });
     expect(certs).toHaveLength(1);
@@ -134,7 +124,7 @@ describe("reset a device id", () => {
     await resetDevice({ deviceId: "app-1", customerId: c.customer.id, reason: "keyCompromise", actor: system });
     const again = await enrolled(l, c.customer.id, boot, "app-1");
     await expectRefused(est(l, "c2pa/simpleenroll", again, buildCsr({ key: appKey, deviceId: "app-1" })), 400, "csr_key_compromised");
-    expect((await est(l, "c2pa/simpleenroll", again, csr("app-1"))).status).toBe(200);
+    expect((await est(l, "c2pa/simpleenroll", again, deviceCsr("app-1"))).status).toBe(200);
   });
 
   it("a reset then a decommissioning: the device is decommissioned, and a new reset brings it back", async () => {
@@ -145,7 +135,7 @@ describe("reset a device id", () => {
     await resetDevice({ deviceRef: id, customerId: c.customer.id, reason: "superseded", actor: system });
     await decommissionDevice({ deviceRef: id, customerId: c.customer.id, reason: "cessationOfOperation", actor: system });
     expect(await deviceRow(c.customer.id, "rd-1")).toMatchObject({ status: "DECOMMISSIONED", resetAt: null });
-    await expectRefused(est(l, "simpleenroll", boot, csr("rd-1")), 409, "device_exists");
+    await expectRefused(est(l, "simpleenroll", boot, deviceCsr("rd-1")), 409, "device_exists");
     await resetDevice({ deviceRef: id, customerId: c.customer.id, reason: "superseded", actor: system });
     await enrolled(l, c.customer.id, boot, "rd-1");
   });
@@ -156,7 +146,7 @@ describe("reset a device id", () => {
     await enrolled(l, c.customer.id, boot, "refurb-1");
     const { id } = await deviceRow(c.customer.id, "refurb-1");
     await decommissionDevice({ deviceRef: id, customerId: c.customer.id, reason: "cessationOfOperation", actor: system });
-    await expectRefused(est(l, "simpleenroll", boot, csr("refurb-1")), 409, "device_exists");
+    await expectRefused(est(l, "simpleenroll", boot, deviceCsr("refurb-1")), 409, "device_exists");
     // nothing left to revoke: the decommissioning did
     expect(await resetDevice({ deviceRef: id, customerId: c.customer.id, reason: "superseded", actor: system })).toMatchObject({
       certificatesRevoked: 0,
@@ -173,15 +163,15 @@ describe("reset a device id", () => {
       system,
     );
     const { secret } = await addDeviceSecret({ customerId: c.customer.id, deviceId: "bud-1" }, system);
-    expect((await est(l, "simpleenroll", boot, csr("bud-1", secret))).status).toBe(200);
+    expect((await est(l, "simpleenroll", boot, deviceCsr("bud-1", secret))).status).toBe(200);
     await resetDevice({ deviceId: "bud-1", customerId: c.customer.id, reason: "superseded", actor: system });
-    await expectRefused(est(l, "simpleenroll", boot, csr("bud-1", secret)), 403, "device_secret_used");
+    await expectRefused(est(l, "simpleenroll", boot, deviceCsr("bud-1", secret)), 403, "device_secret_used");
     const fresh = await addDeviceSecret({ customerId: c.customer.id, deviceId: "bud-1" }, system);
     // the budget of one is spent by this very device: its re-enrollment is not a new device
-    expect((await est(l, "simpleenroll", boot, csr("bud-1", fresh.secret))).status).toBe(200);
+    expect((await est(l, "simpleenroll", boot, deviceCsr("bud-1", fresh.secret))).status).toBe(200);
     expect((await db().certificate.findUniqueOrThrow({ where: { id: boot.id } })).quarantinedAt).toBeNull();
     const other = await addDeviceSecret({ customerId: c.customer.id, deviceId: "bud-2" }, system);
-    await expectRefused(est(l, "simpleenroll", boot, csr("bud-2", other.secret)), 403, "enrollment_budget_exceeded");
+    await expectRefused(est(l, "simpleenroll", boot, deviceCsr("bud-2", other.secret)), 403, "enrollment_budget_exceeded");
   });
 
   it("the customer API: an admin's token resets, a viewer's may not, another customer's device id is a 404", async () => {

@@ -3,6 +3,7 @@
 import type { KeyObject } from "node:crypto";
 import type https from "node:https";
 import type { AddressInfo } from "node:net";
+import { expect } from "vitest";
 import { ensureHierarchy } from "../../lib/data/ca/hierarchy.ts";
 import { issueAndStore } from "../../lib/data/certificates/issue-certificate.ts";
 import { createCustomer } from "../../lib/data/customers/create-customer.ts";
@@ -114,6 +115,18 @@ export async function enrolled(l: Listener, customerId: string, boot: Credential
     orderBy: { createdAt: "desc" },
   });
   return { key, keyPem: key.export({ type: "pkcs8", format: "pem" }) as string, chainPem: r.res!.body.toString("utf8"), serial };
+}
+
+/** A device's PKCS#10 request for a new key, with the one-time secret when given. */
+export const deviceCsr = (deviceId: string, challengePassword?: string) =>
+  buildCsr({ key: generateKey(), deviceId, ...(challengePassword ? { challengePassword } : {}) });
+
+/** Awaits a request, expects its status and code, and that it wrote nothing (footprint) but its audit record. */
+export async function expectRefused(p: Promise<{ status: number; code?: string }>, status: number, code: string) {
+  const before = await footprint();
+  const r = await p;
+  expect({ status: r.status, code: r.code }).toEqual({ status, code });
+  expect(await footprint()).toEqual(before);
 }
 
 /** Counts of what a refused request must not have written (for this file's customers). */
