@@ -58,6 +58,8 @@ test("a customer's overview shows its own CAs, no notice while nothing is revoke
   const rows = page.getByRole("table", { name: "Certificate authorities" }).getByRole("row");
   await expect(rows.filter({ hasText: "Customer TLS Issuing CA" })).toHaveCount(1);
   await expect(rows.filter({ hasText: "Application CA (c2pa)" })).toHaveCount(1);
+  // where each CA key lives (the e2e product runs on software keys; the PKCS#11 token is tested in Vitest)
+  await expect(rows.filter({ hasText: "Customer TLS Issuing CA" })).toContainText("software, sealed");
   await expect(rows.filter({ hasText: "Other CAs" })).toHaveCount(0);
   await expect(page.getByRole("alert").filter({ hasText: "was revoked" })).toHaveCount(0);
 });

@@ -36,6 +36,39 @@ describe("parseEnv", () => {
     }
   });
 
+  const MODULE = "/usr/lib/softhsm/libsofthsm2.so";
+  it.each<[string, Record<string, string>, RegExp]>([
+    ["a module without a token label", { PSS_PKCS11_MODULE: MODULE, PSS_PKCS11_PIN: "1" }, /PSS_PKCS11_TOKEN_LABEL is required/],
+    [
+      "a module without a PIN",
+      { PSS_PKCS11_MODULE: MODULE, PSS_PKCS11_TOKEN_LABEL: "pss" },
+      /one of PSS_PKCS11_PIN and PSS_PKCS11_PIN_FILE/,
+    ],
+    [
+      "both a PIN and a PIN file",
+      { PSS_PKCS11_MODULE: MODULE, PSS_PKCS11_TOKEN_LABEL: "pss", PSS_PKCS11_PIN: "1", PSS_PKCS11_PIN_FILE: "/run/pin" },
+      /one of PSS_PKCS11_PIN and PSS_PKCS11_PIN_FILE/,
+    ],
+    ["token settings without a module", { PSS_PKCS11_TOKEN_LABEL: "pss", PSS_PKCS11_PIN: "1" }, /PSS_PKCS11_MODULE is required/],
+  ])("refuses a PKCS#11 key store with %s", (_name, source, message) => {
+    expect(() => parseEnv(source)).toThrow(message);
+  });
+
+  it("accepts a PKCS#11 key store with its label and PIN (no master key needed with DATABASE_URL)", () => {
+    const e = parseEnv({
+      DATABASE_URL: "postgresql://u:p@db.example:5432/pss",
+      PSS_PKCS11_MODULE: MODULE,
+      PSS_PKCS11_TOKEN_LABEL: "pss",
+      PSS_PKCS11_PIN_FILE: "/run/secrets/pin",
+    });
+    expect([e.PSS_PKCS11_MODULE, e.PSS_PKCS11_TOKEN_LABEL, e.PSS_PKCS11_PIN_FILE, e.PSS_MASTER_KEY]).toEqual([
+      MODULE,
+      "pss",
+      "/run/secrets/pin",
+      undefined,
+    ]);
+  });
+
   it.each(["not a url", "pki.example.com", "ftp://pki.example.com", "https://pki.example.com/?x=1", "https://u:p@pki.example.com"])(
     "refuses PSS_PUBLIC_URL %s: it would be baked into every certificate",
     (v) => {

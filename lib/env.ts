@@ -53,6 +53,11 @@ const schema = z.object({
   TRUST_PROXY_HOPS: z.preprocess((v) => (v === "" ? undefined : v), z.coerce.number().int().min(0).max(10).default(0)),
   PSS_PUBLIC_URL: z.preprocess((v) => (v === "" ? undefined : v), publicUrl.optional()),
   PSS_MASTER_KEY: optional,
+  /** PKCS#11 key store (SPEC §2): the library, the token's label and its user PIN (or a file holding it) */
+  PSS_PKCS11_MODULE: optional,
+  PSS_PKCS11_TOKEN_LABEL: optional,
+  PSS_PKCS11_PIN: optional,
+  PSS_PKCS11_PIN_FILE: optional,
   PSS_ADMIN_EMAIL: z.preprocess((v) => (v === "" ? undefined : v), z.email().optional()),
   PSS_ADMIN_PASSWORD: optional,
   PSS_DEVICE_HOSTNAMES: z.string().default(""),
@@ -92,6 +97,14 @@ export function parseEnv(source: Record<string, string | undefined> = process.en
     throw new ConfigError(`invalid configuration: ${issue.path.join(".")} ${issue.message}`);
   }
   const e = parsed.data;
+  if (e.PSS_PKCS11_MODULE) {
+    if (!e.PSS_PKCS11_TOKEN_LABEL)
+      throw new ConfigError("invalid configuration: PSS_PKCS11_TOKEN_LABEL is required with PSS_PKCS11_MODULE");
+    if (!e.PSS_PKCS11_PIN === !e.PSS_PKCS11_PIN_FILE)
+      throw new ConfigError("invalid configuration: set one of PSS_PKCS11_PIN and PSS_PKCS11_PIN_FILE with PSS_PKCS11_MODULE");
+  } else if (e.PSS_PKCS11_TOKEN_LABEL || e.PSS_PKCS11_PIN || e.PSS_PKCS11_PIN_FILE) {
+    throw new ConfigError("invalid configuration: PSS_PKCS11_MODULE is required with the other PSS_PKCS11_ settings");
+  }
   const dataDir = path.resolve(e.PSS_DATA_DIR);
   return {
     ...e,

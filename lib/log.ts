@@ -33,6 +33,8 @@ g.__pssLog ??= pino({
       "headers.authorization",
       "masterKey",
       "*.masterKey",
+      "pin",
+      "*.pin",
     ],
     censor: "[redacted]",
   },

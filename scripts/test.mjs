@@ -27,8 +27,8 @@ function readJson(file) {
 const onPath = (bin) => spawnSync("sh", ["-c", `command -v ${bin}`], { stdio: "ignore" }).status === 0;
 
 /**
- * Debian packages the tests need on the machine: Chromium for the end-to-end tests, and openssl and curl, the
- * second implementation that checks what the product issues. Installed with apt when missing and run as root.
+ * Debian packages the tests need on the machine: Chromium for the end-to-end tests; openssl and curl, the
+ * second implementation that checks what the product issues; SoftHSM2, the PKCS#11 token of the key store tests. Installed with apt when missing and run as root.
  */
 function ensurePackages(wanted) {
   const missing = wanted.filter((w) => !w.present());
@@ -49,6 +49,8 @@ const chromium = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const TOOLS = [
   { pkg: "openssl", present: () => onPath("openssl") },
   { pkg: "curl", present: () => onPath("curl") },
+  // the PKCS#11 key store's tests run against a SoftHSM2 token (SPEC §2)
+  { pkg: "softhsm2", present: () => onPath("softhsm2-util") },
 ];
 
 fs.mkdirSync("test-results", { recursive: true });

@@ -5,6 +5,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
+import { createTestTokens } from "../lib/pki/testing/softhsm.ts";
 
 export default function setup(project: TestProject) {
   const pgUrl = process.env.TEST_DATABASE_URL;
@@ -19,6 +20,12 @@ export default function setup(project: TestProject) {
     template = path.join(dataDir, "pglite");
   }
   execFileSync(process.execPath, ["--import", "tsx", "scripts/migrate.ts", "deploy"], { env: childEnv, stdio: "inherit" });
+  try {
+    createTestTokens();
+  } catch (e) {
+    // only the PKCS#11 tests need it: they fail with their own message
+    console.warn(`no SoftHSM2 test tokens: ${(e as Error).message.split("\n")[0]}`);
+  }
   project.provide("pssTestDb", pgUrl ? { kind: "postgres", url: pgUrl } : { kind: "pglite", dir: template });
   return () => {
     if (template) fs.rmSync(path.dirname(template), { recursive: true, force: true });

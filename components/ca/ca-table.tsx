@@ -52,7 +52,7 @@ export function CaTable({
         ...(customerColumn ? ["Customer"] : []),
         "Generation",
         "State",
-        "Key age",
+        "Key",
         "Expires",
         "Rotation due",
         actions ? "Actions" : "",
@@ -72,7 +72,12 @@ export function CaTable({
           <td className={TD}>
             <Badge>{ca.status}</Badge>
           </td>
-          <td className={`${TD} tabular-nums`}>{ca.keyAgeDays} d</td>
+          <td className={TD}>
+            <div className="tabular-nums">{ca.keyAgeDays} d old</div>
+            <div className="text-xs text-slate-600 dark:text-slate-400">
+              {ca.keyStore === "pkcs11" ? "PKCS#11 token" : "software, sealed"}
+            </div>
+          </td>
           <td className={TD}>{date(ca.notAfter)}</td>
           <td className={TD}>{ca.rotationDue ? <Badge tone="amber">{ca.rotationDue}</Badge> : "—"}</td>
           <td className={TD}>

@@ -7,6 +7,7 @@ import fs from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
+import { keyStore } from "../data/ca/key-store.ts";
 import { issueAndStore } from "../data/certificates/issue-certificate.ts";
 import { createCustomer } from "../data/customers/create-customer.ts";
 import { benchIssue } from "../pki/bench-issue.ts";
@@ -48,7 +49,7 @@ function benchWithDatabase(seconds: number, concurrency: number, databaseUrl?: s
         }),
       { warmup: WARMUP_SECONDS },
     );
-    return { ...result, concurrency };
+    return { ...result, concurrency, keyStore: (await keyStore()).generatesIn };
   }, databaseUrl);
 }
 
@@ -175,6 +176,8 @@ export async function benchIssueAll({
     ratio_vs_cfssl: cfssl ? round(withDb.per_s / cfssl.per_s) : null,
     core_ratio_vs_cfssl: cfssl ? round(core.issue_per_s / cfssl.per_s) : null,
     concurrency,
+    // "pkcs11" when PSS_PKCS11_MODULE is set: the customer's CA signs every certificate on the token
+    ca_key_store: withDb.keyStore,
     database: databaseUrl ? "postgresql" : "embedded (PGlite over its socket)",
     note: "issue_per_s includes the database write (certificate, device and audit rows; concurrent issuances share one statement and transaction); one Node process. issue_per_process_cpu_s: issuances per CPU-second this process used (the embedded database runs in it); issue_per_machine_cpu_s: per CPU-second of the whole machine (a PostgreSQL server included)",
   };

@@ -1,35 +1,9 @@
 import { createPublicKey, randomBytes, verify } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { isPkiError } from "./errors.ts";
-import {
-  checkCanary,
-  type KeyMaterialRecord,
-  type KeyMaterialRepository,
-  makeCanary,
-  parseMasterKey,
-  SoftwareKeyStore,
-} from "./keystore.ts";
+import { checkCanary, KeyStoreRouter, makeCanary, parseMasterKey, SoftwareKeyStore } from "./keystore.ts";
+import { keyErrorCode, MemoryRepo } from "./testing/key-repo.ts";
 
-class MemoryRepo implements KeyMaterialRepository {
-  rows = new Map<string, KeyMaterialRecord>();
-  gets = 0;
-  async put(rec: KeyMaterialRecord) {
-    this.rows.set(rec.ref, { ...rec });
-  }
-  async get(ref: string) {
-    this.gets++;
-    return this.rows.get(ref) ?? null;
-  }
-}
-
-async function codeOf(fn: () => unknown): Promise<string> {
-  try {
-    await fn();
-  } catch (e) {
-    return isPkiError(e) ? e.code : `threw ${(e as Error).message}`;
-  }
-  return "ok";
-}
+const codeOf = keyErrorCode;
 
 const sig = async (store: SoftwareKeyStore, ref: string) => {
   const s = await store.signer(ref);
@@ -50,7 +24,7 @@ describe("SoftwareKeyStore", () => {
     const created = await a.generate("ca-1", "ECDSA-P256");
     const p384 = await a.generate("ca-2", "ECDSA-P384");
     expect([created.algorithm, p384.algorithm]).toEqual(["ECDSA-P256", "ECDSA-P384"]);
-    const row = repo.rows.get("ca-1")!;
+    const row = repo.sealed("ca-1");
     expect(row.iv).toHaveLength(12);
     expect(row.tag).toHaveLength(16);
     expect(row.ciphertext.includes(Buffer.from("3041020100", "hex"))).toBe(false); // no plaintext PKCS#8 header
@@ -86,7 +60,7 @@ describe("SoftwareKeyStore", () => {
     [
       "a flipped ciphertext bit",
       async (repo, master) => {
-        repo.rows.get("ca-1")!.ciphertext[3] ^= 1;
+        repo.sealed("ca-1").ciphertext[3] ^= 1;
         return new SoftwareKeyStore(master, repo).signer("ca-1");
       },
       "master_key_mismatch",
@@ -94,7 +68,7 @@ describe("SoftwareKeyStore", () => {
     [
       "a truncated tag",
       async (repo, master) => {
-        const r = repo.rows.get("ca-1")!;
+        const r = repo.sealed("ca-1");
         r.tag = r.tag.subarray(0, 8);
         return new SoftwareKeyStore(master, repo).signer("ca-1");
       },
@@ -143,10 +117,41 @@ describe("SoftwareKeyStore", () => {
     const wrong = randomBytes(32);
     const err = await new SoftwareKeyStore(wrong, repo).signer("ca-1").catch((e: Error) => e);
     const text = `${(err as Error).message} ${(err as Error).stack}`;
-    for (const secret of [master, wrong, repo.rows.get("ca-1")!.ciphertext]) {
+    for (const secret of [master, wrong, repo.sealed("ca-1").ciphertext]) {
       expect(text).not.toContain(secret.toString("hex"));
       expect(text).not.toContain(secret.toString("base64"));
     }
+  });
+});
+
+describe("KeyStoreRouter", () => {
+  it("generates where it is told and loads each key from the store its record names", async () => {
+    const repo = new MemoryRepo();
+    const master = randomBytes(32);
+    const software = new SoftwareKeyStore(master, repo);
+    const created = await new KeyStoreRouter(repo, { software }, "software").generate("ca-1", "ECDSA-P256");
+    expect(repo.sealed("ca-1").store).toBe("software");
+    const fresh = new KeyStoreRouter(repo, { software: new SoftwareKeyStore(master, repo) }, "software");
+    expect((await fresh.signer("ca-1")).spki.equals(created.spki)).toBe(true);
+    expect(await fresh.signer("ca-1")).toBe(await fresh.signer("ca-1"));
+  });
+
+  it("fails closed with a code when the key's store is not available in this process", async () => {
+    const repo = new MemoryRepo();
+    await new SoftwareKeyStore(randomBytes(32), repo).generate("ca-1", "ECDSA-P256");
+    repo.rows.set("ca-2", { ref: "ca-2", algorithm: "ECDSA-P256", store: "pkcs11", spki: Buffer.alloc(91), token: "abc" });
+    const none = new KeyStoreRouter(repo, {}, "pkcs11");
+    expect(await codeOf(() => none.signer("ca-1"))).toBe("master_key_required");
+    expect(await codeOf(() => none.signer("ca-2"))).toBe("pkcs11_not_configured");
+    expect(await codeOf(() => none.signer("ca-3"))).toBe("key_not_found");
+    expect(await codeOf(() => none.generate("ca-4", "ECDSA-P256"))).toBe("pkcs11_not_configured");
+    expect(repo.rows.has("ca-4")).toBe(false);
+  });
+
+  it("a software store refuses a PKCS#11 record", async () => {
+    const repo = new MemoryRepo();
+    repo.rows.set("ca-2", { ref: "ca-2", algorithm: "ECDSA-P256", store: "pkcs11", spki: Buffer.alloc(91), token: "abc" });
+    expect(await codeOf(() => new SoftwareKeyStore(randomBytes(32), repo).signer("ca-2"))).toBe("key_store_mismatch");
   });
 });
 

@@ -16,13 +16,12 @@ export interface KeyStore {
   signer(ref: string): Promise<Signer>;
 }
 
-export interface KeyMaterialRecord {
-  ref: string;
-  algorithm: KeyAlgorithm;
-  iv: Buffer;
-  ciphertext: Buffer;
-  tag: Buffer;
-}
+/** Where a key lives: sealed under the master key, or on a PKCS#11 token (pkcs11.ts). */
+export type KeyStoreKind = "software" | "pkcs11";
+
+export type KeyMaterialRecord =
+  | { ref: string; algorithm: KeyAlgorithm; store: "software"; iv: Buffer; ciphertext: Buffer; tag: Buffer }
+  | { ref: string; algorithm: KeyAlgorithm; store: "pkcs11"; spki: Buffer; token: string };
 
 export interface KeyMaterialRepository {
   put(rec: KeyMaterialRecord): Promise<void>;
@@ -52,7 +51,7 @@ export class SoftwareKeyStore implements KeyStore {
     const pkcs8 = privateKey.export({ type: "pkcs8", format: "der" });
     const sealed = seal(this.#masterKey, pkcs8, aad(ref));
     pkcs8.fill(0);
-    await this.#repo.put({ ref, algorithm, ...sealed });
+    await this.#repo.put({ ref, algorithm, store: "software", ...sealed });
     const signer = keyObjectSigner(privateKey);
     this.#signers.set(ref, Promise.resolve(signer));
     return signer;
@@ -71,6 +70,7 @@ export class SoftwareKeyStore implements KeyStore {
   async #load(ref: string): Promise<Signer> {
     const rec = await this.#repo.get(ref);
     if (!rec) throw new PkiError("key_not_found", `no key under ${ref}`, 404);
+    if (rec.store !== "software") throw new PkiError("key_store_mismatch", `the key ${ref} is not a software key`, 500);
     const pkcs8 = open(this.#masterKey, rec, aad(ref));
     let key: KeyObject;
     try {
@@ -82,6 +82,60 @@ export class SoftwareKeyStore implements KeyStore {
     if (signer.algorithm !== rec.algorithm)
       throw new PkiError("key_algorithm_unsupported", `stored key under ${ref} is not ${rec.algorithm}`, 500);
     return signer;
+  }
+}
+
+const UNAVAILABLE: Record<KeyStoreKind, [code: string, message: string]> = {
+  software: ["master_key_required", "is sealed under the master key, and this process has none (set PSS_MASTER_KEY)"],
+  pkcs11: ["pkcs11_not_configured", "is on a PKCS#11 token, and this process has none configured (PSS_PKCS11_MODULE)"],
+};
+
+/**
+ * Every CA key by where it lives: new keys go to the store `generateIn` names, an existing key to the store its
+ * record names (a deployment that moves to an HSM keeps signing with its older software keys until they rotate).
+ */
+export class KeyStoreRouter implements KeyStore {
+  readonly #repo: KeyMaterialRepository;
+  readonly #stores: Partial<Record<KeyStoreKind, KeyStore>>;
+  readonly #generateIn: KeyStoreKind;
+  /** signers by ref; a pending promise is cached too so concurrent callers load once */
+  readonly #signers = new Map<string, Promise<Signer>>();
+
+  constructor(repo: KeyMaterialRepository, stores: Partial<Record<KeyStoreKind, KeyStore>>, generateIn: KeyStoreKind) {
+    this.#repo = repo;
+    this.#stores = stores;
+    this.#generateIn = generateIn;
+  }
+
+  /** Where new keys are generated. */
+  get generatesIn(): KeyStoreKind {
+    return this.#generateIn;
+  }
+
+  #store(kind: KeyStoreKind, ref: string): KeyStore {
+    const store = this.#stores[kind];
+    if (store) return store;
+    const [code, message] = UNAVAILABLE[kind];
+    throw new PkiError(code, `the key ${ref} ${message}`, 500);
+  }
+
+  async generate(ref: string, algorithm: KeyAlgorithm): Promise<Signer> {
+    const signer = await this.#store(this.#generateIn, ref).generate(ref, algorithm);
+    this.#signers.set(ref, Promise.resolve(signer));
+    return signer;
+  }
+
+  signer(ref: string): Promise<Signer> {
+    let pending = this.#signers.get(ref);
+    if (!pending) {
+      pending = this.#repo.get(ref).then((rec) => {
+        if (!rec) throw new PkiError("key_not_found", `no key under ${ref}`, 404);
+        return this.#store(rec.store, ref).signer(ref);
+      });
+      this.#signers.set(ref, pending);
+      pending.catch(() => this.#signers.delete(ref));
+    }
+    return pending;
   }
 }
 

@@ -1,14 +1,25 @@
-// Wires the signing core's key store to the database and the master key (SPEC §2):
-// PSS_MASTER_KEY, or — with the embedded database only — a key file created with mode 0600 on first
-// start. The master key is checked against a canary stored in the database, so every app process
-// sharing a PostgreSQL uses the same key, and a wrong key fails closed at start.
+// Wires the signing core's key store to the database (SPEC §2). CA keys live either on a PKCS#11 token
+// (PSS_PKCS11_MODULE: every new key is generated there) or sealed under the master key: PSS_MASTER_KEY, or —
+// with the embedded database only — a key file created with mode 0600 on first start. The master key is checked
+// against a canary stored in the database, the token against the serial number recorded on first use, so every
+// app process sharing a PostgreSQL uses the same keys, and a wrong key or token fails closed at start.
 import fs from "node:fs";
 import path from "node:path";
 import { bytes, db, type Tx } from "../../db/client.ts";
 import { writeNewSecretFile } from "../../db/target.ts";
 import { env } from "../../env.ts";
 import { AppError } from "../../errors.ts";
-import { checkCanary, type KeyMaterialRepository, makeCanary, parseMasterKey, SoftwareKeyStore } from "../../pki/keystore.ts";
+import {
+  checkCanary,
+  type KeyMaterialRecord,
+  type KeyMaterialRepository,
+  type KeyStore,
+  KeyStoreRouter,
+  makeCanary,
+  parseMasterKey,
+  SoftwareKeyStore,
+} from "../../pki/keystore.ts";
+import { Pkcs11KeyStore, Pkcs11Token } from "../../pki/pkcs11.ts";
 import type { KeyAlgorithm } from "../../pki/signer.ts";
 
 type Client = Pick<Tx, "keyMaterial">;
@@ -19,32 +30,52 @@ export function keyMaterialRepository(client: Client): KeyMaterialRepository {
   return {
     async put(rec) {
       await client.keyMaterial.create({
-        data: { ref: rec.ref, algorithm: rec.algorithm, iv: bytes(rec.iv), ciphertext: bytes(rec.ciphertext), tag: bytes(rec.tag) },
+        data:
+          rec.store === "software"
+            ? {
+                ref: rec.ref,
+                algorithm: rec.algorithm,
+                store: rec.store,
+                iv: bytes(rec.iv),
+                ciphertext: bytes(rec.ciphertext),
+                tag: bytes(rec.tag),
+              }
+            : { ref: rec.ref, algorithm: rec.algorithm, store: rec.store, spki: bytes(rec.spki), token: rec.token },
       });
     },
     async get(ref) {
       const row = await client.keyMaterial.findUnique({ where: { ref } });
       if (!row) return null;
-      return {
-        ref: row.ref,
-        algorithm: row.algorithm as KeyAlgorithm,
-        iv: Buffer.from(row.iv),
-        ciphertext: Buffer.from(row.ciphertext),
-        tag: Buffer.from(row.tag),
-      };
+      const algorithm = row.algorithm as KeyAlgorithm;
+      // the table's check constraint guarantees the columns each store needs
+      const rec: KeyMaterialRecord =
+        row.store === "pkcs11"
+          ? { ref, algorithm, store: "pkcs11", spki: Buffer.from(row.spki!), token: row.token! }
+          : {
+              ref,
+              algorithm,
+              store: "software",
+              iv: Buffer.from(row.iv!),
+              ciphertext: Buffer.from(row.ciphertext!),
+              tag: Buffer.from(row.tag!),
+            };
+      return rec;
     },
   };
 }
 
-function readMasterKey(): Buffer {
+/** The master key, or undefined where none is needed: PKCS#11 configured and no key given (DATABASE_URL only). */
+function readMasterKey(): Buffer | undefined {
   const e = env();
   if (e.PSS_MASTER_KEY) return parseMasterKey(e.PSS_MASTER_KEY);
-  if (!e.embedded)
+  if (!e.embedded) {
+    if (e.PSS_PKCS11_MODULE) return undefined;
     throw new AppError(
       "master_key_required",
-      "PSS_MASTER_KEY is required when DATABASE_URL is set (every app process must use the same key)",
+      "PSS_MASTER_KEY (or a PKCS#11 key store, PSS_PKCS11_MODULE) is required when DATABASE_URL is set (every app process must use the same key)",
       500,
     );
+  }
   const file = path.join(e.dataDir, "master.key");
   if (!fs.existsSync(file)) {
     fs.mkdirSync(e.dataDir, { recursive: true, mode: 0o700 });
@@ -69,12 +100,54 @@ async function verifyCanary(masterKey: Buffer, client: CanaryClient): Promise<vo
   checkCanary(masterKey, written.value);
 }
 
-const g = globalThis as unknown as { __pssKeys?: Promise<{ masterKey: Buffer; store: SoftwareKeyStore }> };
+const TOKEN_KEY = "pkcs11_token";
 
-async function load(client: CanaryClient) {
+function readPin(): string {
+  const e = env();
+  if (e.PSS_PKCS11_PIN) return e.PSS_PKCS11_PIN;
+  try {
+    return fs.readFileSync(e.PSS_PKCS11_PIN_FILE!, "utf8").trim();
+  } catch {
+    throw new AppError("pkcs11_pin_unreadable", `cannot read PSS_PKCS11_PIN_FILE ${e.PSS_PKCS11_PIN_FILE}`, 500);
+  }
+}
+
+/** Opens the configured token and checks it is the one this database's PKCS#11 keys were made on. */
+async function openToken(client: CanaryClient): Promise<Pkcs11Token> {
+  const e = env();
+  const token = await Pkcs11Token.open({ module: e.PSS_PKCS11_MODULE!, tokenLabel: e.PSS_PKCS11_TOKEN_LABEL!, pin: readPin() });
+  await client.systemSetting.createMany({ data: [{ key: TOKEN_KEY, value: token.serial }], skipDuplicates: true });
+  const recorded = await client.systemSetting.findUniqueOrThrow({ where: { key: TOKEN_KEY } });
+  if (recorded.value !== token.serial)
+    throw new AppError(
+      "pkcs11_token_mismatch",
+      `the PKCS#11 token labelled ${token.label} has serial ${token.serial}; this database's keys are on ${recorded.value}`,
+      500,
+    );
+  return token;
+}
+
+type Keys = { masterKey?: Buffer; token?: Pkcs11Token; store: KeyStoreRouter };
+
+const g = globalThis as unknown as { __pssKeys?: Promise<Keys> };
+
+function router(client: Client, masterKey: Buffer | undefined, token: Pkcs11Token | undefined): KeyStoreRouter {
+  const repo = keyMaterialRepository(client);
+  return new KeyStoreRouter(
+    repo,
+    {
+      ...(masterKey ? { software: new SoftwareKeyStore(masterKey, repo) } : {}),
+      ...(token ? { pkcs11: new Pkcs11KeyStore(token, repo) } : {}),
+    },
+    token ? "pkcs11" : "software",
+  );
+}
+
+async function load(client: CanaryClient): Promise<Keys> {
   const masterKey = readMasterKey();
-  await verifyCanary(masterKey, client);
-  return { masterKey, store: new SoftwareKeyStore(masterKey, keyMaterialRepository(db())) };
+  if (masterKey) await verifyCanary(masterKey, client);
+  const token = env().PSS_PKCS11_MODULE ? await openToken(client) : undefined;
+  return { masterKey, token, store: router(db(), masterKey, token) };
 }
 
 // `client` is the transaction when the first use happens inside one: PGlite has a single connection, so a
@@ -87,12 +160,13 @@ function keys(client: CanaryClient = db()) {
   return g.__pssKeys;
 }
 
-/** The process's key store (decrypted signers cached per CA key). Checks the master key on first use. */
-export async function keyStore(): Promise<SoftwareKeyStore> {
+/** The process's key store (signers cached per CA key). Checks the master key and the token on first use. */
+export async function keyStore(): Promise<KeyStore & { generatesIn: string }> {
   return (await keys()).store;
 }
 
-/** A key store that writes new keys inside the caller's transaction (so a failed onboarding leaves no key behind). */
-export async function keyStoreIn(tx: Pick<Tx, "keyMaterial" | "systemSetting">): Promise<SoftwareKeyStore> {
-  return new SoftwareKeyStore((await keys(tx)).masterKey, keyMaterialRepository(tx));
+/** A key store that writes new keys inside the caller's transaction (so a failed onboarding leaves no key row behind). */
+export async function keyStoreIn(tx: Pick<Tx, "keyMaterial" | "systemSetting">): Promise<KeyStore> {
+  const { masterKey, token } = await keys(tx);
+  return router(tx, masterKey, token);
 }

@@ -17,6 +17,8 @@ export type CaSummary = {
   notBefore: string;
   notAfter: string;
   keyAgeDays: number;
+  /** where the CA's private key lives: sealed under the master key, or on the PKCS#11 token */
+  keyStore: "software" | "pkcs11";
   rotationDue: string | null;
 };
 
@@ -29,6 +31,8 @@ export async function listCas(opts: { customerId?: string } = {}, now = new Date
   });
   // the end of the issuer a new generation would get, which decides whether a rotation would give more life
   const parentEnd = await activeParentEnds();
+  const keys = await db().keyMaterial.findMany({ where: { ref: { in: rows.map((ca) => ca.keyRef) } }, select: { ref: true, store: true } });
+  const storeOf = new Map(keys.map((k) => [k.ref, k.store === "pkcs11" ? ("pkcs11" as const) : ("software" as const)]));
   return rows.map((ca) => ({
     id: ca.id,
     kind: ca.kind,
@@ -42,6 +46,7 @@ export async function listCas(opts: { customerId?: string } = {}, now = new Date
     notBefore: ca.notBefore.toISOString(),
     notAfter: ca.notAfter.toISOString(),
     keyAgeDays: Math.floor((now.getTime() - ca.createdAt.getTime()) / 86_400_000),
+    keyStore: storeOf.get(ca.keyRef) ?? "software",
     rotationDue: ca.status === "ACTIVE" ? rotationDue(ca, now, parentEnd.get(ca.kind)) : null,
   }));
 }

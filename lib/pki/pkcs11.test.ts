@@ -1,0 +1,129 @@
+// The PKCS#11 key store against a real token (SoftHSM2, made by the global setup): keys generated on the token
+// and never extractable, signatures checked by node:crypto and by openssl, and every refusal fails closed.
+import { createPublicKey, randomUUID, verify } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { issueCaCertificate } from "./certificate.ts";
+import { toPem } from "./der.ts";
+import { Pkcs11KeyStore, Pkcs11Token } from "./pkcs11.ts";
+import { openssl, scratchDir } from "./testing/ca-fixture.ts";
+import { keyErrorCode as codeOf, MemoryRepo } from "./testing/key-repo.ts";
+import { TEST_TOKENS, testTokenConfig } from "./testing/softhsm.ts";
+
+const ref = () => `ca/${randomUUID()}`;
+const openMain = () => Pkcs11Token.open(testTokenConfig());
+
+async function verifies(signer: { algorithm: string; spki: Buffer; sign(d: Uint8Array): Promise<Buffer> }) {
+  const data = Buffer.from(`tbs ${randomUUID()}`);
+  const sig = await signer.sign(data);
+  return verify(
+    signer.algorithm === "ECDSA-P384" ? "sha384" : "sha256",
+    data,
+    createPublicKey({ key: signer.spki, format: "der", type: "spki" }),
+    sig,
+  );
+}
+
+describe("Pkcs11KeyStore on SoftHSM2", () => {
+  it.each(["ECDSA-P256", "ECDSA-P384"] as const)(
+    "generates a %s key on the token, records it, and signs after a restart",
+    async (algorithm) => {
+      const repo = new MemoryRepo();
+      const token = await openMain();
+      const r = ref();
+      const created = await new Pkcs11KeyStore(token, repo).generate(r, algorithm);
+      expect(created.algorithm).toBe(algorithm);
+      expect(await verifies(created)).toBe(true);
+      const row = repo.rows.get(r);
+      expect(row).toEqual({ ref: r, algorithm, store: "pkcs11", spki: created.spki, token: token.serial });
+
+      // another store on the same token (another process reads the same row)
+      const again = await new Pkcs11KeyStore(await openMain(), repo).signer(r);
+      expect(again.spki.equals(created.spki)).toBe(true);
+      expect(await verifies(again)).toBe(true);
+    },
+  );
+
+  it("the private key is sensitive and not extractable: the token will not hand out its value", async () => {
+    const repo = new MemoryRepo();
+    const r = ref();
+    await new Pkcs11KeyStore(await openMain(), repo).generate(r, "ECDSA-P256");
+    const token = await openMain();
+    const signer = await new Pkcs11KeyStore(token, repo).signer(r);
+    expect(await verifies(signer)).toBe(true);
+    // even a logged-in session cannot read the private value
+    const attrs = await token.keyAttributes(r);
+    expect(attrs).toEqual({ sensitive: true, extractable: false, private: true, valueReadable: false });
+  });
+
+  it("a CA certificate signed on the token passes openssl verify", async () => {
+    const repo = new MemoryRepo();
+    const signer = await new Pkcs11KeyStore(await openMain(), repo).generate(ref(), "ECDSA-P256");
+    const cert = await issueCaCertificate({
+      profile: "root",
+      subject: { organization: "PSS", commonName: "PSS HSM Test Root G1" },
+      subjectKey: signer,
+      now: new Date(),
+    });
+    const dir = scratchDir();
+    try {
+      const root = dir.write("root.pem", toPem("CERTIFICATE", cert.der));
+      expect(openssl(["verify", "-x509_strict", "-CAfile", root, root]).out.trim()).toBe(`${root}: OK`);
+    } finally {
+      dir.cleanup();
+    }
+  });
+
+  it("signs concurrently over its session pool", async () => {
+    const signer = await new Pkcs11KeyStore(await openMain(), new MemoryRepo()).generate(ref(), "ECDSA-P256");
+    const results = await Promise.all(Array.from({ length: 64 }, () => verifies(signer)));
+    expect(results.every(Boolean)).toBe(true);
+  });
+
+  it.each<[string, () => Promise<unknown>, string]>([
+    // the other token is not logged in yet in this process: the token itself refuses
+    ["a wrong PIN", () => Pkcs11Token.open(testTokenConfig(TEST_TOKENS.other, "not-the-pin")), "pkcs11_login_failed"],
+    // the login holds for the process: a second open must bring the PIN of the first
+    ["another PIN for an open token", () => Pkcs11Token.open(testTokenConfig(TEST_TOKENS.main, "not-the-pin")), "pkcs11_login_failed"],
+    ["an unknown token label", () => Pkcs11Token.open(testTokenConfig("no-such-token")), "pkcs11_token_not_found"],
+    [
+      "a library that is not PKCS#11",
+      () => Pkcs11Token.open({ ...testTokenConfig(), module: "/usr/lib/no-such-pkcs11.so" }),
+      "pkcs11_module_unavailable",
+    ],
+  ])("refuses %s", async (_name, open, code) => {
+    expect(await codeOf(open)).toBe(code);
+  });
+
+  it("fails closed when the recorded key is not the token's", async () => {
+    const repo = new MemoryRepo();
+    const token = await openMain();
+    const store = new Pkcs11KeyStore(token, repo);
+    const [a, b] = [ref(), ref()];
+    await store.generate(a, "ECDSA-P256");
+    const other = await store.generate(b, "ECDSA-P256");
+    const row = repo.rows.get(a)!;
+    if (row.store !== "pkcs11") throw new Error("expected a PKCS#11 row");
+
+    repo.rows.set(a, { ...row, spki: other.spki }); // the database names another public key
+    expect(await codeOf(() => new Pkcs11KeyStore(token, repo).signer(a))).toBe("pkcs11_key_mismatch");
+    repo.rows.set(a, { ...row, token: "0000000000000000" }); // made on another token
+    expect(await codeOf(() => new Pkcs11KeyStore(token, repo).signer(a))).toBe("pkcs11_key_mismatch");
+    repo.rows.set(a, row);
+    // the same label on another token: not there
+    const elsewhere = await Pkcs11Token.open(testTokenConfig(TEST_TOKENS.other));
+    repo.rows.set(a, { ...row, token: elsewhere.serial });
+    expect(await codeOf(() => new Pkcs11KeyStore(elsewhere, repo).signer(a))).toBe("key_not_found");
+  });
+
+  it("refuses a second key under a ref, and a ref it holds no key for", async () => {
+    const repo = new MemoryRepo();
+    const store = new Pkcs11KeyStore(await openMain(), repo);
+    const r = ref();
+    await store.generate(r, "ECDSA-P256");
+    expect(await codeOf(() => store.generate(r, "ECDSA-P256"))).toBe("key_exists");
+    // a row lost with its token object still there: the label is taken on the token
+    repo.rows.delete(r);
+    expect(await codeOf(() => store.generate(r, "ECDSA-P256"))).toBe("key_exists");
+    expect(await codeOf(() => store.signer(ref()))).toBe("key_not_found");
+  });
+});

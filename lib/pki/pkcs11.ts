@@ -1,0 +1,325 @@
+// The PKCS#11 key store (SPEC §2: "SoftHSM2 in tests, any HSM in production"). CA keys are generated on the
+// token as non-extractable, sensitive private keys labelled with their key ref; signing hashes in this process
+// and asks the token for a raw ECDSA signature (CKM_ECDSA), so no private key ever enters this process.
+//
+// The key store records each key's public key and the token's serial number in the key-material row; a load
+// checks both against the token (a swapped token, a re-created object or a mislabelled key fails closed).
+//
+// Error codes (all 500 unless noted): pkcs11_module_unavailable, pkcs11_token_not_found, pkcs11_token_ambiguous,
+// pkcs11_login_failed, pkcs11_error, pkcs11_key_mismatch, key_exists (409), key_not_found (404),
+// key_algorithm_unsupported. Messages never hold the PIN.
+import { createHash, createPublicKey, timingSafeEqual } from "node:crypto";
+import type * as Pkcs11Module from "pkcs11js";
+import { bitString, integer, oid, sequence } from "./der.ts";
+import { PkiError } from "./errors.ts";
+import type { KeyMaterialRepository, KeyStore } from "./keystore.ts";
+import { HASH_OF, type KeyAlgorithm, type Signer } from "./signer.ts";
+
+export interface Pkcs11Config {
+  /** path of the PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so */
+  module: string;
+  /** the token's label (CKA token info label, trailing blanks ignored) */
+  tokenLabel: string;
+  /** the user PIN */
+  pin: string;
+  /** sessions signing in parallel (a network HSM answers each in milliseconds) */
+  sessions?: number;
+}
+
+type Lib = typeof Pkcs11Module;
+type Handle = Buffer;
+
+const CURVES: Record<KeyAlgorithm, { oid: string; pointBytes: number }> = {
+  "ECDSA-P256": { oid: "1.2.840.10045.3.1.7", pointBytes: 65 },
+  "ECDSA-P384": { oid: "1.3.132.0.34", pointBytes: 97 },
+};
+const EC_PUBLIC_KEY = "1.2.840.10045.2.1";
+
+const CKR_USER_ALREADY_LOGGED_IN = 0x100;
+const CKR_CRYPTOKI_ALREADY_INITIALIZED = 0x191;
+const LOGIN_REFUSED = new Set([0xa0 /* PIN_INCORRECT */, 0xa4 /* PIN_LOCKED */, 0xa2 /* PIN_LEN_RANGE */, 0xa1 /* PIN_INVALID */]);
+
+/** One loaded and initialized library per path and process (C_Initialize may run only once). */
+const modules = new Map<string, Promise<{ lib: Lib; p11: InstanceType<Lib["PKCS11"]> }>>();
+
+function loadModule(path: string) {
+  let pending = modules.get(path);
+  if (!pending) {
+    pending = (async () => {
+      let lib: Lib;
+      try {
+        lib = ((await import("pkcs11js")) as { default?: Lib }).default ?? ((await import("pkcs11js")) as Lib);
+      } catch {
+        throw new PkiError("pkcs11_module_unavailable", "the pkcs11js binding is not installed (npm install builds it)", 500);
+      }
+      const p11 = new lib.PKCS11();
+      try {
+        p11.load(path);
+      } catch {
+        throw new PkiError("pkcs11_module_unavailable", `cannot load the PKCS#11 library ${path}`, 500);
+      }
+      try {
+        // several sessions sign at once from the binding's threads: the library must lock itself
+        p11.C_Initialize({ flags: lib.CKF_OS_LOCKING_OK });
+      } catch (e) {
+        if (ckr(e) !== CKR_CRYPTOKI_ALREADY_INITIALIZED) throw tokenError("C_Initialize", e);
+      }
+      return { lib, p11 };
+    })();
+    modules.set(path, pending);
+    pending.catch(() => modules.delete(path));
+  }
+  return pending;
+}
+
+/** Tokens this process logged in to, by library and label. */
+const opened = new Map<string, { pinHash: Buffer; token: Promise<Pkcs11Token> }>();
+
+const ckr = (e: unknown): number | undefined => (e as { code?: unknown })?.code as number | undefined;
+
+function tokenError(call: string, e: unknown): PkiError {
+  // pkcs11js messages are the CKR name and the call ("CKR_DEVICE_ERROR:48 …"): nothing secret
+  const name = String((e as Error)?.message ?? e).split(/[:\s]/)[0];
+  return new PkiError("pkcs11_error", `the PKCS#11 token failed ${call}: ${name}`, 500);
+}
+
+/** An open, logged-in token with a pool of sessions. */
+export class Pkcs11Token {
+  readonly serial: string;
+  readonly label: string;
+  readonly #lib: Lib;
+  readonly #p11: InstanceType<Lib["PKCS11"]>;
+  readonly #free: Handle[];
+  readonly #waiting: ((s: Handle) => void)[] = [];
+
+  private constructor(lib: Lib, p11: InstanceType<Lib["PKCS11"]>, label: string, serial: string, sessions: Handle[]) {
+    this.#lib = lib;
+    this.#p11 = p11;
+    this.label = label;
+    this.serial = serial;
+    this.#free = sessions;
+  }
+
+  /**
+   * Opens and logs in to the token, once per process: a PKCS#11 login holds for the whole process, so a second
+   * open shares the first one's sessions, and must bring the same PIN (the token would not ask again).
+   */
+  static open(config: Pkcs11Config): Promise<Pkcs11Token> {
+    const key = `${config.module}\0${config.tokenLabel}`;
+    const pinHash = createHash("sha256").update(config.pin).digest();
+    const known = opened.get(key);
+    if (known) {
+      if (!timingSafeEqual(known.pinHash, pinHash))
+        return Promise.reject(
+          new PkiError("pkcs11_login_failed", `the PKCS#11 token ${config.tokenLabel} is open in this process with another PIN`, 500),
+        );
+      return known.token;
+    }
+    const token = Pkcs11Token.#open(config);
+    opened.set(key, { pinHash, token });
+    token.catch(() => opened.delete(key));
+    return token;
+  }
+
+  static async #open(config: Pkcs11Config): Promise<Pkcs11Token> {
+    const { lib, p11 } = await loadModule(config.module);
+    let slot: Handle | undefined;
+    let serial = "";
+    for (const s of p11.C_GetSlotList(true)) {
+      const info = p11.C_GetTokenInfo(s);
+      if (info.label.trimEnd() !== config.tokenLabel) continue;
+      if (slot) throw new PkiError("pkcs11_token_ambiguous", `more than one PKCS#11 token is labelled ${config.tokenLabel}`, 500);
+      slot = s;
+      serial = info.serialNumber.trim();
+    }
+    if (!slot) throw new PkiError("pkcs11_token_not_found", `no PKCS#11 token is labelled ${config.tokenLabel}`, 500);
+    const count = Math.max(1, config.sessions ?? 4);
+    const sessions: Handle[] = [];
+    try {
+      for (let i = 0; i < count; i++) sessions.push(p11.C_OpenSession(slot, lib.CKF_SERIAL_SESSION | lib.CKF_RW_SESSION));
+    } catch (e) {
+      throw tokenError("C_OpenSession", e);
+    }
+    try {
+      p11.C_Login(sessions[0], lib.CKU_USER, config.pin);
+    } catch (e) {
+      const code = ckr(e);
+      if (code !== CKR_USER_ALREADY_LOGGED_IN) {
+        for (const s of sessions) p11.C_CloseSession(s);
+        if (code !== undefined && LOGIN_REFUSED.has(code))
+          throw new PkiError("pkcs11_login_failed", `the PKCS#11 token ${config.tokenLabel} refused the PIN`, 500);
+        throw tokenError("C_Login", e);
+      }
+    }
+    return new Pkcs11Token(lib, p11, config.tokenLabel, serial, sessions);
+  }
+
+  /** Runs `fn` with a session of its own (a session holds one operation at a time). */
+  async #withSession<T>(fn: (s: Handle) => T | Promise<T>): Promise<T> {
+    const session = this.#free.pop() ?? (await new Promise<Handle>((resolve) => this.#waiting.push(resolve)));
+    try {
+      return await fn(session);
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next(session);
+      else this.#free.push(session);
+    }
+  }
+
+  #find(s: Handle, cls: number, label: string): Handle[] {
+    const { CKA_CLASS, CKA_LABEL } = this.#lib;
+    this.#p11.C_FindObjectsInit(s, [
+      { type: CKA_CLASS, value: cls },
+      { type: CKA_LABEL, value: label },
+    ]);
+    try {
+      return this.#p11.C_FindObjects(s, 2);
+    } finally {
+      this.#p11.C_FindObjectsFinal(s);
+    }
+  }
+
+  /** True when the token holds any object labelled `label`. */
+  async has(label: string): Promise<boolean> {
+    const { CKO_PRIVATE_KEY, CKO_PUBLIC_KEY } = this.#lib;
+    return this.#withSession((s) => this.#find(s, CKO_PRIVATE_KEY, label).length + this.#find(s, CKO_PUBLIC_KEY, label).length > 0);
+  }
+
+  /** Generates a key pair on the token; the private key is sensitive and can never be exported. */
+  async generate(label: string, algorithm: KeyAlgorithm): Promise<Signer> {
+    const curve = CURVES[algorithm];
+    if (!curve) throw new PkiError("key_algorithm_unsupported", "unsupported key algorithm");
+    const l = this.#lib;
+    const id = createHash("sha256").update(label).digest().subarray(0, 20);
+    const common = [
+      { type: l.CKA_TOKEN, value: true },
+      { type: l.CKA_LABEL, value: label },
+      { type: l.CKA_ID, value: id },
+    ];
+    const pair = await this.#withSession(async (s) => {
+      try {
+        return await this.#p11.C_GenerateKeyPairAsync(
+          s,
+          { mechanism: l.CKM_EC_KEY_PAIR_GEN },
+          [...common, { type: l.CKA_EC_PARAMS, value: oid(curve.oid) }, { type: l.CKA_VERIFY, value: true }],
+          [
+            ...common,
+            { type: l.CKA_PRIVATE, value: true },
+            { type: l.CKA_SENSITIVE, value: true },
+            { type: l.CKA_EXTRACTABLE, value: false },
+            { type: l.CKA_SIGN, value: true },
+          ],
+        );
+      } catch (e) {
+        throw tokenError("C_GenerateKeyPair", e);
+      }
+    });
+    return this.#signer(pair.privateKey, await this.#withSession((s) => this.#publicKey(s, pair.publicKey)));
+  }
+
+  /** The signer of the key labelled `label`: exactly one private and one public key must carry it. */
+  async signer(label: string): Promise<Signer> {
+    const l = this.#lib;
+    const { key, pub } = await this.#withSession((s) => {
+      const keys = this.#find(s, l.CKO_PRIVATE_KEY, label);
+      const pubs = this.#find(s, l.CKO_PUBLIC_KEY, label);
+      if (keys.length === 0 || pubs.length === 0) throw new PkiError("key_not_found", `the PKCS#11 token holds no key ${label}`, 404);
+      if (keys.length > 1 || pubs.length > 1)
+        throw new PkiError("pkcs11_key_mismatch", `the PKCS#11 token holds more than one key labelled ${label}`, 500);
+      return { key: keys[0], pub: this.#publicKey(s, pubs[0]) };
+    });
+    return this.#signer(key, pub);
+  }
+
+  /** How the private key labelled `label` is protected on the token (the value must not be readable). */
+  async keyAttributes(label: string): Promise<{ sensitive: boolean; extractable: boolean; private: boolean; valueReadable: boolean }> {
+    const l = this.#lib;
+    return this.#withSession((s) => {
+      const [key] = this.#find(s, l.CKO_PRIVATE_KEY, label);
+      if (!key) throw new PkiError("key_not_found", `the PKCS#11 token holds no key ${label}`, 404);
+      const flag = (type: number) => (this.#p11.C_GetAttributeValue(s, key, [{ type }])[0].value as Buffer)[0] === 1;
+      let valueReadable = true;
+      try {
+        this.#p11.C_GetAttributeValue(s, key, [{ type: l.CKA_VALUE }]);
+      } catch {
+        valueReadable = false;
+      }
+      return { sensitive: flag(l.CKA_SENSITIVE), extractable: flag(l.CKA_EXTRACTABLE), private: flag(l.CKA_PRIVATE), valueReadable };
+    });
+  }
+
+  #publicKey(s: Handle, handle: Handle): { algorithm: KeyAlgorithm; spki: Buffer } {
+    const l = this.#lib;
+    const [params, point] = this.#p11.C_GetAttributeValue(s, handle, [{ type: l.CKA_EC_PARAMS }, { type: l.CKA_EC_POINT }]);
+    const entry = Object.entries(CURVES).find(([, c]) => oid(c.oid).equals(params.value as Buffer));
+    if (!entry) throw new PkiError("key_algorithm_unsupported", "the token's key is on an unsupported curve", 500);
+    const [algorithm, curve] = entry as [KeyAlgorithm, (typeof CURVES)[KeyAlgorithm]];
+    // CKA_EC_POINT is the DER OCTET STRING of the point; a few tokens return the bare point
+    let raw = point.value as Buffer;
+    if (raw.length === curve.pointBytes + 2 && raw[0] === 0x04 && raw[1] === curve.pointBytes) raw = raw.subarray(2);
+    if (raw.length !== curve.pointBytes || raw[0] !== 0x04)
+      throw new PkiError("pkcs11_error", "the token's public key is not an uncompressed EC point", 500);
+    const spki = sequence(sequence(oid(EC_PUBLIC_KEY), oid(curve.oid)), bitString(raw));
+    createPublicKey({ key: spki, format: "der", type: "spki" }); // the point must be on the curve
+    return { algorithm, spki };
+  }
+
+  #signer(key: Handle, pub: { algorithm: KeyAlgorithm; spki: Buffer }): Signer {
+    const hash = HASH_OF[pub.algorithm];
+    const half = (CURVES[pub.algorithm].pointBytes - 1) / 2;
+    const mechanism = { mechanism: this.#lib.CKM_ECDSA };
+    return {
+      algorithm: pub.algorithm,
+      spki: pub.spki,
+      sign: (data) => {
+        const digest = createHash(hash).update(data).digest();
+        return this.#withSession(async (s) => {
+          let raw: Buffer;
+          try {
+            this.#p11.C_SignInit(s, mechanism, key);
+            raw = await this.#p11.C_SignAsync(s, digest, Buffer.alloc(2 * half));
+          } catch (e) {
+            throw tokenError("C_Sign", e);
+          }
+          if (raw.length !== 2 * half) throw new PkiError("pkcs11_error", "the token returned a malformed ECDSA signature", 500);
+          return sequence(integer(raw.subarray(0, half)), integer(raw.subarray(half)));
+        });
+      },
+    };
+  }
+}
+
+/** CA keys on a PKCS#11 token, recorded (public key, token serial) in the key-material repository. */
+export class Pkcs11KeyStore implements KeyStore {
+  readonly #token: Pkcs11Token;
+  readonly #repo: KeyMaterialRepository;
+
+  constructor(token: Pkcs11Token, repo: KeyMaterialRepository) {
+    this.#token = token;
+    this.#repo = repo;
+  }
+
+  async generate(ref: string, algorithm: KeyAlgorithm): Promise<Signer> {
+    if ((await this.#repo.get(ref)) || (await this.#token.has(ref)))
+      throw new PkiError("key_exists", `a key already exists under ${ref}`, 409);
+    const signer = await this.#token.generate(ref, algorithm);
+    await this.#repo.put({ ref, algorithm, store: "pkcs11", spki: signer.spki, token: this.#token.serial });
+    return signer;
+  }
+
+  async signer(ref: string): Promise<Signer> {
+    const rec = await this.#repo.get(ref);
+    if (!rec) throw new PkiError("key_not_found", `no key under ${ref}`, 404);
+    if (rec.store !== "pkcs11") throw new PkiError("key_store_mismatch", `the key ${ref} is not a PKCS#11 key`, 500);
+    if (rec.token !== this.#token.serial)
+      throw new PkiError(
+        "pkcs11_key_mismatch",
+        `the key ${ref} is on the PKCS#11 token with serial ${rec.token}, not ${this.#token.serial}`,
+        500,
+      );
+    const signer = await this.#token.signer(ref);
+    if (signer.algorithm !== rec.algorithm || !signer.spki.equals(rec.spki))
+      throw new PkiError("pkcs11_key_mismatch", `the PKCS#11 token's key ${ref} is not the key this database recorded`, 500);
+    return signer;
+  }
+}

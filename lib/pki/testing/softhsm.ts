@@ -1,0 +1,37 @@
+// SoftHSM2 tokens for the PKCS#11 key store's tests. SoftHSM reads its token directory once, when a process
+// first initializes the library, so the tokens are made before any test process starts (Vitest's global setup)
+// and every test process finds them through SOFTHSM2_CONF (vitest.config.ts).
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { Pkcs11Config } from "../pkcs11.ts";
+
+export const SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so";
+export const SOFTHSM_TEST_CONF = path.join(os.tmpdir(), "pss-vitest-softhsm", "softhsm2.conf");
+/** two tokens: the key store's, and another one for the "wrong token" cases */
+export const TEST_TOKENS = { main: "pss-test", other: "pss-test-other" } as const;
+export const TEST_PIN = "4711-pss";
+
+/** Creates the test tokens afresh (throws when SoftHSM2 is not installed: `npm test` installs it). */
+export function createTestTokens(conf = SOFTHSM_TEST_CONF): void {
+  const dir = path.dirname(conf);
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(path.join(dir, "tokens"), { recursive: true });
+  fs.writeFileSync(conf, `directories.tokendir = ${path.join(dir, "tokens")}\nobjectstore.backend = file\nlog.level = ERROR\n`);
+  for (const label of Object.values(TEST_TOKENS))
+    execFileSync("softhsm2-util", ["--init-token", "--free", "--label", label, "--so-pin", "so-4711", "--pin", TEST_PIN], {
+      env: { ...process.env, SOFTHSM2_CONF: conf },
+      stdio: "ignore",
+    });
+}
+
+export function testTokenConfig(tokenLabel: string = TEST_TOKENS.main, pin = TEST_PIN): Pkcs11Config {
+  if (!fs.existsSync(SOFTHSM_MODULE)) throw new Error(`SoftHSM2 is not installed (${SOFTHSM_MODULE}): npm test installs it`);
+  return { module: SOFTHSM_MODULE, tokenLabel, pin };
+}
+
+/** The environment that points a `pss` process at the test token. */
+export function testTokenEnv(tokenLabel: string = TEST_TOKENS.main, pin = TEST_PIN): Record<string, string> {
+  return { SOFTHSM2_CONF: SOFTHSM_TEST_CONF, PSS_PKCS11_MODULE: SOFTHSM_MODULE, PSS_PKCS11_TOKEN_LABEL: tokenLabel, PSS_PKCS11_PIN: pin };
+}
