@@ -1,7 +1,7 @@
 import os from "node:os";
 import path from "node:path";
 import { defineConfig } from "vitest/config";
-import { SOFTHSM_TEST_CONF } from "./lib/pki/testing/softhsm.ts";
+import { newSoftHsmConf } from "./lib/pki/testing/softhsm.ts";
 
 export default defineConfig({
   resolve: { alias: { "@": path.resolve(import.meta.dirname) } },
@@ -15,7 +15,7 @@ export default defineConfig({
       PSS_PUBLIC_URL: "http://127.0.0.1:3999",
       LOG_LEVEL: "silent",
       // the SoftHSM2 tokens the global setup makes (lib/pki/testing/softhsm.ts)
-      SOFTHSM2_CONF: SOFTHSM_TEST_CONF,
+      SOFTHSM2_CONF: newSoftHsmConf(),
     },
     testTimeout: 60_000,
     hookTimeout: 120_000,

@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import { AppError } from "../lib/errors.ts";
 
@@ -25,4 +26,13 @@ export function flags<T extends NonNullable<ParseArgsConfig["options"]>>(args: s
 export function required(value: string | undefined, flag: string): string {
   if (value === undefined || value === "") throw new AppError("usage", `missing --${flag}`, 2);
   return value;
+}
+
+/** A file a command was pointed at; a missing or unreadable one is a usage error (exit 2) naming it. */
+export function readFile(file: string, what = "file"): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch {
+    throw new AppError("file_unreadable", `cannot read ${what} ${file}`, 2);
+  }
 }

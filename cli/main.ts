@@ -8,7 +8,7 @@ import { ConfigError, env } from "../lib/env.ts";
 import { AppError } from "../lib/errors.ts";
 import { benchApiCommand, benchIssue } from "./commands/bench.ts";
 import { benchEnroll } from "./commands/bench-enroll.ts";
-import { caExport, caList, caRevoke, caRotate, init } from "./commands/ca.ts";
+import { caExport, caExternalCsr, caExternalImport, caExternalList, caList, caRevoke, caRotate, init } from "./commands/ca.ts";
 import { certIssue, certRevoke, certShow, crlPublish } from "./commands/cert.ts";
 import { clientCreate, clientDisable, clientRotate } from "./commands/client.ts";
 import { customerCreate } from "./commands/customer.ts";
@@ -24,6 +24,9 @@ const COMMANDS: Command[] = [
   init,
   caList,
   caRotate,
+  caExternalCsr,
+  caExternalList,
+  caExternalImport,
   caRevoke,
   caExport,
   customerCreate,

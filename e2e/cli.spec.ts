@@ -6,8 +6,8 @@ import path from "node:path";
 import { expect, test } from "@playwright/test";
 import * as der from "../lib/pki/der.ts";
 import { opensslCsr } from "./device-helpers.ts";
-import { E2E_ENV, pss } from "./fixtures.ts";
-import { seedCustomer, seedDevice } from "./portal-helpers.ts";
+import { E2E_ENV, pss, STAFF } from "./fixtures.ts";
+import { seedCustomer, seedDevice, signIn } from "./portal-helpers.ts";
 
 test("a customer onboarded with the CLI while the product runs can sign in", async ({ page }) => {
   const email = `cli-${Date.now()}@example.test`;
@@ -171,4 +171,94 @@ test("pss device reset revokes what the device holds, once; a bad reason or a se
   expect(pss("cert", "show", serial)).toMatchObject({ status: "revoked", revocationReason: "keyCompromise" });
   expect(fail("device", "reset", "--customer", c.id, "--device-id", "cli-rst-1")).toBe("already_reset");
   expect(fail("device", "reset", "--customer", c.id, "--device-id", "no-such-device")).toBe("device_not_found");
+});
+
+test("a C2PA CA under the customer's own root: external-csr and external-import while the product runs; OCSP and the CA console agree", async ({
+  page,
+}) => {
+  const customer = seedCustomer("Own Root");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pss-e2e-extca-"));
+  const ossl = (...args: string[]) => execFileSync("openssl", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  try {
+    // the customer's root, made by their own tooling (openssl here)
+    ossl(
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-keyout",
+      `${dir}/root.key`,
+      "-out",
+      `${dir}/root.pem`,
+      "-subj",
+      "/O=Own Root Studio/CN=Own Root Studio Content Root",
+      "-days",
+      "3650",
+      "-addext",
+      "basicConstraints=critical,CA:TRUE",
+      "-addext",
+      "keyUsage=critical,keyCertSign,cRLSign",
+    );
+    const req = pss("ca", "external-csr", "--customer", customer.id, "--profile", "c2pa", "--out", `${dir}/app.csr`);
+    expect(req.csrPem).toBe(fs.readFileSync(`${dir}/app.csr`, "utf8"));
+    expect(pss("ca", "external-pending", "--customer", customer.id).pending.map((p: { id: string }) => p.id)).toEqual([req.pendingId]);
+    fs.writeFileSync(`${dir}/ids.ext`, "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n");
+    ossl(
+      "x509",
+      "-req",
+      "-in",
+      `${dir}/app.csr`,
+      "-CA",
+      `${dir}/root.pem`,
+      "-CAkey",
+      `${dir}/root.key`,
+      "-copy_extensions",
+      "copy",
+      "-extfile",
+      `${dir}/ids.ext`,
+      "-days",
+      "1825",
+      "-out",
+      `${dir}/app.pem`,
+    );
+    const imported = pss("ca", "external-import", req.pendingId, "--cert", `${dir}/app.pem`, "--chain", `${dir}/root.pem`);
+    expect(imported.ca.subject).toBe(req.subject);
+
+    // a C2PA certificate from it chains to the customer's root
+    const { csrFile } = opensslCsr("cam-c2pa-1", "/CN=cam-c2pa-1");
+    const cert = pss("cert", "issue", "--profile", "c2pa", "--csr", csrFile, "--uid", customer.admin.uid);
+    expect(cert.chain.at(-1)).toBe(fs.readFileSync(`${dir}/root.pem`, "utf8"));
+    fs.writeFileSync(`${dir}/leaf.pem`, cert.certificate);
+    expect(ossl("verify", "-x509_strict", "-CAfile", `${dir}/root.pem`, "-untrusted", `${dir}/app.pem`, `${dir}/leaf.pem`)).toContain(
+      "leaf.pem: OK",
+    );
+    // the running product answers OCSP for it, signed with the imported CA's key
+    const text = ossl("x509", "-in", `${dir}/leaf.pem`, "-noout", "-text");
+    const ocsp = ossl(
+      "ocsp",
+      "-issuer",
+      `${dir}/app.pem`,
+      "-cert",
+      `${dir}/leaf.pem`,
+      "-url",
+      /OCSP - URI:(\S+)/.exec(text)![1],
+      "-CAfile",
+      `${dir}/root.pem`,
+      "-verify_other",
+      `${dir}/app.pem`,
+    );
+    expect(ocsp).toContain("leaf.pem: good");
+
+    // staff see it in the CA console as the customer's, with no rotate button (their CA signs the next one)
+    await signIn(page, STAFF);
+    await page.goto(`/customers/${customer.id}`);
+    const row = page.getByRole("row").filter({ hasText: imported.ca.subject });
+    await expect(row).toContainText("signed by the customer's own CA");
+    await expect(row.getByRole("button", { name: /Rotate/ })).toHaveCount(0);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

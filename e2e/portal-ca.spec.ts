@@ -1,4 +1,8 @@
 // CA console (SPEC §2, §6, §8): rotation and revoking a customer's TLS issuing CA after its blast radius.
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { expect, test } from "@playwright/test";
 import { STAFF } from "./fixtures.ts";
 import { seedCustomer, seedDevice, signIn } from "./portal-helpers.ts";
@@ -76,4 +80,54 @@ test("staff rotates a customer's application CA from the CA console", async ({ p
   await expect(rows).toHaveCount(2);
   await expect(rows.filter({ hasText: "G1" }).getByText("retired", { exact: true })).toBeVisible();
   await expect(rows.filter({ hasText: "G2" }).getByText("active", { exact: true })).toBeVisible();
+});
+
+test("staff request a C2PA CA under the customer's root, the customer's CA signs it, a wrong chain is refused, the right one imports", async ({
+  page,
+}) => {
+  const customer = seedCustomer("Own Root Portal");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pss-e2e-extca-portal-"));
+  const ossl = (...args: string[]) => execFileSync("openssl", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  const root = (name: string) => {
+    ossl(
+      ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"],
+      ...["-keyout", `${dir}/${name}.key`, "-out", `${dir}/${name}.pem`, "-subj", `/O=${name}/CN=${name} Root`, "-days", "3650"],
+      ...["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+    );
+    return fs.readFileSync(`${dir}/${name}.pem`, "utf8");
+  };
+  try {
+    const theirs = root("studio");
+    const stranger = root("stranger");
+    await signIn(page, STAFF);
+    await page.goto(`/customers/${customer.id}`);
+    await page.getByRole("button", { name: "Request a CSR for a C2PA CA under the customer's root" }).click();
+    const pending = page.getByTestId("pending-ca");
+    await expect(pending).toContainText("Waiting for the customer's CA");
+    fs.writeFileSync(`${dir}/app.csr`, (await pending.getByTestId("pending-csr").textContent()) ?? "");
+    fs.writeFileSync(`${dir}/ids.ext`, "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n");
+    ossl(
+      ...["x509", "-req", "-in", `${dir}/app.csr`, "-CA", `${dir}/studio.pem`, "-CAkey", `${dir}/studio.key`],
+      ...["-copy_extensions", "copy", "-extfile", `${dir}/ids.ext`, "-days", "1825", "-out", `${dir}/app.pem`],
+    );
+    const signed = fs.readFileSync(`${dir}/app.pem`, "utf8");
+
+    // the chain of another root: refused with the reason, nothing imported
+    await pending.getByLabel(/CA certificate the customer's CA signed/).fill(signed);
+    await pending.getByLabel(/chain up to their root/).fill(stranger);
+    await pending.getByRole("button", { name: "Check and import" }).click();
+    await expect(pending.getByRole("alert")).toContainText("does not chain to the trusted root");
+    await expect(page.getByRole("row").filter({ hasText: "signed by the customer's own CA" })).toHaveCount(0);
+
+    await pending.getByLabel(/chain up to their root/).fill(theirs);
+    await pending.getByRole("button", { name: "Check and import" }).click();
+    await expect(page.getByRole("status").filter({ hasText: "is active" })).toBeVisible();
+    await page.reload();
+    const row = page.getByRole("row").filter({ hasText: "signed by the customer's own CA" });
+    await expect(row).toContainText("Application CA (c2pa)");
+    await expect(row.getByText("active", { exact: true })).toBeVisible();
+    await expect(page.getByTestId("pending-ca")).toHaveCount(0);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

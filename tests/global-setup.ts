@@ -20,8 +20,9 @@ export default function setup(project: TestProject) {
     template = path.join(dataDir, "pglite");
   }
   execFileSync(process.execPath, ["--import", "tsx", "scripts/migrate.ts", "deploy"], { env: childEnv, stdio: "inherit" });
+  const softHsmConf = project.config.env?.SOFTHSM2_CONF;
   try {
-    createTestTokens();
+    if (softHsmConf) createTestTokens(softHsmConf);
   } catch (e) {
     // only the PKCS#11 tests need it: they fail with their own message
     console.warn(`no SoftHSM2 test tokens: ${(e as Error).message.split("\n")[0]}`);
@@ -29,6 +30,7 @@ export default function setup(project: TestProject) {
   project.provide("pssTestDb", pgUrl ? { kind: "postgres", url: pgUrl } : { kind: "pglite", dir: template });
   return () => {
     if (template) fs.rmSync(path.dirname(template), { recursive: true, force: true });
+    if (softHsmConf) fs.rmSync(path.dirname(softHsmConf), { recursive: true, force: true });
   };
 }
 

@@ -1,8 +1,10 @@
+import fs from "node:fs";
+import { importExternalApplicationCa, listPendingCas, requestExternalApplicationCa } from "../../lib/data/ca/external-ca.ts";
 import { ensureHierarchy, rotateCa, rotateDueCas } from "../../lib/data/ca/hierarchy.ts";
 import { exportCaPem, listCas } from "../../lib/data/ca/list-cas.ts";
 import { revokeCa } from "../../lib/data/revocation/revoke-ca.ts";
 import type { RevocationReason } from "../../lib/pki/crl.ts";
-import { type Command, flags, required } from "../io.ts";
+import { type Command, flags, readFile, required } from "../io.ts";
 
 const cli = { type: "system", id: "cli" } as const;
 
@@ -66,5 +68,50 @@ export const caRevoke: Command = {
       revokeBootstrap: !values["keep-bootstrap"],
       actor: cli,
     });
+  },
+};
+
+export const caExternalCsr: Command = {
+  name: "ca external-csr",
+  summary: "a customer's application CA under the customer's own CA: new key, CSR for their CA to sign (replaces an older pending one)",
+  usage: "pss ca external-csr --customer ID [--profile c2pa] [--out FILE] [--json]",
+  needsDb: true,
+  async run({ args, json }) {
+    const { values } = flags(args, { customer: { type: "string" }, profile: { type: "string" }, out: { type: "string" } });
+    const req = await requestExternalApplicationCa({
+      customerId: required(values.customer, "customer"),
+      application: values.profile ?? "c2pa",
+      actor: cli,
+    });
+    if (values.out) fs.writeFileSync(values.out, req.csrPem);
+    return json ? req : `pending ${req.pendingId} (${req.subject})\n${req.csrPem.trimEnd()}`;
+  },
+};
+
+export const caExternalList: Command = {
+  name: "ca external-pending",
+  summary: "list application CA requests waiting for the customer's CA to sign them",
+  usage: "pss ca external-pending [--customer ID] [--json]",
+  needsDb: true,
+  async run({ args }) {
+    const { values } = flags(args, { customer: { type: "string" } });
+    return { pending: await listPendingCas(values.customer) };
+  },
+};
+
+export const caExternalImport: Command = {
+  name: "ca external-import",
+  summary: "import the CA certificate the customer's CA signed for a pending request, with their chain up to their root",
+  usage: "pss ca external-import <pending-id> --cert FILE [--chain FILE] [--json]",
+  needsDb: true,
+  async run({ args }) {
+    const { values, positionals } = flags(args, { cert: { type: "string" }, chain: { type: "string" } });
+    const ca = await importExternalApplicationCa({
+      pendingId: required(positionals[0], "pending-id (positional)"),
+      certPem: readFile(required(values.cert, "cert"), "the CA certificate").toString("utf8"),
+      chainPem: values.chain ? readFile(values.chain, "the chain").toString("utf8") : undefined,
+      actor: cli,
+    });
+    return { ca: { id: ca.id, subject: ca.subject, generation: ca.generation, notAfter: ca.notAfter.toISOString() } };
   },
 };

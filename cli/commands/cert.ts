@@ -1,21 +1,11 @@
-import fs from "node:fs";
 import { issueAndStore } from "../../lib/data/certificates/issue-certificate.ts";
 import { showCertificate } from "../../lib/data/certificates/show-certificate.ts";
 import { publishAllCrls, publishCrl } from "../../lib/data/revocation/crl.ts";
 import { revokeCertificate } from "../../lib/data/revocation/revoke-certificate.ts";
 import { customerOfUid } from "../../lib/data/users/customer-of-uid.ts";
-import { AppError } from "../../lib/errors.ts";
 import type { RevocationReason } from "../../lib/pki/crl.ts";
 import type { LeafProfileId } from "../../lib/pki/profiles.ts";
-import { type Command, flags, required } from "../io.ts";
-
-function readFile(path: string): Buffer {
-  try {
-    return fs.readFileSync(path);
-  } catch {
-    throw new AppError("file_unreadable", `cannot read ${path}`, 2);
-  }
-}
+import { type Command, flags, readFile, required } from "../io.ts";
 
 export const certIssue: Command = {
   name: "cert issue",

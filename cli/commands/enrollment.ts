@@ -1,5 +1,3 @@
-// Enrollment policy, device secrets, enrollment groups and the rotation-overdue list (SPEC §5).
-import fs from "node:fs";
 import { rotationOverdue } from "../../lib/data/devices/rotation-overdue.ts";
 import {
   addDeviceSecret,
@@ -12,7 +10,7 @@ import { resetDevice } from "../../lib/data/fleet/decommission-device.ts";
 import { db } from "../../lib/db/client.ts";
 import { AppError } from "../../lib/errors.ts";
 import { revocationReasonSchema } from "../../lib/pki/crl.ts";
-import { type Command, flags, required } from "../io.ts";
+import { type Command, flags, readFile, required } from "../io.ts";
 
 const cli = { type: "system", id: "cli" } as const;
 
@@ -159,13 +157,7 @@ export const groupAdd: Command = {
       ca: { type: "string" },
       uid: { type: "string" },
     });
-    let caCert: Buffer;
-    try {
-      caCert = fs.readFileSync(required(values.ca, "ca"));
-    } catch (e) {
-      if (e instanceof AppError) throw e;
-      throw new AppError("file_unreadable", `cannot read ${values.ca}`, 2);
-    }
+    const caCert = readFile(required(values.ca, "ca"), "the CA certificate");
     return addEnrollmentGroup(
       { customerId: await customerId(values.customer), name: required(values.name, "name"), caCert, uid: required(values.uid, "uid") },
       cli,

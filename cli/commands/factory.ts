@@ -11,17 +11,11 @@ import { toPem } from "../../lib/pki/der.ts";
 import { newPrivateKey } from "../../lib/pki/keygen.ts";
 import { OID_CN, OID_SERIAL_NUMBER } from "../../lib/pki/names.ts";
 import { API_LIMITS } from "../../lib/validations/api.ts";
-import { type Command, flags, required } from "../io.ts";
+import { type Command, flags, readFile, required } from "../io.ts";
 
 type Csr = { name: string; pem: string; keyPem?: string };
 
-function readText(file: string, what: string): string {
-  try {
-    return fs.readFileSync(file, "utf8");
-  } catch {
-    throw new AppError("file_unreadable", `cannot read ${what} ${file}`, 2);
-  }
-}
+const readText = (file: string, what: string): string => readFile(file, what).toString("utf8");
 
 function csrsFromDir(dir: string): Csr[] {
   let names: string[];

@@ -66,6 +66,7 @@ export function CaTable({
               {ca.application ? ` (${ca.application})` : ""}
             </div>
             <div className="text-xs text-slate-600 dark:text-slate-400">{ca.subject}</div>
+            {ca.externalParent && <div className="text-xs text-slate-600 dark:text-slate-400">signed by the customer's own CA</div>}
           </td>
           {customerColumn && <td className={TD}>{ca.customerId ? (customerNames[ca.customerId] ?? "—") : "shared"}</td>}
           <td className={`${TD} tabular-nums`}>G{ca.generation}</td>
@@ -83,7 +84,7 @@ export function CaTable({
           <td className={TD}>
             {actions && ca.status === "ACTIVE" && ca.kind !== "ROOT" && (
               <div className="flex flex-wrap items-center gap-2">
-                <RotateButton caId={ca.id} subject={ca.subject} />
+                {!ca.externalParent && <RotateButton caId={ca.id} subject={ca.subject} />}
                 {ca.kind === "CUSTOMER_TLS_ISSUING" && (
                   <Link
                     href={`/ca/${ca.id}/revoke`}

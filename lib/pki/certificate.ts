@@ -263,7 +263,7 @@ function validityWindow(now: Date, validity: LeafProfile["validity"], issuer: Is
   return { notBefore, notAfter };
 }
 
-function encodeSubject(fields: SubjectFields): Buffer {
+export function encodeSubject(fields: SubjectFields): Buffer {
   for (const v of [fields.commonName, fields.organization]) {
     if (v !== undefined && [...v].length > MAX_NAME_LENGTH)
       throw new PkiError("subject_too_long", `subject attribute longer than ${MAX_NAME_LENGTH} characters`);

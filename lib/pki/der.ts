@@ -314,3 +314,21 @@ export function toPem(label: string, der: Uint8Array): string {
   for (let i = 0; i < b64.length; i += 64) body += `${b64.slice(i, i + 64)}\n`;
   return `-----BEGIN ${label}-----\n${body}-----END ${label}-----\n`;
 }
+
+/** The DER of every CERTIFICATE block in a PEM text, in order (anything between blocks is ignored). */
+export function pemCertificates(text: string): Buffer[] {
+  return [...text.matchAll(/-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g)].map((m) =>
+    Buffer.from(m[1].replace(/\s+/g, ""), "base64"),
+  );
+}
+
+/** Splits concatenated DER values (a stored certificate chain) into one Buffer each. */
+export function splitDer(buf: Uint8Array): Buffer[] {
+  const out: Buffer[] = [];
+  for (let offset = 0; offset < buf.length; ) {
+    const t = readTlv(buf, offset);
+    out.push(Buffer.from(buf.subarray(offset, t.end)));
+    offset = t.end;
+  }
+  return out;
+}

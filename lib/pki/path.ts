@@ -45,7 +45,11 @@ const OID = {
   uid: "0.9.2342.19200300.100.1.1",
 } as const;
 
-export const EKU_OIDS = { clientAuth: "1.3.6.1.5.5.7.3.2", serverAuth: "1.3.6.1.5.5.7.3.1" } as const;
+export const EKU_OIDS = {
+  clientAuth: "1.3.6.1.5.5.7.3.2",
+  serverAuth: "1.3.6.1.5.5.7.3.1",
+  documentSigning: "1.3.6.1.5.5.7.3.36",
+} as const;
 export type RequiredEku = keyof typeof EKU_OIDS;
 
 /** The critical extensions this validator processes; any other critical extension fails the path. */
@@ -70,6 +74,11 @@ export interface ValidatePathInput {
   knownCas?: readonly Uint8Array[];
   now: Date;
   requiredEku?: RequiredEku;
+  /**
+   * The certificate under validation is a CA that will issue leaves (a customer-supplied application CA being
+   * imported): it must be a CA with keyCertSign and cRLSign, and every path length above it counts it.
+   */
+  leafIsCa?: boolean;
   /** revocation lookup, asked for the leaf and every CA below the root */
   isRevoked?: (certDer: Buffer, issuerDer: Buffer) => Promise<boolean> | boolean;
 }
@@ -117,9 +126,10 @@ export async function validatePath(input: ValidatePathInput): Promise<ValidatedP
   const pool = dedupe([root, ...(input.knownCas ?? []).map(parse), ...presented.map(parse)]);
 
   const path = findPath(leaf, pool, root.der);
+  if (input.leafIsCa) caLeafPaths.add(path);
   checkLinks(path);
   checkValidity(path, input.now);
-  checkCaConstraints(path);
+  checkCaConstraints(path, input.leafIsCa ?? false);
   checkCriticalExtensions(path);
   if (input.requiredEku) checkEku(path, input.requiredEku);
   if (input.isRevoked) await checkRevocation(path, input.isRevoked);
@@ -246,8 +256,17 @@ function signedBy(child: ParsedCert, issuer: ParsedCert): boolean {
 
 // ---- checks on the chosen path ------------------------------------------------------------------------
 
+/** Paths whose first certificate is a CA under validation (`leafIsCa`), for the wording of errors. */
+const caLeafPaths = new WeakSet<ParsedCert[]>();
+
 const which = (i: number, path: ParsedCert[]) =>
-  i === 0 ? "the client certificate" : i === path.length - 1 ? "the root CA certificate" : `CA certificate ${i} of the chain`;
+  i === 0
+    ? caLeafPaths.has(path)
+      ? "the CA certificate"
+      : "the client certificate"
+    : i === path.length - 1
+      ? "the root CA certificate"
+      : `CA certificate ${i} of the chain`;
 
 function checkLinks(path: ParsedCert[]): void {
   for (let i = 0; i + 1 < path.length; i++) {
@@ -267,8 +286,17 @@ function checkValidity(path: ParsedCert[], now: Date): void {
 }
 
 const KEY_CERT_SIGN_MASK = 0x80 >> 5; // KeyUsage bit 5, in the first byte
+const CRL_SIGN_MASK = 0x80 >> 6; // bit 6
 
-function checkCaConstraints(path: ParsedCert[]): void {
+function checkCaConstraints(path: ParsedCert[], leafIsCa: boolean): void {
+  if (leafIsCa) {
+    const ca = path[0].fields;
+    if (!ca.ca) fail("ca_flag_missing", "the CA certificate is not a CA (basicConstraints CA:TRUE missing)");
+    if (!ca.keyUsageBits || !(ca.keyUsageBits[0] & KEY_CERT_SIGN_MASK) || !(ca.keyUsageBits[0] & CRL_SIGN_MASK))
+      fail("ca_key_usage_missing", "the CA certificate must allow keyCertSign and cRLSign (it signs certificates and CRLs)");
+  }
+  // a CA leaf counts among the CAs below each issuer: the leaves it signs come after it
+  const below = leafIsCa ? 0 : 1;
   for (let i = 1; i < path.length; i++) {
     const ca = path[i].fields;
     if (!ca.ca) fail("ca_flag_missing", `${which(i, path)} is not a CA (basicConstraints CA:TRUE missing)`);
@@ -277,9 +305,10 @@ function checkCaConstraints(path: ParsedCert[]): void {
       fail("ca_key_usage_missing", `${which(i, path)} may not sign certificates (keyUsage keyCertSign missing)`);
     }
     // The CAs between this one and the leaf (i - 1 of them) must fit its pathLenConstraint.
-    if (ca.pathLen !== undefined && i - 1 > ca.pathLen) fail("path_length_exceeded", `${which(i, path)} allows ${ca.pathLen} CAs below it`);
+    if (ca.pathLen !== undefined && i - below > ca.pathLen)
+      fail("path_length_exceeded", `${which(i, path)} allows ${ca.pathLen} CAs below it`);
   }
-  if (path[0].fields.ca) fail("leaf_is_ca", "the client certificate is a CA certificate");
+  if (!leafIsCa && path[0].fields.ca) fail("leaf_is_ca", "the client certificate is a CA certificate");
 }
 
 function checkCriticalExtensions(path: ParsedCert[]): void {

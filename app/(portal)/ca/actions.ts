@@ -3,10 +3,11 @@
 import { revalidatePath } from "next/cache";
 import { type ActionState, failed, formValues, invalid } from "@/lib/actions/action-state.ts";
 import { requireRole } from "@/lib/auth/session.ts";
+import { importExternalApplicationCa, requestExternalApplicationCa } from "@/lib/data/ca/external-ca.ts";
 import { rotateCa } from "@/lib/data/ca/hierarchy.ts";
 import { revokeCustomerIssuingCa } from "@/lib/data/ca/revoke-customer-issuing-ca.ts";
 import { isAppError } from "@/lib/errors.ts";
-import { revokeCaSchema, rotateCaSchema } from "@/lib/validations/ca.ts";
+import { importExternalCaSchema, requestExternalCaSchema, revokeCaSchema, rotateCaSchema } from "@/lib/validations/ca.ts";
 
 export type RotateResult = { subject: string };
 export type RevokeCaResult = { certificatesRevoked: number; bootstrapRevoked: number; replacementCaId: string | null };
@@ -46,5 +47,40 @@ export async function revokeCaAction(_prev: ActionState<RevokeCaResult>, form: F
   } catch (e) {
     if (isAppError(e) && e.code === "confirmation_mismatch") return { status: "invalid", fieldErrors: { confirmName: [e.message] } };
     return failed(e, "ca.revoke");
+  }
+}
+
+/** Staff: a new key and CSR for a customer's application CA under the customer's own CA. */
+export async function requestExternalCaAction(
+  _prev: ActionState<{ subject: string }>,
+  form: FormData,
+): Promise<ActionState<{ subject: string }>> {
+  const user = await requireRole("STAFF");
+  try {
+    const parsed = requestExternalCaSchema.safeParse(formValues(form));
+    if (!parsed.success) return invalid(parsed.error);
+    const req = await requestExternalApplicationCa({ ...parsed.data, actor: { type: "user", id: user.id, customerId: null } });
+    revalidatePath(`/customers/${parsed.data.customerId}`);
+    return { status: "ok", data: { subject: req.subject }, message: `CSR ready for ${req.subject}.` };
+  } catch (e) {
+    return failed(e, "ca.external.request");
+  }
+}
+
+/** Staff: import what the customer's CA signed; refused with the reason (and nothing written) unless every check passes. */
+export async function importExternalCaAction(
+  _prev: ActionState<{ subject: string }>,
+  form: FormData,
+): Promise<ActionState<{ subject: string }>> {
+  const user = await requireRole("STAFF");
+  try {
+    const parsed = importExternalCaSchema.safeParse(formValues(form));
+    if (!parsed.success) return invalid(parsed.error);
+    const ca = await importExternalApplicationCa({ ...parsed.data, actor: { type: "user", id: user.id, customerId: null } });
+    revalidatePath("/ca");
+    revalidatePath("/customers", "layout");
+    return { status: "ok", data: { subject: ca.subject }, message: `Imported: ${ca.subject} is active.` };
+  } catch (e) {
+    return failed(e, "ca.external.import");
   }
 }

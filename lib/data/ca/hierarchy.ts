@@ -100,7 +100,7 @@ export async function nextGeneration(tx: Tx, ca: CaRow, customerName: string | u
   return createCa(tx, scopeOf(ca), parent, customerName, now);
 }
 
-function subjectFor(s: CaScope, generation: number, customerName?: string): SubjectFields {
+export function subjectFor(s: CaScope, generation: number, customerName?: string): SubjectFields {
   const prefix = env().PSS_SUBJECT_PREFIX;
   if (s.kind === "CUSTOMER_TLS_ISSUING")
     return { organization: customerName!, commonName: CUSTOMER_CN.tlsIssuingCa(customerName!, generation, prefix) };
@@ -249,6 +249,12 @@ export async function rotateCa(caId: string, actor: Actor, now = new Date()): Pr
   if (!old) throw new AppError("ca_not_found", "No such CA.", 404);
   if (old.kind === "ROOT")
     throw new AppError("ca_rotate_root", "The root is the trust anchor: rotating it is a re-keying ceremony, not a rotation.", 409);
+  if (old.parentId === null)
+    throw new AppError(
+      "ca_external_parent",
+      "This CA's parent is the customer's: request a new CSR (pss ca external-csr) and import what their CA signs.",
+      409,
+    );
   const notActive = () => new AppError("ca_not_active", "This CA generation is no longer active; rotate the active one.", 409);
   if (old.status === "RETIRED") throw notActive();
   try {
@@ -341,7 +347,8 @@ export async function rotateDueCas(
     const parentEnd = (await activeParentEnds()).get(kind);
     for (const ca of cas) {
       const reason = rotationDue(ca, now, parentEnd);
-      if (!reason) continue;
+      // under a customer-supplied parent only the customer's CA can sign the next generation: listed as due, not rotated
+      if (!reason || (ca.kind !== "ROOT" && ca.parentId === null)) continue;
       try {
         const { active } = await rotateCa(ca.id, actor, now);
         rotated.push({ id: active.id, subject: active.subject, reason });

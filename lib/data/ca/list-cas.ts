@@ -13,6 +13,8 @@ export type CaSummary = {
   subject: string;
   status: string;
   parentId: string | null;
+  /** an application CA whose parent is the customer's own CA (SPEC §2): only their CA can make its next generation */
+  externalParent: boolean;
   serial: string;
   notBefore: string;
   notAfter: string;
@@ -27,7 +29,7 @@ export async function listCas(opts: { customerId?: string } = {}, now = new Date
   const rows = await db().certificateAuthority.findMany({
     where: opts.customerId ? { customerId: opts.customerId } : {},
     orderBy: [{ createdAt: "asc" }],
-    omit: { certDer: true },
+    omit: { certDer: true, externalChain: true },
   });
   // the end of the issuer a new generation would get, which decides whether a rotation would give more life
   const parentEnd = await activeParentEnds();
@@ -42,6 +44,7 @@ export async function listCas(opts: { customerId?: string } = {}, now = new Date
     subject: ca.subject,
     status: ca.status,
     parentId: ca.parentId,
+    externalParent: ca.kind !== "ROOT" && ca.parentId === null,
     serial: ca.serial,
     notBefore: ca.notBefore.toISOString(),
     notAfter: ca.notAfter.toISOString(),

@@ -1,9 +1,10 @@
 // EST /cacerts (RFC 7030 §4.1): the CA certificates a device needs for a path. Without a client certificate:
 // the TLS Root CA and the active TLS Intermediate (which also issued the listener's certificate). With one,
 // the caller's customer's active issuing CA for the path is added (Customer TLS Issuing CA, or the
-// application CA of the profile).
+// application CA of the profile; under a customer-supplied parent, followed by the customer's chain instead).
 import { db } from "../../db/client.ts";
 import { AppError } from "../../errors.ts";
+import { splitDer } from "../../pki/der.ts";
 import { APPLICATION_PROFILES, type CaScope, scopeKey } from "../ca/hierarchy.ts";
 
 export async function estCaCerts(input: { profile?: string; customerId?: string | null }): Promise<Buffer[]> {
@@ -22,8 +23,11 @@ export async function estCaCerts(input: { profile?: string; customerId?: string 
   const rows = await db().certificateAuthority.findMany({
     where: { scope: { in: keys }, status: "ACTIVE" },
     orderBy: { generation: "desc" },
-    select: { scope: true, certDer: true },
+    select: { scope: true, certDer: true, externalChain: true },
   });
+  const leafMost = rows.find((r) => r.scope === keys[0]);
+  // an application CA under a customer-supplied parent: its path is the customer's chain, not ours
+  if (input.profile && leafMost?.externalChain) return [Buffer.from(leafMost.certDer), ...splitDer(leafMost.externalChain)];
   const out = keys.flatMap((k) => {
     const row = rows.find((r) => r.scope === k);
     return row ? [Buffer.from(row.certDer)] : [];

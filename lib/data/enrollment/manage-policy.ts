@@ -6,6 +6,7 @@ import { z } from "zod";
 import { bytes, db, type Tx } from "../../db/client.ts";
 import { AppError, isUniqueViolation } from "../../errors.ts";
 import { readCertificate } from "../../pki/certificate.ts";
+import { pemCertificates } from "../../pki/der.ts";
 import { DEVICE_ID_PATTERN } from "../../pki/names.ts";
 import { normalizeSerial } from "../../pki/serial.ts";
 import { type Actor, audit } from "../audit/record.ts";
@@ -294,9 +295,9 @@ export async function disableEnrollmentGroup(input: { customerId: string; groupI
 function toDer(input: string | Uint8Array): Buffer {
   const text = typeof input === "string" ? input : Buffer.from(input).toString("latin1");
   if (text.includes("-----BEGIN")) {
-    const m = /-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/.exec(text);
-    if (!m) throw new AppError("ca_cert_invalid", "expected a CERTIFICATE PEM block", 400);
-    return Buffer.from(m[1].replace(/\s+/g, ""), "base64");
+    const [first] = pemCertificates(text);
+    if (!first) throw new AppError("ca_cert_invalid", "expected a CERTIFICATE PEM block", 400);
+    return first;
   }
   return Buffer.from(typeof input === "string" ? Buffer.from(input, "base64") : input);
 }

@@ -1,6 +1,7 @@
 // SoftHSM2 tokens for the PKCS#11 key store's tests. SoftHSM reads its token directory once, when a process
 // first initializes the library, so the tokens are made before any test process starts (Vitest's global setup)
-// and every test process finds them through SOFTHSM2_CONF (vitest.config.ts).
+// and every test process finds them through SOFTHSM2_CONF, which vitest.config.ts sets per run (two runs side by
+// side each have their own tokens).
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -8,13 +9,14 @@ import path from "node:path";
 import type { Pkcs11Config } from "../pkcs11.ts";
 
 export const SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so";
-export const SOFTHSM_TEST_CONF = path.join(os.tmpdir(), "pss-vitest-softhsm", "softhsm2.conf");
+/** A configuration path of this test run's own (called once, by vitest.config.ts). */
+export const newSoftHsmConf = () => path.join(os.tmpdir(), `pss-vitest-softhsm-${process.pid}`, "softhsm2.conf");
 /** two tokens: the key store's, and another one for the "wrong token" cases */
 export const TEST_TOKENS = { main: "pss-test", other: "pss-test-other" } as const;
 export const TEST_PIN = "4711-pss";
 
 /** Creates the test tokens afresh (throws when SoftHSM2 is not installed: `npm test` installs it). */
-export function createTestTokens(conf = SOFTHSM_TEST_CONF): void {
+export function createTestTokens(conf: string): void {
   const dir = path.dirname(conf);
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(path.join(dir, "tokens"), { recursive: true });
@@ -26,6 +28,13 @@ export function createTestTokens(conf = SOFTHSM_TEST_CONF): void {
     });
 }
 
+/** This run's SoftHSM2 configuration, as vitest.config.ts set it for every test process. */
+function testConf(): string {
+  const conf = process.env.SOFTHSM2_CONF;
+  if (!conf) throw new Error("SOFTHSM2_CONF is not set: run the tests through Vitest (vitest.config.ts sets it)");
+  return conf;
+}
+
 export function testTokenConfig(tokenLabel: string = TEST_TOKENS.main, pin = TEST_PIN): Pkcs11Config {
   if (!fs.existsSync(SOFTHSM_MODULE)) throw new Error(`SoftHSM2 is not installed (${SOFTHSM_MODULE}): npm test installs it`);
   return { module: SOFTHSM_MODULE, tokenLabel, pin };
@@ -33,5 +42,5 @@ export function testTokenConfig(tokenLabel: string = TEST_TOKENS.main, pin = TES
 
 /** The environment that points a `pss` process at the test token. */
 export function testTokenEnv(tokenLabel: string = TEST_TOKENS.main, pin = TEST_PIN): Record<string, string> {
-  return { SOFTHSM2_CONF: SOFTHSM_TEST_CONF, PSS_PKCS11_MODULE: SOFTHSM_MODULE, PSS_PKCS11_TOKEN_LABEL: tokenLabel, PSS_PKCS11_PIN: pin };
+  return { SOFTHSM2_CONF: testConf(), PSS_PKCS11_MODULE: SOFTHSM_MODULE, PSS_PKCS11_TOKEN_LABEL: tokenLabel, PSS_PKCS11_PIN: pin };
 }
