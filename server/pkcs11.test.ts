@@ -2,9 +2,11 @@
 // the token keeps its hierarchy, creates new customers' CAs on the token, and the device listener in a cluster
 // worker (a process of its own, with its own login) signs devices' certificates there. openssl checks the chain
 // and the CRL the token signed.
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { ensureHierarchy, rotateCa } from "../lib/data/ca/hierarchy.ts";
 import { keyStore } from "../lib/data/ca/key-store.ts";
@@ -33,18 +35,47 @@ const forgetKeys = () => {
   (globalThis as { __pssKeys?: unknown }).__pssKeys = undefined;
 };
 
+/**
+ * On PostgreSQL a database of this file's own: every process checks at start that it can reach every stored key,
+ * and the other test files sharing TEST_DATABASE_URL have no token.
+ */
+async function ownPostgres(url: string): Promise<{ kind: "postgres"; url: string }> {
+  const own = new URL(url);
+  own.pathname = `/pss_pkcs11_${process.pid}`;
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${own.pathname.slice(1)}`);
+    await admin.query(`CREATE DATABASE ${own.pathname.slice(1)}`);
+  } finally {
+    await admin.end();
+  }
+  execFileSync(process.execPath, ["--import", "tsx", "scripts/migrate.ts", "deploy"], {
+    env: { ...process.env, DATABASE_URL: own.toString(), NODE_ENV: "test" },
+    stdio: "ignore",
+  });
+  dropOwn = async () => {
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    await c.query(`DROP DATABASE IF EXISTS ${own.pathname.slice(1)} WITH (FORCE)`).finally(() => c.end());
+  };
+  return { kind: "postgres", url: own.toString() };
+}
+let dropOwn: (() => Promise<void>) | undefined;
+let dbTarget: { kind: "postgres"; url: string } | undefined;
+
 beforeAll(async () => {
-  if (target.kind === "postgres") openDatabase(target);
-  else {
+  if (target.kind === "postgres") {
+    dbTarget = await ownPostgres(target.url);
+    openDatabase(dbTarget);
+  } else {
     const dir = path.join(scratch, "pglite");
     fs.cpSync(target.dir, dir, { recursive: true });
     served = await serveEmbedded(dir, path.join(scratch, "run"));
     openDatabase(served.target);
   }
-  // the shared hierarchy with software keys (on PostgreSQL other test files share it and have no token)
+  // the hierarchy with software keys, as a deployment from before the token has it
   await ensureHierarchy(system);
-  // a PostgreSQL kept from an earlier run recorded that run's token (the global setup makes new ones)
-  await db().systemSetting.deleteMany({ where: { key: "pkcs11_token" } });
   // then the token: this process, and the worker started below, which reads it from its environment
   const tokenEnv = testTokenEnv();
   Object.assign(process.env, tokenEnv);
@@ -52,7 +83,7 @@ beforeAll(async () => {
   forgetKeys();
   const tls = await issueListenerTls();
   rootPem = tls.ca;
-  cluster = await startDeviceCluster({ tls, count: 1, port: 0, host: "127.0.0.1", target: served?.target ?? target, sweepMs: 0 });
+  cluster = await startDeviceCluster({ tls, count: 1, port: 0, host: "127.0.0.1", target: served?.target ?? dbTarget!, sweepMs: 0 });
   url = `https://localhost:${cluster.port}`;
 }, 120_000);
 
@@ -61,6 +92,7 @@ afterAll(async () => {
   forgetKeys();
   await closeDb();
   await served?.close();
+  await dropOwn?.();
   fs.rmSync(scratch, { recursive: true, force: true });
 });
 
@@ -126,39 +158,34 @@ describe("CA keys on a PKCS#11 token", () => {
     }
   });
 
-  it("with DATABASE_URL a token stands in for the master key: its keys sign, keys sealed under a master key fail closed", async () => {
-    const c = await newCustomer("Hsm Only");
-    const [issuing] = await db().certificateAuthority.findMany({ where: { customerId: c.customer.id }, select: { keyRef: true } });
-    const root = await db().certificateAuthority.findFirstOrThrow({ where: { kind: "ROOT", status: "ACTIVE" }, select: { keyRef: true } });
+  it("with DATABASE_URL a token stands in for the master key, but not for keys sealed under one: checked at start", async () => {
     const saved = env();
     try {
       overrideEnv({ embedded: false, PSS_MASTER_KEY: undefined });
       forgetKeys();
-      const store = await keyStore();
-      expect(store.generatesIn).toBe("pkcs11");
-      await expect(store.signer(issuing.keyRef)).resolves.toMatchObject({ algorithm: "ECDSA-P256" });
-      await expect(store.signer(root.keyRef)).rejects.toMatchObject({ code: "master_key_required" });
+      // the hierarchy's keys are sealed under the master key: without it this process could not sign with them
+      await expect(keyStore()).rejects.toMatchObject({ code: "master_key_required" });
+      // and a process without the token, while keys on it are stored
+      overrideEnv({ ...saved, PSS_PKCS11_MODULE: undefined, PSS_PKCS11_TOKEN_LABEL: undefined, PSS_PKCS11_PIN: undefined });
+      forgetKeys();
+      await expect(keyStore()).rejects.toMatchObject({ code: "pkcs11_not_configured" });
     } finally {
       overrideEnv(saved);
       forgetKeys();
     }
   });
 
-  // PGlite only: on PostgreSQL the hierarchy is shared with test files that have no token
-  it.runIf(target.kind === "pglite")(
-    "rotating a software-keyed CA puts its next generation on the token; the retired one still signs its CRL",
-    async () => {
-      const tls = await db().certificateAuthority.findFirstOrThrow({ where: { kind: "TLS_INTERMEDIATE", status: "ACTIVE" } });
-      const rotated = await rotateCa(tls.id, system);
-      const cas = new Map((await listCas()).map((ca) => [ca.id, ca.keyStore]));
-      expect([cas.get(rotated.retired.id), cas.get(rotated.active.id)]).toEqual(["software", "pkcs11"]);
-      await expect(publishCrl(rotated.retired.id)).resolves.toBeDefined();
-      // a customer onboarded now: both its CAs signed on the token, by the token's intermediate
-      const c = await newCustomer("Hsm Rotated");
-      const issuing = await db().certificateAuthority.findFirstOrThrow({
-        where: { customerId: c.customer.id, kind: "CUSTOMER_TLS_ISSUING" },
-      });
-      expect(issuing.parentId).toBe(rotated.active.id);
-    },
-  );
+  it("rotating a software-keyed CA puts its next generation on the token; the retired one still signs its CRL", async () => {
+    const tls = await db().certificateAuthority.findFirstOrThrow({ where: { kind: "TLS_INTERMEDIATE", status: "ACTIVE" } });
+    const rotated = await rotateCa(tls.id, system);
+    const cas = new Map((await listCas()).map((ca) => [ca.id, ca.keyStore]));
+    expect([cas.get(rotated.retired.id), cas.get(rotated.active.id)]).toEqual(["software", "pkcs11"]);
+    await expect(publishCrl(rotated.retired.id)).resolves.toBeDefined();
+    // a customer onboarded now: both its CAs signed on the token, by the token's intermediate
+    const c = await newCustomer("Hsm Rotated");
+    const issuing = await db().certificateAuthority.findFirstOrThrow({
+      where: { customerId: c.customer.id, kind: "CUSTOMER_TLS_ISSUING" },
+    });
+    expect(issuing.parentId).toBe(rotated.active.id);
+  });
 });

@@ -102,16 +102,20 @@ export const caExternalList: Command = {
 export const caExternalImport: Command = {
   name: "ca external-import",
   summary: "import the CA certificate the customer's CA signed for a pending request, with their chain up to their root",
-  usage: "pss ca external-import <pending-id> --cert FILE [--chain FILE] [--json]",
+  usage: "pss ca external-import <pending-id> --cert FILE [--chain FILE] [--root-sha256 HEX] [--json]",
   needsDb: true,
   async run({ args }) {
-    const { values, positionals } = flags(args, { cert: { type: "string" }, chain: { type: "string" } });
+    const { values, positionals } = flags(args, { cert: { type: "string" }, chain: { type: "string" }, "root-sha256": { type: "string" } });
     const ca = await importExternalApplicationCa({
       pendingId: required(positionals[0], "pending-id (positional)"),
       certPem: readFile(required(values.cert, "cert"), "the CA certificate").toString("utf8"),
       chainPem: values.chain ? readFile(values.chain, "the chain").toString("utf8") : undefined,
+      rootSha256: values["root-sha256"],
       actor: cli,
     });
-    return { ca: { id: ca.id, subject: ca.subject, generation: ca.generation, notAfter: ca.notAfter.toISOString() } };
+    return {
+      ca: { id: ca.id, subject: ca.subject, generation: ca.generation, notAfter: ca.notAfter.toISOString() },
+      customerRootSha256: ca.rootSha256,
+    };
   },
 };

@@ -1,6 +1,6 @@
 "use client";
 
-import { useActionState } from "react";
+import { useActionState, useState } from "react";
 import { importExternalCaAction, requestExternalCaAction } from "@/app/(portal)/ca/actions.ts";
 import { Button } from "@/components/ui/button.tsx";
 import { TextArea } from "@/components/ui/field.tsx";
@@ -26,18 +26,31 @@ export function RequestExternalCaForm({ customerId }: { customerId: string }) {
 
 /** Staff: paste what the customer's CA signed, and their chain up to their root. */
 export function ImportExternalCaForm({ pendingId }: { pendingId: string }) {
-  const [state, action, pending] = useActionState(importExternalCaAction, initial);
+  // what was pasted stays after a refusal (React resets a form after its action, to these defaults)
+  const [pasted, setPasted] = useState({ certPem: "", chainPem: "" });
+  const [state, action, pending] = useActionState((prev: ActionState<{ subject: string }>, form: FormData) => {
+    setPasted({ certPem: String(form.get("certPem") ?? ""), chainPem: String(form.get("chainPem") ?? "") });
+    return importExternalCaAction(prev, form);
+  }, initial);
   if (state.status === "ok") return <p role="status">{state.message}</p>;
   const errors = state.status === "invalid" ? state.fieldErrors : {};
   return (
     <form action={action} className="max-w-2xl space-y-3" noValidate>
       <input type="hidden" name="pendingId" value={pendingId} />
-      <TextArea label="CA certificate the customer's CA signed (PEM)" name="certPem" rows={6} required error={errors.certPem?.[0]} />
+      <TextArea
+        label="CA certificate the customer's CA signed (PEM)"
+        name="certPem"
+        rows={6}
+        required
+        defaultValue={pasted.certPem}
+        error={errors.certPem?.[0]}
+      />
       <TextArea
         label="The customer's chain up to their root (PEM, issuer first)"
         name="chainPem"
         rows={6}
         required
+        defaultValue={pasted.chainPem}
         error={errors.chainPem?.[0]}
       />
       <FormMessage message={state.status === "error" ? state.message : null} />

@@ -5,11 +5,26 @@
 // signature, with every CA constraint — to the self-signed root the customer supplies.
 //
 // Error codes (400): external_ca_malformed, external_ca_key_mismatch, external_ca_subject_mismatch,
-// external_ca_chain_incomplete, external_ca_validity, and validatePath's own codes (chain_signature_invalid,
+// external_ca_chain_incomplete, external_ca_validity, external_ca_constraints, external_ca_ski_missing,
+// external_ca_weak_signature, external_ca_weak_key, and validatePath's own codes (chain_signature_invalid,
 // ca_flag_missing, ca_key_usage_missing, path_length_exceeded, cert_expired, eku_missing, …).
 import { X509Certificate } from "node:crypto";
 import { encodeSubject, readCertificate } from "./certificate.ts";
-import { bitString, boolean, namedBits, octetString, oid, sequence, set, smallInteger, tlv } from "./der.ts";
+import {
+  bitString,
+  boolean,
+  children,
+  contentOf,
+  decodeOid,
+  namedBits,
+  octetString,
+  oid,
+  readTlv,
+  sequence,
+  set,
+  smallInteger,
+  tlv,
+} from "./der.ts";
 import { isPkiError, PkiError } from "./errors.ts";
 import { formatName, type SubjectFields, subjectAttributes } from "./names.ts";
 import { EKU_OIDS, type RequiredEku, validatePath } from "./path.ts";
@@ -54,6 +69,8 @@ export interface CheckedExternalCa {
   subject: string;
   /** the customer's chain, issuer first, root last (as given, duplicates and strays removed) */
   chainDer: Buffer[];
+  /** SHA-256 of the customer's root certificate (hex), for staff to confirm out of band */
+  rootSha256: string;
 }
 
 const refuse = (code: string, message: string): never => {
@@ -82,6 +99,7 @@ export async function checkExternalCa(input: ExternalCaInput): Promise<CheckedEx
 
   const requiredEku = (Object.keys(EKU_OIDS) as RequiredEku[]).find((k) => EKU_OIDS[k] === input.leafEku);
   if (!requiredEku) throw new RangeError(`no path check for the EKU ${input.leafEku}`);
+  checkStrength([input.certDer, ...input.chainDer], root);
   let path: Awaited<ReturnType<typeof validatePath>>;
   try {
     path = await validatePath({
@@ -97,14 +115,59 @@ export async function checkExternalCa(input: ExternalCaInput): Promise<CheckedEx
     if (isPkiError(e)) throw new PkiError(e.code, e.message, 400);
     throw e;
   }
+  // what SPEC §2 asks of an issuing CA, and RFC 5280 §4.2.1.2/§4.2.1.9 of any CA
+  if (!cert.extensions.find((e) => e.oid === BASIC_CONSTRAINTS)?.critical)
+    refuse("external_ca_constraints", "the CA certificate's basicConstraints must be critical");
+  if (cert.pathLen !== 0)
+    refuse("external_ca_constraints", "the CA certificate must have pathLen 0: it issues end-entity certificates only");
+  if (!cert.ski) refuse("external_ca_ski_missing", "the CA certificate has no subjectKeyIdentifier (RFC 5280 §4.2.1.2)");
   // a CA that cannot outlive one leaf's first day is a mistake, not a configuration
   if (cert.notAfter.getTime() - input.now.getTime() < 24 * 3600 * 1000)
     refuse("external_ca_validity", "the CA certificate expires within a day");
+  // leaves are cut to the CA's end: the CA must not outlive what it chains to, or they would outlive it too
+  const chainDer = path.chainDer.slice(1);
+  for (const c of chainDer)
+    if (readCertificate(c).notAfter < cert.notAfter)
+      refuse("external_ca_validity", `the CA certificate outlives ${new X509Certificate(c).subject.replace(/\n/g, ", ")} above it`);
   return {
     notBefore: cert.notBefore,
     notAfter: cert.notAfter,
     serialHex: path.leaf.serialHex,
     subject: formatName(subjectAttributes(input.subject)),
-    chainDer: path.chainDer.slice(1),
+    chainDer,
+    rootSha256: rootCert.fingerprint256.replace(/:/g, "").toLowerCase(),
   };
+}
+
+/** Signature algorithms a certificate of the imported path may be signed with (a root's self-signature aside). */
+const STRONG_SIGNATURES = new Set([
+  "1.2.840.10045.4.3.2", // ecdsa-with-SHA256
+  "1.2.840.10045.4.3.3", // ecdsa-with-SHA384
+  "1.2.840.10045.4.3.4", // ecdsa-with-SHA512
+  "1.2.840.113549.1.1.11", // sha256WithRSAEncryption
+  "1.2.840.113549.1.1.12", // sha384WithRSAEncryption
+  "1.2.840.113549.1.1.13", // sha512WithRSAEncryption
+  "1.2.840.113549.1.1.10", // RSASSA-PSS
+  "1.3.101.112", // Ed25519
+]);
+const STRONG_CURVES = new Set(["prime256v1", "secp384r1", "secp521r1"]);
+
+/** No SHA-1 or MD5 signature below the root, no RSA key under 2048 bits, no curve but P-256/384/521 or Ed25519. */
+function checkStrength(path: readonly Buffer[], root: Buffer): void {
+  for (const der of path) {
+    const fields = readCertificate(der);
+    const alg = decodeOid(
+      contentOf(fields.signatureAlgorithm, children(fields.signatureAlgorithm, readTlv(fields.signatureAlgorithm, 0))[0]),
+    );
+    const name = new X509Certificate(der).subject.replace(/\n/g, ", ");
+    if (der !== root && !STRONG_SIGNATURES.has(alg))
+      refuse("external_ca_weak_signature", `${name} is signed with ${alg}, which is not accepted`);
+    const key = new X509Certificate(der).publicKey;
+    const d = key.asymmetricKeyDetails;
+    const ok =
+      key.asymmetricKeyType === "ed25519" ||
+      (key.asymmetricKeyType === "ec" && STRONG_CURVES.has(d?.namedCurve ?? "")) ||
+      ((key.asymmetricKeyType === "rsa" || key.asymmetricKeyType === "rsa-pss") && (d?.modulusLength ?? 0) >= 2048);
+    if (!ok) refuse("external_ca_weak_key", `${name} has a key that is not accepted (RSA under 2048 bits, or an unsupported curve)`);
+  }
 }

@@ -1,9 +1,10 @@
 // The PKCS#11 key store against a real token (SoftHSM2, made by the global setup): keys generated on the token
 // and never extractable, signatures checked by node:crypto and by openssl, and every refusal fails closed.
 import { createPublicKey, randomUUID, verify } from "node:crypto";
+import pkcs11js from "pkcs11js";
 import { describe, expect, it } from "vitest";
 import { issueCaCertificate } from "./certificate.ts";
-import { toPem } from "./der.ts";
+import { oid, toPem } from "./der.ts";
 import { Pkcs11KeyStore, Pkcs11Token } from "./pkcs11.ts";
 import { openssl, scratchDir } from "./testing/ca-fixture.ts";
 import { keyErrorCode as codeOf, MemoryRepo } from "./testing/key-repo.ts";
@@ -52,7 +53,14 @@ describe("Pkcs11KeyStore on SoftHSM2", () => {
     expect(await verifies(signer)).toBe(true);
     // even a logged-in session cannot read the private value
     const attrs = await token.keyAttributes(r);
-    expect(attrs).toEqual({ sensitive: true, extractable: false, private: true, valueReadable: false });
+    expect(attrs).toEqual({
+      sensitive: true,
+      extractable: false,
+      alwaysSensitive: true,
+      neverExtractable: true,
+      private: true,
+      valueReadable: false,
+    });
   });
 
   it("a CA certificate signed on the token passes openssl verify", async () => {
@@ -126,4 +134,59 @@ describe("Pkcs11KeyStore on SoftHSM2", () => {
     expect(await codeOf(() => store.generate(r, "ECDSA-P256"))).toBe("key_exists");
     expect(await codeOf(() => store.signer(ref()))).toBe("key_not_found");
   });
+
+  it("recovers when the token drops every session and the login (a reset, an HSM failover)", async () => {
+    const token = await openMain();
+    const signer = await new Pkcs11KeyStore(token, new MemoryRepo()).generate(ref(), "ECDSA-P256");
+    expect(await verifies(signer)).toBe(true);
+    raw().p11.C_CloseAllSessions(raw().slot); // what a token reset does to this process: sessions and login gone
+    const results = await Promise.all(Array.from({ length: 8 }, () => verifies(signer)));
+    expect(results.every(Boolean)).toBe(true);
+  });
+
+  it.each<[string, { extractable?: boolean; otherId?: boolean }, string]>([
+    ["an extractable private key", { extractable: true }, "pkcs11_key_exportable"],
+    ["a private and public object that are not one pair (CKA_ID)", { otherId: true }, "pkcs11_key_mismatch"],
+  ])("refuses %s planted under a key's label", async (_name, plant, code) => {
+    const token = await openMain();
+    const r = ref();
+    const { p11, session } = raw();
+    const id = Buffer.from(r);
+    const pair = p11.C_GenerateKeyPair(
+      session,
+      { mechanism: pkcs11js.CKM_EC_KEY_PAIR_GEN },
+      [
+        { type: pkcs11js.CKA_TOKEN, value: true },
+        { type: pkcs11js.CKA_LABEL, value: r },
+        { type: pkcs11js.CKA_ID, value: plant.otherId ? Buffer.from("another") : id },
+        { type: pkcs11js.CKA_EC_PARAMS, value: oid("1.2.840.10045.3.1.7") },
+        { type: pkcs11js.CKA_VERIFY, value: true },
+      ],
+      [
+        { type: pkcs11js.CKA_TOKEN, value: true },
+        { type: pkcs11js.CKA_LABEL, value: r },
+        { type: pkcs11js.CKA_ID, value: id },
+        { type: pkcs11js.CKA_PRIVATE, value: true },
+        { type: pkcs11js.CKA_SENSITIVE, value: !plant.extractable },
+        { type: pkcs11js.CKA_EXTRACTABLE, value: plant.extractable ?? false },
+        { type: pkcs11js.CKA_SIGN, value: true },
+      ],
+    );
+    expect(pair.privateKey).toBeDefined();
+    expect(await codeOf(() => token.signer(r))).toBe(code);
+  });
 });
+
+/** The same library through the binding directly, as another component of this process (the login is shared). */
+function raw() {
+  const p11 = new pkcs11js.PKCS11();
+  p11.load(testTokenConfig().module);
+  try {
+    p11.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
+  } catch (e) {
+    if ((e as { code?: number }).code !== 0x191) throw e; // already initialized by the key store: expected
+  }
+  const slot = p11.C_GetSlotList(true).find((s) => p11.C_GetTokenInfo(s).label.trim() === TEST_TOKENS.main);
+  if (!slot) throw new Error("no test token");
+  return { p11, slot, session: p11.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION) };
+}

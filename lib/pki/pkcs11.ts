@@ -3,12 +3,14 @@
 // and asks the token for a raw ECDSA signature (CKM_ECDSA), so no private key ever enters this process.
 //
 // The key store records each key's public key and the token's serial number in the key-material row; a load
-// checks both against the token (a swapped token, a re-created object or a mislabelled key fails closed).
+// checks both against the token, and that the objects are one non-extractable key pair that signs for its public
+// key (a swapped token, a re-created object, a mislabelled or planted key fails closed). A session or login the
+// token drops (a reset, an HSM failover) is replaced once per operation.
 //
 // Error codes (all 500 unless noted): pkcs11_module_unavailable, pkcs11_token_not_found, pkcs11_token_ambiguous,
-// pkcs11_login_failed, pkcs11_error, pkcs11_key_mismatch, key_exists (409), key_not_found (404),
+// pkcs11_login_failed, pkcs11_error, pkcs11_key_mismatch, pkcs11_key_exportable, key_exists (409), key_not_found (404),
 // key_algorithm_unsupported. Messages never hold the PIN.
-import { createHash, createPublicKey, timingSafeEqual } from "node:crypto";
+import { createHash, createPublicKey, randomBytes, timingSafeEqual, verify } from "node:crypto";
 import type * as Pkcs11Module from "pkcs11js";
 import { bitString, integer, oid, sequence } from "./der.ts";
 import { PkiError } from "./errors.ts";
@@ -80,8 +82,21 @@ const ckr = (e: unknown): number | undefined => (e as { code?: unknown })?.code 
 function tokenError(call: string, e: unknown): PkiError {
   // pkcs11js messages are the CKR name and the call ("CKR_DEVICE_ERROR:48 …"): nothing secret
   const name = String((e as Error)?.message ?? e).split(/[:\s]/)[0];
-  return new PkiError("pkcs11_error", `the PKCS#11 token failed ${call}: ${name}`, 500);
+  return Object.assign(new PkiError("pkcs11_error", `the PKCS#11 token failed ${call}: ${name}`, 500), { ckr: ckr(e) });
 }
+
+/** The CKR code of a binding error, or of the PkiError made from one. */
+const codeOf = (e: unknown): number | undefined => (e as { ckr?: number }).ckr ?? ckr(e);
+
+/** The token lost the session or the login: a new session (logged in again) may succeed. */
+const SESSION_LOST = new Set([
+  0x30, // CKR_DEVICE_ERROR
+  0x32, // CKR_DEVICE_REMOVED
+  0xb0, // CKR_SESSION_CLOSED
+  0xb3, // CKR_SESSION_HANDLE_INVALID
+  0xe0, // CKR_TOKEN_NOT_PRESENT
+  0x101, // CKR_USER_NOT_LOGGED_IN
+]);
 
 /** An open, logged-in token with a pool of sessions. */
 export class Pkcs11Token {
@@ -89,14 +104,24 @@ export class Pkcs11Token {
   readonly label: string;
   readonly #lib: Lib;
   readonly #p11: InstanceType<Lib["PKCS11"]>;
+  readonly #slot: Handle;
+  /** kept to log in again when the token drops the login (an HSM failover, a reset) */
+  readonly #pin: string;
   readonly #free: Handle[];
   readonly #waiting: ((s: Handle) => void)[] = [];
 
-  private constructor(lib: Lib, p11: InstanceType<Lib["PKCS11"]>, label: string, serial: string, sessions: Handle[]) {
+  private constructor(
+    lib: Lib,
+    p11: InstanceType<Lib["PKCS11"]>,
+    token: { label: string; serial: string; slot: Handle; pin: string },
+    sessions: Handle[],
+  ) {
     this.#lib = lib;
     this.#p11 = p11;
-    this.label = label;
-    this.serial = serial;
+    this.label = token.label;
+    this.serial = token.serial;
+    this.#slot = token.slot;
+    this.#pin = token.pin;
     this.#free = sessions;
   }
 
@@ -151,19 +176,49 @@ export class Pkcs11Token {
         throw tokenError("C_Login", e);
       }
     }
-    return new Pkcs11Token(lib, p11, config.tokenLabel, serial, sessions);
+    return new Pkcs11Token(lib, p11, { label: config.tokenLabel, serial, slot, pin: config.pin }, sessions);
   }
 
-  /** Runs `fn` with a session of its own (a session holds one operation at a time). */
-  async #withSession<T>(fn: (s: Handle) => T | Promise<T>): Promise<T> {
-    const session = this.#free.pop() ?? (await new Promise<Handle>((resolve) => this.#waiting.push(resolve)));
+  /**
+   * Runs `fn` with a session of its own (a session holds one operation at a time). When the token has lost the
+   * session or the login, the session is replaced (and logged in again) and `fn` runs once more, told so by
+   * `retried` (object handles may have changed).
+   */
+  async #withSession<T>(fn: (s: Handle, retried: boolean) => T | Promise<T>): Promise<T> {
+    let session = this.#free.pop() ?? (await new Promise<Handle>((resolve) => this.#waiting.push(resolve)));
     try {
-      return await fn(session);
+      try {
+        return await fn(session, false);
+      } catch (e) {
+        if (!SESSION_LOST.has(codeOf(e) ?? -1)) throw e;
+        session = this.#reopen(session);
+        return await fn(session, true);
+      }
     } finally {
       const next = this.#waiting.shift();
       if (next) next(session);
       else this.#free.push(session);
     }
+  }
+
+  #reopen(lost: Handle): Handle {
+    try {
+      this.#p11.C_CloseSession(lost);
+    } catch {
+      // already gone
+    }
+    let session: Handle;
+    try {
+      session = this.#p11.C_OpenSession(this.#slot, this.#lib.CKF_SERIAL_SESSION | this.#lib.CKF_RW_SESSION);
+    } catch (e) {
+      throw tokenError("C_OpenSession", e);
+    }
+    try {
+      this.#p11.C_Login(session, this.#lib.CKU_USER, this.#pin);
+    } catch (e) {
+      if (ckr(e) !== CKR_USER_ALREADY_LOGGED_IN) throw tokenError("C_Login", e);
+    }
+    return session;
   }
 
   #find(s: Handle, cls: number, label: string): Handle[] {
@@ -214,37 +269,71 @@ export class Pkcs11Token {
         throw tokenError("C_GenerateKeyPair", e);
       }
     });
-    return this.#signer(pair.privateKey, await this.#withSession((s) => this.#publicKey(s, pair.publicKey)));
+    return this.#signer(label, pair.privateKey, await this.#withSession((s) => this.#publicKey(s, pair.publicKey)));
   }
 
-  /** The signer of the key labelled `label`: exactly one private and one public key must carry it. */
+  /** The one private and one public key labelled `label`. */
+  #pair(s: Handle, label: string): { key: Handle; pub: Handle } {
+    const keys = this.#find(s, this.#lib.CKO_PRIVATE_KEY, label);
+    const pubs = this.#find(s, this.#lib.CKO_PUBLIC_KEY, label);
+    if (keys.length === 0 || pubs.length === 0) throw new PkiError("key_not_found", `the PKCS#11 token holds no key ${label}`, 404);
+    if (keys.length > 1 || pubs.length > 1)
+      throw new PkiError("pkcs11_key_mismatch", `the PKCS#11 token holds more than one key labelled ${label}`, 500);
+    return { key: keys[0], pub: pubs[0] };
+  }
+
+  /**
+   * The signer of the key labelled `label`, after checking it is a key we would have made: the private and public
+   * objects share their CKA_ID, the private key is sensitive and never was extractable, and a test signature
+   * verifies under the public key (someone with the PIN could otherwise plant an exportable or unrelated key).
+   */
   async signer(label: string): Promise<Signer> {
     const l = this.#lib;
     const { key, pub } = await this.#withSession((s) => {
-      const keys = this.#find(s, l.CKO_PRIVATE_KEY, label);
-      const pubs = this.#find(s, l.CKO_PUBLIC_KEY, label);
-      if (keys.length === 0 || pubs.length === 0) throw new PkiError("key_not_found", `the PKCS#11 token holds no key ${label}`, 404);
-      if (keys.length > 1 || pubs.length > 1)
-        throw new PkiError("pkcs11_key_mismatch", `the PKCS#11 token holds more than one key labelled ${label}`, 500);
-      return { key: keys[0], pub: this.#publicKey(s, pubs[0]) };
+      const pair = this.#pair(s, label);
+      const id = (h: Handle) => this.#p11.C_GetAttributeValue(s, h, [{ type: l.CKA_ID }])[0].value as Buffer;
+      if (!id(pair.key).equals(id(pair.pub)))
+        throw new PkiError("pkcs11_key_mismatch", `the PKCS#11 objects labelled ${label} are not one key pair (CKA_ID differs)`, 500);
+      const p = this.#protection(s, pair.key);
+      if (!p.sensitive || p.extractable || !p.alwaysSensitive || !p.neverExtractable)
+        throw new PkiError("pkcs11_key_exportable", `the PKCS#11 key ${label} is or was extractable: it is not used`, 500);
+      return { key: pair.key, pub: this.#publicKey(s, pair.pub) };
     });
-    return this.#signer(key, pub);
+    const signer = this.#signer(label, key, pub);
+    const probe = randomBytes(32);
+    const verifies = verify(
+      HASH_OF[pub.algorithm],
+      probe,
+      createPublicKey({ key: pub.spki, format: "der", type: "spki" }),
+      await signer.sign(probe),
+    );
+    if (!verifies) throw new PkiError("pkcs11_key_mismatch", `the PKCS#11 key ${label} does not sign for its public key`, 500);
+    return signer;
+  }
+
+  #protection(s: Handle, key: Handle) {
+    const l = this.#lib;
+    const flag = (type: number) => (this.#p11.C_GetAttributeValue(s, key, [{ type }])[0].value as Buffer)[0] === 1;
+    return {
+      sensitive: flag(l.CKA_SENSITIVE),
+      extractable: flag(l.CKA_EXTRACTABLE),
+      alwaysSensitive: flag(l.CKA_ALWAYS_SENSITIVE),
+      neverExtractable: flag(l.CKA_NEVER_EXTRACTABLE),
+      private: flag(l.CKA_PRIVATE),
+    };
   }
 
   /** How the private key labelled `label` is protected on the token (the value must not be readable). */
-  async keyAttributes(label: string): Promise<{ sensitive: boolean; extractable: boolean; private: boolean; valueReadable: boolean }> {
-    const l = this.#lib;
+  async keyAttributes(label: string) {
     return this.#withSession((s) => {
-      const [key] = this.#find(s, l.CKO_PRIVATE_KEY, label);
-      if (!key) throw new PkiError("key_not_found", `the PKCS#11 token holds no key ${label}`, 404);
-      const flag = (type: number) => (this.#p11.C_GetAttributeValue(s, key, [{ type }])[0].value as Buffer)[0] === 1;
+      const { key } = this.#pair(s, label);
       let valueReadable = true;
       try {
-        this.#p11.C_GetAttributeValue(s, key, [{ type: l.CKA_VALUE }]);
+        this.#p11.C_GetAttributeValue(s, key, [{ type: this.#lib.CKA_VALUE }]);
       } catch {
         valueReadable = false;
       }
-      return { sensitive: flag(l.CKA_SENSITIVE), extractable: flag(l.CKA_EXTRACTABLE), private: flag(l.CKA_PRIVATE), valueReadable };
+      return { ...this.#protection(s, key), valueReadable };
     });
   }
 
@@ -264,19 +353,22 @@ export class Pkcs11Token {
     return { algorithm, spki };
   }
 
-  #signer(key: Handle, pub: { algorithm: KeyAlgorithm; spki: Buffer }): Signer {
+  #signer(label: string, key: Handle, pub: { algorithm: KeyAlgorithm; spki: Buffer }): Signer {
     const hash = HASH_OF[pub.algorithm];
     const half = (CURVES[pub.algorithm].pointBytes - 1) / 2;
     const mechanism = { mechanism: this.#lib.CKM_ECDSA };
+    let handle = key;
     return {
       algorithm: pub.algorithm,
       spki: pub.spki,
       sign: (data) => {
         const digest = createHash(hash).update(data).digest();
-        return this.#withSession(async (s) => {
+        return this.#withSession(async (s, retried) => {
+          // a replaced session may see the object under another handle: find it again (the public key is recorded)
+          if (retried) handle = this.#pair(s, label).key;
           let raw: Buffer;
           try {
-            this.#p11.C_SignInit(s, mechanism, key);
+            this.#p11.C_SignInit(s, mechanism, handle);
             raw = await this.#p11.C_SignAsync(s, digest, Buffer.alloc(2 * half));
           } catch (e) {
             throw tokenError("C_Sign", e);

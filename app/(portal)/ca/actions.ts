@@ -79,7 +79,11 @@ export async function importExternalCaAction(
     const ca = await importExternalApplicationCa({ ...parsed.data, actor: { type: "user", id: user.id, customerId: null } });
     revalidatePath("/ca");
     revalidatePath("/customers", "layout");
-    return { status: "ok", data: { subject: ca.subject }, message: `Imported: ${ca.subject} is active.` };
+    return {
+      status: "ok",
+      data: { subject: ca.subject },
+      message: `Imported: ${ca.subject} is active, under the customer's root with SHA-256 ${ca.rootSha256} (confirm it with the customer).`,
+    };
   } catch (e) {
     return failed(e, "ca.external.import");
   }

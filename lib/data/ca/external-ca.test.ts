@@ -13,6 +13,7 @@ import { issueAndStore } from "../certificates/issue-certificate.ts";
 import { createCustomer } from "../customers/create-customer.ts";
 import { estCaCerts } from "../enrollment/ca-certs.ts";
 import { publishCrl } from "../revocation/crl.ts";
+import { revokeCa } from "../revocation/revoke-ca.ts";
 import { revokeCertificate } from "../revocation/revoke-certificate.ts";
 import { chainOf } from "./chain.ts";
 import { importExternalApplicationCa, requestExternalApplicationCa } from "./external-ca.ts";
@@ -30,6 +31,7 @@ function run(args: string[]): string {
   return r.out;
 }
 
+const IDS = "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n";
 const CA_EXT = ["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"];
 
 /** The customer's own PKI: a root and an intermediate under it, made by openssl. */
@@ -161,8 +163,10 @@ describe("application CA under a customer-supplied parent", () => {
       dir.write("c2pa.pem", issued.pem),
     ]);
     expect(verified).toContain("c2pa.pem: OK");
-    // EST c2pa/cacerts gives devices the same path
-    expect((await estCaCerts({ profile: "c2pa", customerId: c.customer.id })).map((d) => toPem("CERTIFICATE", d))).toEqual(chain);
+    // EST c2pa/cacerts gives devices the same path, then our TLS Intermediate and root (the EST server's anchors)
+    const cacerts = (await estCaCerts({ profile: "c2pa", customerId: c.customer.id })).map((d) => toPem("CERTIFICATE", d));
+    expect(cacerts.slice(0, chain.length)).toEqual(chain);
+    expect(cacerts.slice(chain.length)).toEqual((await estCaCerts({})).map((d) => toPem("CERTIFICATE", d)));
 
     // revocation: its CRL, signed with our key, verifies under the imported certificate
     await revokeCertificate({ serial: issued.serialHex, reason: "keyCompromise", actor: system });
@@ -193,7 +197,7 @@ describe("application CA under a customer-supplied parent", () => {
     expect((await db.certificateAuthority.findUniqueOrThrow({ where: { id: ca.id } })).status).toBe("ACTIVE");
   });
 
-  it.each<[string, (c: Ctx) => { certPem: string; chainPem?: string; now?: Date }, string]>([
+  it.each<[string, (c: Ctx) => { certPem: string; chainPem?: string; now?: Date; rootSha256?: string }, string]>([
     ["a certificate for another key", (c) => ({ certPem: sign(c.otherCsr, c.by), chainPem: c.chain }), "external_ca_key_mismatch"],
     [
       "another subject",
@@ -244,6 +248,47 @@ describe("application CA under a customer-supplied parent", () => {
       "cert_expired",
     ],
     ["no certificate at all", (c) => ({ certPem: "not a PEM", chainPem: c.chain }), "external_ca_malformed"],
+    [
+      "no subjectKeyIdentifier",
+      (c) => ({
+        certPem: sign(c.csrPem, c.by, {
+          ext: "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=none\nauthorityKeyIdentifier=none\n",
+        }),
+        chainPem: c.chain,
+      }),
+      "external_ca_ski_missing",
+    ],
+    [
+      "no path length limit",
+      (c) => ({
+        certPem: sign(c.csrPem, c.by, { ext: `basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n${IDS}` }),
+        chainPem: c.chain,
+      }),
+      "external_ca_constraints",
+    ],
+    [
+      "a non-critical basicConstraints",
+      (c) => ({
+        certPem: sign(c.csrPem, c.by, { ext: `basicConstraints=CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n${IDS}` }),
+        chainPem: c.chain,
+      }),
+      "external_ca_constraints",
+    ],
+    [
+      "a CA that outlives its issuer",
+      (c) => ({ certPem: sign(c.csrPem, c.by, { extra: ["-days", "5000"] }), chainPem: c.chain }),
+      "external_ca_validity",
+    ],
+    [
+      "a SHA-1 signature",
+      (c) => ({ certPem: sign(c.csrPem, c.by, { extra: ["-sha1"] }), chainPem: c.chain }),
+      "external_ca_weak_signature",
+    ],
+    [
+      "a root other than the one the customer named",
+      (c) => ({ certPem: sign(c.csrPem, c.by), chainPem: c.chain, rootSha256: "00".repeat(32) }),
+      "external_ca_root_mismatch",
+    ],
   ])("refuses %s, and writes nothing", async (_name, make, code) => {
     const ctx = await context();
     const input = make(ctx);
@@ -256,10 +301,38 @@ describe("application CA under a customer-supplied parent", () => {
     expect(await db.pendingCa.count({ where: { id: ctx.pendingId } })).toBe(1);
   });
 
+  it("revoking it leaves the customer without a C2PA CA until their CA signs a new one: never one under our root", async () => {
+    const c = await onboard();
+    const pki = customerPki("Revoked");
+    const req = await requestExternalApplicationCa({ customerId: c.customer.id, application: "c2pa", actor: system });
+    const ca = await importExternalApplicationCa({
+      pendingId: req.pendingId,
+      certPem: sign(req.csrPem, { cert: pki.int, key: pki.intKey }),
+      chainPem: read(pki.int) + read(pki.root),
+      rootSha256: openssl(["x509", "-in", pki.root, "-noout", "-fingerprint", "-sha256"]).out.split("=")[1].trim(),
+      actor: system,
+    });
+    const revoked = await revokeCa({ caId: ca.id, reason: "keyCompromise", actor: system });
+    expect(revoked.replacementCaId).toBeNull();
+    const app = await db.certificateAuthority.findMany({
+      where: { customerId: c.customer.id, kind: "APPLICATION" },
+      orderBy: { generation: "asc" },
+    });
+    expect(app.map((x) => [x.generation, x.status, x.parentId === null])).toEqual([
+      [1, "RETIRED", false],
+      [2, "REVOKED", true],
+    ]);
+    const next = await requestExternalApplicationCa({ customerId: c.customer.id, application: "c2pa", actor: system });
+    expect(next.generation).toBe(3);
+  });
+
   it("a newer request replaces a pending one; an unknown profile or customer is refused", async () => {
     const c = await onboard();
     const first = await requestExternalApplicationCa({ customerId: c.customer.id, application: "c2pa", actor: system });
     const second = await requestExternalApplicationCa({ customerId: c.customer.id, application: "c2pa", actor: system });
+    // the replaced request's key is gone with it
+    expect(await db.keyMaterial.count({ where: { ref: `ca/${first.pendingId}` } })).toBe(0);
+    expect(await db.keyMaterial.count({ where: { ref: `ca/${second.pendingId}` } })).toBe(1);
     const pki = customerPki("Replaced");
     await expect(
       importExternalApplicationCa({

@@ -46,6 +46,9 @@ export async function requestExternalApplicationCa(input: {
         select: { generation: true },
       });
       const generation = (last?.generation ?? 0) + 1;
+      // an older request still pending is void: its key goes with it (a token object stays, unreferenced)
+      const older = await tx.pendingCa.findMany({ where: { scope: scopeKey(scope) }, select: { keyRef: true } });
+      await tx.keyMaterial.deleteMany({ where: { ref: { in: older.map((p) => p.keyRef) } } });
       const replaced = await tx.pendingCa.deleteMany({ where: { scope: scopeKey(scope) } });
       const subject = subjectFor(scope, generation, customer.name);
       const keyRef = `ca/${id}`;
@@ -90,9 +93,11 @@ export async function importExternalApplicationCa(input: {
   pendingId: string;
   certPem: string;
   chainPem?: string;
+  /** the SHA-256 (hex) of the customer's root as the customer gave it out of band: the chain must end there */
+  rootSha256?: string;
   actor: Actor;
   now?: Date;
-}): Promise<CaRow> {
+}): Promise<CaRow & { rootSha256: string }> {
   const now = input.now ?? new Date();
   const pending = await db().pendingCa.findUnique({ where: { id: input.pendingId }, include: { customer: { select: { name: true } } } });
   if (!pending)
@@ -110,6 +115,8 @@ export async function importExternalApplicationCa(input: {
     leafEku: LEAF_PROFILES[pending.profile as LeafProfileId].extendedKeyUsage[0],
     now,
   });
+  if (input.rootSha256 !== undefined && input.rootSha256.replace(/[:\s]/g, "").toLowerCase() !== checked.rootSha256)
+    throw new AppError("external_ca_root_mismatch", `the chain ends at a root with SHA-256 ${checked.rootSha256}, not the one given`, 400);
   const hashes = ocspIssuerHashes(certDer);
   try {
     return await db().$transaction(
@@ -153,10 +160,11 @@ export async function importExternalApplicationCa(input: {
             application: pending.profile,
             subject: ca.subject,
             customerRoot: new X509Certificate(checked.chainDer.at(-1)!).subject.replace(/\n/g, ", "),
+            customerRootSha256: checked.rootSha256,
             retiredGenerations: retired.count,
           },
         });
-        return ca;
+        return { ...ca, rootSha256: checked.rootSha256 };
       },
       { timeout: 60_000 },
     );

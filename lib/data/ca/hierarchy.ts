@@ -5,6 +5,7 @@ import type { CaKind, CertificateAuthority } from "../../../generated/prisma/cli
 import { bytes, type Tx as DbTx, db } from "../../db/client.ts";
 import { env } from "../../env.ts";
 import { AppError, isUniqueViolation } from "../../errors.ts";
+import { log } from "../../log.ts";
 import { issueCaCertificate, readCertificate } from "../../pki/certificate.ts";
 import { CUSTOMER_CN, checkCustomerName, type SubjectFields } from "../../pki/names.ts";
 import { ocspIssuerHashes } from "../../pki/ocsp.ts";
@@ -347,8 +348,12 @@ export async function rotateDueCas(
     const parentEnd = (await activeParentEnds()).get(kind);
     for (const ca of cas) {
       const reason = rotationDue(ca, now, parentEnd);
+      if (!reason) continue;
       // under a customer-supplied parent only the customer's CA can sign the next generation: listed as due, not rotated
-      if (!reason || (ca.kind !== "ROOT" && ca.parentId === null)) continue;
+      if (ca.parentId === null) {
+        log.warn({ caId: ca.id, subject: ca.subject, reason }, "a customer-signed CA is due: request a new CSR (pss ca external-csr)");
+        continue;
+      }
       try {
         const { active } = await rotateCa(ca.id, actor, now);
         rotated.push({ id: active.id, subject: active.subject, reason });

@@ -9,6 +9,7 @@ import { bytes, db, type Tx } from "../../db/client.ts";
 import { writeNewSecretFile } from "../../db/target.ts";
 import { env } from "../../env.ts";
 import { AppError } from "../../errors.ts";
+import { log } from "../../log.ts";
 import {
   checkCanary,
   type KeyMaterialRecord,
@@ -91,7 +92,7 @@ async function verifyCanary(masterKey: Buffer, client: CanaryClient): Promise<vo
   if (row) return checkCanary(masterKey, row.value);
   // No canary but keys already stored (a partial restore, a hand-edited table): a new canary would bless
   // whatever key this process has. One stored key must decrypt first (it fails closed with master_key_mismatch).
-  const stored = await client.keyMaterial.findFirst({ select: { ref: true } });
+  const stored = await client.keyMaterial.findFirst({ where: { store: "software" }, select: { ref: true } });
   if (stored) await new SoftwareKeyStore(masterKey, keyMaterialRepository(client)).signer(stored.ref);
   // ON CONFLICT DO NOTHING, not a caught unique violation: inside a transaction the error would abort it.
   // Whoever wrote first (this process or another) wins; ours is then checked against theirs.
@@ -105,11 +106,15 @@ const TOKEN_KEY = "pkcs11_token";
 function readPin(): string {
   const e = env();
   if (e.PSS_PKCS11_PIN) return e.PSS_PKCS11_PIN;
+  const file = e.PSS_PKCS11_PIN_FILE!;
+  let pin: string;
   try {
-    return fs.readFileSync(e.PSS_PKCS11_PIN_FILE!, "utf8").trim();
+    pin = fs.readFileSync(file, "utf8").trim();
   } catch {
-    throw new AppError("pkcs11_pin_unreadable", `cannot read PSS_PKCS11_PIN_FILE ${e.PSS_PKCS11_PIN_FILE}`, 500);
+    throw new AppError("pkcs11_pin_unreadable", `cannot read PSS_PKCS11_PIN_FILE ${file}`, 500);
   }
+  if (fs.statSync(file).mode & 0o077) log.warn({ file }, "the PKCS#11 PIN file can be read by others than its owner: chmod 600 it");
+  return pin;
 }
 
 /** Opens the configured token and checks it is the one this database's PKCS#11 keys were made on. */
@@ -147,6 +152,12 @@ async function load(client: CanaryClient): Promise<Keys> {
   const masterKey = readMasterKey();
   if (masterKey) await verifyCanary(masterKey, client);
   const token = env().PSS_PKCS11_MODULE ? await openToken(client) : undefined;
+  // checked at start, not at the first signature: every stored key must be reachable by this process
+  const stores = await client.keyMaterial.groupBy({ by: ["store"], _count: true });
+  if (!masterKey && stores.some((g) => g.store === "software"))
+    throw new AppError("master_key_required", "CA keys sealed under a master key are stored: set PSS_MASTER_KEY as well as the token", 500);
+  if (!token && stores.some((g) => g.store === "pkcs11"))
+    throw new AppError("pkcs11_not_configured", "CA keys on a PKCS#11 token are stored: set PSS_PKCS11_MODULE and the token settings", 500);
   return { masterKey, token, store: router(db(), masterKey, token) };
 }
 

@@ -1,7 +1,7 @@
 // EST /cacerts (RFC 7030 §4.1): the CA certificates a device needs for a path. Without a client certificate:
 // the TLS Root CA and the active TLS Intermediate (which also issued the listener's certificate). With one,
 // the caller's customer's active issuing CA for the path is added (Customer TLS Issuing CA, or the
-// application CA of the profile; under a customer-supplied parent, followed by the customer's chain instead).
+// application CA of the profile; under a customer-supplied parent, followed by the customer's chain).
 import { db } from "../../db/client.ts";
 import { AppError } from "../../errors.ts";
 import { splitDer } from "../../pki/der.ts";
@@ -25,12 +25,11 @@ export async function estCaCerts(input: { profile?: string; customerId?: string 
     orderBy: { generation: "desc" },
     select: { scope: true, certDer: true, externalChain: true },
   });
-  const leafMost = rows.find((r) => r.scope === keys[0]);
-  // an application CA under a customer-supplied parent: its path is the customer's chain, not ours
-  if (input.profile && leafMost?.externalChain) return [Buffer.from(leafMost.certDer), ...splitDer(leafMost.externalChain)];
   const out = keys.flatMap((k) => {
     const row = rows.find((r) => r.scope === k);
-    return row ? [Buffer.from(row.certDer)] : [];
+    // an application CA under a customer-supplied parent: the customer's chain follows it; our TLS Intermediate and
+    // root stay in the answer, since EST clients take it as the anchors of the server they talk to (RFC 7030 §4.1.3)
+    return row ? [Buffer.from(row.certDer), ...(row.externalChain ? splitDer(row.externalChain) : [])] : [];
   });
   if (!out.length) throw new AppError("ca_not_initialized", "the CA hierarchy is not initialized", 503);
   return out;

@@ -2,6 +2,7 @@
 // and at least every 12 h with nextUpdate 24 h later. Retired CAs keep publishing until what they issued expires.
 import { bytes, db, type Tx } from "../../db/client.ts";
 import { AppError } from "../../errors.ts";
+import { log } from "../../log.ts";
 import { buildCrl, type RevocationReason, type RevokedEntry } from "../../pki/crl.ts";
 import { keyStore } from "../ca/key-store.ts";
 
@@ -140,14 +141,23 @@ export async function reissueStaleCrls(now = new Date()): Promise<number> {
   for (const ca of cas) {
     const last = ca.crls[0]?.thisUpdate;
     if (!last || now.getTime() - last.getTime() >= CRL_REISSUE_AFTER_MS) {
-      await publishCrl(ca.id, now);
-      published++;
+      // one CA that cannot sign (its key store unreachable, say) must not leave every later CA's CRL to go stale
+      if (await publishOrLog(ca.id, now)) published++;
     }
   }
   return published;
 }
 
-/** `pss crl publish --all`: a fresh CRL for every CA. */
+async function publishOrLog(caId: string, now: Date): Promise<Published | null> {
+  try {
+    return await publishCrl(caId, now);
+  } catch (err) {
+    log.error({ err, caId }, "CRL not published");
+    return null;
+  }
+}
+
+/** `pss crl publish --all`: a fresh CRL for every CA (stops at the first that fails, with its error). */
 export async function publishAllCrls(now = new Date()): Promise<{ caId: string; number: string }[]> {
   const cas = await db().certificateAuthority.findMany({ select: { id: true }, orderBy: { createdAt: "asc" } });
   const out: { caId: string; number: string }[] = [];

@@ -118,7 +118,9 @@ export async function revokeCa(input: RevokeCaInput) {
         ).map((c) => [c.id, c.name]),
       );
       const replacements = new Map<string, string>();
-      for (const c of replaced) {
+      // an application CA under a customer-supplied parent is not replaced by one under ours: its leaves must chain
+      // to the customer's root, so its next generation is a new CSR for their CA (pss ca external-csr)
+      for (const c of replaced.filter((r) => r.parentId !== null)) {
         const next = await nextGeneration(tx, c, c.customerId ? customerNames.get(c.customerId) : undefined, now);
         replacements.set(c.scope, next.ca.id);
       }
