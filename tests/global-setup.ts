@@ -21,12 +21,15 @@ export default function setup(project: TestProject) {
   }
   execFileSync(process.execPath, ["--import", "tsx", "scripts/migrate.ts", "deploy"], { env: childEnv, stdio: "inherit" });
   const softHsmConf = project.config.env?.SOFTHSM2_CONF;
+  let tokens: string | null = null;
   try {
     if (softHsmConf) createTestTokens(softHsmConf);
+    tokens = softHsmConf ?? null;
   } catch (e) {
     // only the PKCS#11 tests need it: they fail with their own message
     console.warn(`no SoftHSM2 test tokens: ${(e as Error).message.split("\n")[0]}`);
   }
+  project.provide("softHsmConf", tokens);
   project.provide("pssTestDb", pgUrl ? { kind: "postgres", url: pgUrl } : { kind: "pglite", dir: template });
   return () => {
     if (template) fs.rmSync(path.dirname(template), { recursive: true, force: true });

@@ -1,11 +1,12 @@
 // SoftHSM2 tokens for the PKCS#11 key store's tests. SoftHSM reads its token directory once, when a process
 // first initializes the library, so the tokens are made before any test process starts (Vitest's global setup)
 // and every test process finds them through SOFTHSM2_CONF, which vitest.config.ts sets per run (two runs side by
-// side each have their own tokens).
+// side each have their own tokens); the global setup provides the path to the tests too.
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { inject } from "vitest";
 import type { Pkcs11Config } from "../pkcs11.ts";
 
 export const SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so";
@@ -28,11 +29,17 @@ export function createTestTokens(conf: string): void {
     });
 }
 
-/** This run's SoftHSM2 configuration, as vitest.config.ts set it for every test process. */
+/** This run's SoftHSM2 configuration, as the global setup made it (the library itself reads SOFTHSM2_CONF). */
 function testConf(): string {
-  const conf = process.env.SOFTHSM2_CONF;
-  if (!conf) throw new Error("SOFTHSM2_CONF is not set: run the tests through Vitest (vitest.config.ts sets it)");
+  const conf = inject("softHsmConf");
+  if (!conf) throw new Error("no SoftHSM2 test tokens: is softhsm2 installed? (`npm test` installs it)");
   return conf;
+}
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    softHsmConf: string | null;
+  }
 }
 
 export function testTokenConfig(tokenLabel: string = TEST_TOKENS.main, pin = TEST_PIN): Pkcs11Config {
