@@ -33,3 +33,25 @@ describe("pss --json", () => {
     expect(fs.readdirSync(dataDir)).toEqual([]);
   });
 });
+
+describe("pss master-key rotate", () => {
+  it("with the embedded key file: a new key file, and the CA keeps signing under it", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pss-cli-mk-"));
+    const noKey = { PSS_DATA_DIR: dir, PSS_MASTER_KEY: "" };
+    try {
+      expect((await pss(["init", "--json"], noKey)).code).toBe(0);
+      const before = fs.readFileSync(path.join(dir, "master.key"), "utf8");
+      const r = await pss(["master-key", "rotate", "--json"], noKey);
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.out)).toMatchObject({ resealed: 4, keyFile: path.join(dir, "master.key") });
+      expect(fs.readFileSync(path.join(dir, "master.key"), "utf8")).not.toBe(before);
+      expect(r.out).not.toContain(before.trim());
+      expect((await pss(["crl", "publish", "--all", "--json"], noKey)).code).toBe(0);
+      // a key from the environment is the operator's to replace: they must bring the new one
+      const fromEnv = await pss(["master-key", "rotate", "--json"], { PSS_DATA_DIR: dir, PSS_MASTER_KEY: before.trim() });
+      expect(JSON.parse(fromEnv.out).error.code).toBe("master_key_mismatch");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -141,6 +141,22 @@ export class KeyStoreRouter implements KeyStore {
 
 const aad = (ref: string) => Buffer.from(ref, "utf8");
 
+export type SealedRecord = Extract<KeyMaterialRecord, { store: "software" }>;
+
+/**
+ * The same key sealed under another master key (master key rotation); fails closed (master_key_mismatch) when
+ * `from` does not open it. The plaintext lives only between the two calls, and is wiped.
+ */
+export function resealRecord(rec: SealedRecord, from: Buffer, to: Buffer): SealedRecord {
+  if (to.length !== MASTER_KEY_BYTES) throw new PkiError("master_key_invalid", "the master key must be 32 bytes");
+  const plain = open(from, rec, aad(rec.ref));
+  try {
+    return { ...rec, ...seal(to, plain, aad(rec.ref)) };
+  } finally {
+    plain.fill(0);
+  }
+}
+
 function seal(key: Buffer, plaintext: Buffer, additional: Buffer): { iv: Buffer; ciphertext: Buffer; tag: Buffer } {
   const iv = randomBytes(12);
   const cipher = createCipheriv("aes-256-gcm", key, iv);

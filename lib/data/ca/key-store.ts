@@ -5,6 +5,7 @@
 // app process sharing a PostgreSQL uses the same keys, and a wrong key or token fails closed at start.
 import fs from "node:fs";
 import path from "node:path";
+import type { KeyMaterial as KeyMaterialRow } from "../../../generated/prisma/client.ts";
 import { bytes, db, type Tx } from "../../db/client.ts";
 import { writeNewSecretFile } from "../../db/target.ts";
 import { env } from "../../env.ts";
@@ -23,13 +24,26 @@ import {
 import { Pkcs11KeyStore, Pkcs11Token } from "../../pki/pkcs11.ts";
 import type { KeyAlgorithm } from "../../pki/signer.ts";
 
-type Client = Pick<Tx, "keyMaterial">;
+type Client = Pick<Tx, "keyMaterial" | "systemSetting" | "$executeRaw">;
 
-const CANARY_KEY = "master_key_canary";
+export const CANARY_KEY = "master_key_canary";
 
-export function keyMaterialRepository(client: Client): KeyMaterialRepository {
+/** Serializes sealing new keys (shared) with a master key rotation (exclusive). */
+export const MASTER_KEY_LOCK = "master-key";
+
+/**
+ * Key-material rows through `client`. With `masterKey`, a software key is written only while that key still
+ * matches the canary (under the rotation lock): a process started before a master key rotation cannot seal a new
+ * CA key under the old key, which nothing would open afterwards.
+ */
+export function keyMaterialRepository(client: Client, masterKey?: Buffer): KeyMaterialRepository {
   return {
     async put(rec) {
+      if (rec.store === "software" && masterKey) {
+        await client.$executeRaw`SELECT pg_advisory_xact_lock_shared(hashtextextended(${MASTER_KEY_LOCK}, 0))`;
+        const canary = await client.systemSetting.findUnique({ where: { key: CANARY_KEY } });
+        if (canary) checkCanary(masterKey, canary.value);
+      }
       await client.keyMaterial.create({
         data:
           rec.store === "software"
@@ -46,27 +60,22 @@ export function keyMaterialRepository(client: Client): KeyMaterialRepository {
     },
     async get(ref) {
       const row = await client.keyMaterial.findUnique({ where: { ref } });
-      if (!row) return null;
-      const algorithm = row.algorithm as KeyAlgorithm;
-      // the table's check constraint guarantees the columns each store needs
-      const rec: KeyMaterialRecord =
-        row.store === "pkcs11"
-          ? { ref, algorithm, store: "pkcs11", spki: Buffer.from(row.spki!), token: row.token! }
-          : {
-              ref,
-              algorithm,
-              store: "software",
-              iv: Buffer.from(row.iv!),
-              ciphertext: Buffer.from(row.ciphertext!),
-              tag: Buffer.from(row.tag!),
-            };
-      return rec;
+      return row ? keyRecord(row) : null;
     },
   };
 }
 
+/** A KeyMaterial row as the key stores see it (the table's check constraint guarantees each store's columns). */
+export function keyRecord(row: KeyMaterialRow): KeyMaterialRecord {
+  const { ref } = row;
+  const algorithm = row.algorithm as KeyAlgorithm;
+  return row.store === "pkcs11"
+    ? { ref, algorithm, store: "pkcs11", spki: Buffer.from(row.spki!), token: row.token! }
+    : { ref, algorithm, store: "software", iv: Buffer.from(row.iv!), ciphertext: Buffer.from(row.ciphertext!), tag: Buffer.from(row.tag!) };
+}
+
 /** The master key, or undefined where none is needed: PKCS#11 configured and no key given (DATABASE_URL only). */
-function readMasterKey(): Buffer | undefined {
+export function readMasterKey(): Buffer | undefined {
   const e = env();
   if (e.PSS_MASTER_KEY) return parseMasterKey(e.PSS_MASTER_KEY);
   if (!e.embedded) {
@@ -85,9 +94,9 @@ function readMasterKey(): Buffer | undefined {
   return parseMasterKey(fs.readFileSync(file, "utf8"));
 }
 
-type CanaryClient = Pick<Tx, "systemSetting" | "keyMaterial">;
+type CanaryClient = Client;
 
-async function verifyCanary(masterKey: Buffer, client: CanaryClient): Promise<void> {
+export async function verifyCanary(masterKey: Buffer, client: CanaryClient): Promise<void> {
   const row = await client.systemSetting.findUnique({ where: { key: CANARY_KEY } });
   if (row) return checkCanary(masterKey, row.value);
   // No canary but keys already stored (a partial restore, a hand-edited table): a new canary would bless
@@ -137,7 +146,7 @@ type Keys = { masterKey?: Buffer; token?: Pkcs11Token; store: KeyStoreRouter };
 const g = globalThis as unknown as { __pssKeys?: Promise<Keys> };
 
 function router(client: Client, masterKey: Buffer | undefined, token: Pkcs11Token | undefined): KeyStoreRouter {
-  const repo = keyMaterialRepository(client);
+  const repo = keyMaterialRepository(client, masterKey);
   return new KeyStoreRouter(
     repo,
     {
@@ -149,7 +158,8 @@ function router(client: Client, masterKey: Buffer | undefined, token: Pkcs11Toke
 }
 
 async function load(client: CanaryClient): Promise<Keys> {
-  const masterKey = readMasterKey();
+  const read = readMasterKey();
+  const masterKey = read && (await finishRotation(read, client));
   if (masterKey) await verifyCanary(masterKey, client);
   const token = env().PSS_PKCS11_MODULE ? await openToken(client) : undefined;
   // checked at start, not at the first signature: every stored key must be reachable by this process
@@ -171,13 +181,43 @@ function keys(client: CanaryClient = db()) {
   return g.__pssKeys;
 }
 
+/** The key file a master key rotation writes before its transaction, and renames over master.key after it. */
+export const nextKeyFile = () => path.join(env().dataDir, "master.key.next");
+
+/**
+ * A rotation of the embedded key file that stopped between its transaction and the rename: the next key is the
+ * one if the database's canary already says so (promote it), a leftover otherwise (remove it).
+ */
+async function finishRotation(current: Buffer, client: CanaryClient): Promise<Buffer> {
+  const e = env();
+  const next = nextKeyFile();
+  if (e.PSS_MASTER_KEY || !e.embedded || !fs.existsSync(next)) return current;
+  const candidate = parseMasterKey(fs.readFileSync(next, "utf8"));
+  const canary = await client.systemSetting.findUnique({ where: { key: CANARY_KEY } });
+  try {
+    if (!canary) throw new Error("no canary");
+    checkCanary(candidate, canary.value);
+  } catch {
+    fs.rmSync(next, { force: true });
+    return current;
+  }
+  fs.renameSync(next, path.join(e.dataDir, "master.key"));
+  log.warn("finished an interrupted master key rotation: master.key replaced by master.key.next");
+  return candidate;
+}
+
+/** Forget this process's keys (after a master key rotation: signers are loaded again under the new key). */
+export function forgetKeys(): void {
+  g.__pssKeys = undefined;
+}
+
 /** The process's key store (signers cached per CA key). Checks the master key and the token on first use. */
 export async function keyStore(): Promise<KeyStore & { generatesIn: string }> {
   return (await keys()).store;
 }
 
 /** A key store that writes new keys inside the caller's transaction (so a failed onboarding leaves no key row behind). */
-export async function keyStoreIn(tx: Pick<Tx, "keyMaterial" | "systemSetting">): Promise<KeyStore> {
+export async function keyStoreIn(tx: Client): Promise<KeyStore> {
   const { masterKey, token } = await keys(tx);
   return router(tx, masterKey, token);
 }
