@@ -36,3 +36,16 @@ export function readFile(file: string, what = "file"): Buffer {
     throw new AppError("file_unreadable", `cannot read ${what} ${file}`, 2);
   }
 }
+
+/**
+ * A secret given either as a flag's value or, kept out of the process list and shell history, as a file
+ * (`--<flag>-file`; its trailing newline is dropped). Both at once is a usage error.
+ */
+export function secretArg(value: string | undefined, file: string | undefined, flag: string): string | undefined {
+  if (value !== undefined && file !== undefined) throw new AppError("usage", `give --${flag} or --${flag}-file, not both`, 2);
+  return file === undefined
+    ? value
+    : readFile(file, `the --${flag}-file`)
+        .toString("utf8")
+        .replace(/\r?\n$/, "");
+}

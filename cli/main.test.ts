@@ -55,3 +55,46 @@ describe("pss master-key rotate", () => {
     }
   });
 });
+
+describe("secrets from files", () => {
+  it("pss customer create --admin-password-file takes the password from a file, never echoed; both forms at once are refused", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pss-cli-pw-"));
+    try {
+      const file = path.join(dir, "pw.txt");
+      fs.writeFileSync(file, "a-password-from-a-file-1\n", { mode: 0o600 });
+      const env = { PSS_DATA_DIR: dir };
+      expect((await pss(["init", "--json"], env)).code).toBe(0);
+      const made = await pss(
+        ["customer", "create", "--name", "File Pw Co", "--admin-email", "admin@filepw.test", "--admin-password-file", file, "--json"],
+        env,
+      );
+      expect(made.code).toBe(0);
+      expect(made.out).not.toContain("a-password-from-a-file-1");
+      const both = await pss(
+        [
+          "user",
+          "create",
+          "--email",
+          "v@filepw.test",
+          "--role",
+          "STAFF",
+          "--password",
+          "x-long-password-9",
+          "--password-file",
+          file,
+          "--json",
+        ],
+        env,
+      );
+      expect(both.code).toBe(2);
+      expect(JSON.parse(both.out).error).toMatchObject({ code: "usage", message: "give --password or --password-file, not both" });
+      const missing = await pss(
+        ["user", "create", "--email", "w@filepw.test", "--role", "STAFF", "--password-file", path.join(dir, "nope"), "--json"],
+        env,
+      );
+      expect(JSON.parse(missing.out).error.code).toBe("file_unreadable");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,5 +1,5 @@
 import { expect, type Page, test } from "@playwright/test";
-import { STAFF, VIEWER } from "./fixtures.ts";
+import { E2E_METRICS_TOKEN, STAFF, VIEWER } from "./fixtures.ts";
 
 async function signIn(page: Page, who: { email: string; password: string }) {
   await page.goto("/signin");
@@ -45,6 +45,12 @@ test("health and metrics answer", async ({ request }) => {
   const health = await request.get("/api/health");
   expect(health.status()).toBe(200);
   expect(await health.json()).toMatchObject({ status: "ok", database: { ok: true, kind: "embedded" } });
-  const metrics = await (await request.get("/metrics")).text();
+  // METRICS_TOKEN is set: a scrape without it (or with another) learns nothing
+  const anonymous = await request.get("/metrics");
+  expect(anonymous.status()).toBe(401);
+  expect(anonymous.headers()["www-authenticate"]).toContain("Bearer");
+  expect(await anonymous.text()).not.toContain("pss_");
+  expect((await request.get("/metrics", { headers: { authorization: "Bearer not-the-token-at-all" } })).status()).toBe(401);
+  const metrics = await (await request.get("/metrics", { headers: { authorization: `Bearer ${E2E_METRICS_TOKEN}` } })).text();
   expect(metrics).toContain("pss_http_requests_total");
 });

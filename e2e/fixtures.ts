@@ -7,6 +7,8 @@ export const E2E_PORT = Number(process.env.E2E_PORT ?? 3210);
 export const E2E_DEVICE_PORT = Number(process.env.E2E_DEVICE_PORT ?? 8643);
 export const E2E_DATA_DIR = path.join(os.tmpdir(), `pss-e2e-${E2E_PORT}`);
 
+/** the scraper's credential /metrics asks for */
+export const E2E_METRICS_TOKEN = "e2e-metrics-scraper-token";
 export const STAFF = { email: "staff@e2e.test", password: "staff-password-123" };
 export const CUSTOMER = { name: "E2E Widgets", admin: { email: "admin@widgets.e2e.test", password: "admin-password-123" } };
 export const VIEWER = { email: "viewer@widgets.e2e.test", password: "viewer-password-123" };
@@ -23,6 +25,7 @@ export const E2E_ENV: NodeJS.ProcessEnv = {
   PSS_ADMIN_PASSWORD: STAFF.password,
   NEXT_TELEMETRY_DISABLED: "1",
   LOG_LEVEL: "warn",
+  METRICS_TOKEN: E2E_METRICS_TOKEN,
 };
 
 /**

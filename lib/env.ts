@@ -51,6 +51,8 @@ const schema = z.object({
   ),
   /** reverse proxies in front of the portal that append to X-Forwarded-For; 0: the socket's peer is the client */
   TRUST_PROXY_HOPS: z.preprocess((v) => (v === "" ? undefined : v), z.coerce.number().int().min(0).max(10).default(0)),
+  /** when set, /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` (a scraper's credential) */
+  METRICS_TOKEN: z.preprocess((v) => (v === "" ? undefined : v), z.string().min(16, "must be at least 16 characters").optional()),
   PSS_PUBLIC_URL: z.preprocess((v) => (v === "" ? undefined : v), publicUrl.optional()),
   PSS_MASTER_KEY: optional,
   /** PKCS#11 key store (SPEC §2): the library, the token's label and its user PIN (or a file holding it) */

@@ -20,7 +20,7 @@ import { type DeviceCluster, startDeviceCluster } from "./device-cluster.ts";
 import { createDeviceListener } from "./device-listener.ts";
 import { issueListenerTls } from "./device-tls.ts";
 import { startScheduler } from "./scheduler.ts";
-import { prepareWebRequest } from "./web-request.ts";
+import { metricsAllowed, prepareWebRequest } from "./web-request.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 
@@ -72,6 +72,10 @@ async function main() {
   let deviceCluster: DeviceCluster | null = null;
   const web = http.createServer((req, res) => {
     if (req.url === "/metrics") {
+      if (!metricsAllowed(req.headers.authorization, e.METRICS_TOKEN)) {
+        res.writeHead(401, { "www-authenticate": 'Bearer realm="metrics"', "content-type": "text/plain" }).end("unauthorized\n");
+        return;
+      }
       // with device workers, their counters too (each process keeps its own registry)
       (deviceCluster ? deviceCluster.metrics() : Promise.resolve([]))
         .then((workers) => exposition(workers))

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { clientAddress, keepOcspSlashes } from "./web-request.ts";
+import { clientAddress, keepOcspSlashes, metricsAllowed } from "./web-request.ts";
 
 describe("keepOcspSlashes", () => {
   it.each([
@@ -26,5 +26,22 @@ describe("clientAddress", () => {
     ["repeated headers count as one list", ["10.9.9.9", "198.51.100.4"], "192.168.0.2", 1, "198.51.100.4"],
   ])("%s", (_name, xff, peer, hops, expected) => {
     expect(clientAddress(xff, peer, hops)).toBe(expected);
+  });
+});
+
+describe("metricsAllowed", () => {
+  const token = "a-scraper-token-of-32-characters";
+  it.each<[string | undefined, string | undefined, boolean]>([
+    [undefined, undefined, true], // no token configured: open, as before
+    ["Bearer anything", undefined, true],
+    [undefined, token, false],
+    [`Bearer ${token}`, token, true],
+    [`bearer ${token}`, token, true],
+    [`Bearer ${token}x`, token, false],
+    [`Bearer ${token.slice(0, -1)}`, token, false],
+    [`Basic ${Buffer.from(`u:${token}`).toString("base64")}`, token, false],
+    [`Bearer  ${token}`, token, false],
+  ])("%s with token %s → %s", (authorization, configured, allowed) => {
+    expect(metricsAllowed(authorization, configured)).toBe(allowed);
   });
 });

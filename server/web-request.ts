@@ -1,5 +1,6 @@
 // What the portal's web server settles in each request before Next.js sees it: paths Next.js must not rewrite,
 // and the client's address.
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { isIP } from "node:net";
 import { CLIENT_ADDRESS_HEADER } from "../lib/api/http.ts";
@@ -43,4 +44,16 @@ export function prepareWebRequest(req: IncomingMessage, trustedHops: number): vo
   const address = clientAddress(req.headers["x-forwarded-for"], req.socket.remoteAddress, trustedHops);
   if (address) req.headers[CLIENT_ADDRESS_HEADER] = address;
   else delete req.headers[CLIENT_ADDRESS_HEADER];
+}
+
+/**
+ * Whether a /metrics request may read the metrics: always without a token configured (METRICS_TOKEN), else only
+ * with `Authorization: Bearer <token>` (compared in constant time, over hashes so lengths do not show either).
+ */
+export function metricsAllowed(authorization: string | undefined, token: string | undefined): boolean {
+  if (!token) return true;
+  const m = /^Bearer (\S+)$/i.exec(authorization ?? "");
+  if (!m) return false;
+  const digest = (v: string) => createHash("sha256").update(v).digest();
+  return timingSafeEqual(digest(m[1]), digest(token));
 }

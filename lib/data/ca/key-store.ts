@@ -4,7 +4,6 @@
 // against a canary stored in the database, the token against the serial number recorded on first use, so every
 // app process sharing a PostgreSQL uses the same keys, and a wrong key or token fails closed at start.
 import fs from "node:fs";
-import path from "node:path";
 import type { KeyMaterial as KeyMaterialRow } from "../../../generated/prisma/client.ts";
 import { bytes, db, type Tx } from "../../db/client.ts";
 import { writeNewSecretFile } from "../../db/target.ts";
@@ -23,13 +22,16 @@ import {
 } from "../../pki/keystore.ts";
 import { Pkcs11KeyStore, Pkcs11Token } from "../../pki/pkcs11.ts";
 import type { KeyAlgorithm } from "../../pki/signer.ts";
+import { keyFiles, settleKeyFile } from "./key-file.ts";
 
 type Client = Pick<Tx, "keyMaterial" | "systemSetting" | "$executeRaw">;
 
 export const CANARY_KEY = "master_key_canary";
 
-/** Serializes sealing new keys (shared) with a master key rotation (exclusive). */
+/** Serializes sealing new keys (shared) with a master key rotation (exclusive), to the end of the transaction. */
 export const MASTER_KEY_LOCK = "master-key";
+
+const lockSealing = (client: Client) => client.$executeRaw`SELECT pg_advisory_xact_lock_shared(hashtextextended(${MASTER_KEY_LOCK}, 0))`;
 
 /**
  * Key-material rows through `client`. With `masterKey`, a software key is written only while that key still
@@ -40,7 +42,9 @@ export function keyMaterialRepository(client: Client, masterKey?: Buffer): KeyMa
   return {
     async put(rec) {
       if (rec.store === "software" && masterKey) {
-        await client.$executeRaw`SELECT pg_advisory_xact_lock_shared(hashtextextended(${MASTER_KEY_LOCK}, 0))`;
+        // the lock holds until the end of a transaction: outside one, the check and the write get one of their own
+        if (client === db()) return db().$transaction((tx) => keyMaterialRepository(tx, masterKey).put(rec), { timeout: 60_000 });
+        await lockSealing(client);
         const canary = await client.systemSetting.findUnique({ where: { key: CANARY_KEY } });
         if (canary) checkCanary(masterKey, canary.value);
       }
@@ -74,8 +78,12 @@ export function keyRecord(row: KeyMaterialRow): KeyMaterialRecord {
     : { ref, algorithm, store: "software", iv: Buffer.from(row.iv!), ciphertext: Buffer.from(row.ciphertext!), tag: Buffer.from(row.tag!) };
 }
 
-/** The master key, or undefined where none is needed: PKCS#11 configured and no key given (DATABASE_URL only). */
-export function readMasterKey(): Buffer | undefined {
+/**
+ * The master key, or undefined where none is needed (PKCS#11 configured and no key given, DATABASE_URL only):
+ * PSS_MASTER_KEY, or with the embedded database the key file — created on first start, and after an interrupted
+ * rotation the one of its files the database's canary names (key-file.ts).
+ */
+export async function currentMasterKey(client: Client): Promise<Buffer | undefined> {
   const e = env();
   if (e.PSS_MASTER_KEY) return parseMasterKey(e.PSS_MASTER_KEY);
   if (!e.embedded) {
@@ -86,12 +94,13 @@ export function readMasterKey(): Buffer | undefined {
       500,
     );
   }
-  const file = path.join(e.dataDir, "master.key");
-  if (!fs.existsSync(file)) {
+  const files = keyFiles(e.dataDir);
+  if (![files.current, files.next, files.prev].some((f) => fs.existsSync(f))) {
     fs.mkdirSync(e.dataDir, { recursive: true, mode: 0o700 });
-    writeNewSecretFile(file, `${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex")}\n`);
+    writeNewSecretFile(files.current, `${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex")}\n`);
   }
-  return parseMasterKey(fs.readFileSync(file, "utf8"));
+  const canary = await client.systemSetting.findUnique({ where: { key: CANARY_KEY } });
+  return settleKeyFile(files, canary?.value ?? null);
 }
 
 type CanaryClient = Client;
@@ -158,17 +167,16 @@ function router(client: Client, masterKey: Buffer | undefined, token: Pkcs11Toke
 }
 
 async function load(client: CanaryClient): Promise<Keys> {
-  const read = readMasterKey();
-  const masterKey = read && (await finishRotation(read, client));
-  if (masterKey) await verifyCanary(masterKey, client);
+  const key = await currentMasterKey(client);
+  if (key) await verifyCanary(key, client);
   const token = env().PSS_PKCS11_MODULE ? await openToken(client) : undefined;
   // checked at start, not at the first signature: every stored key must be reachable by this process
   const stores = await client.keyMaterial.groupBy({ by: ["store"], _count: true });
-  if (!masterKey && stores.some((g) => g.store === "software"))
+  if (!key && stores.some((g) => g.store === "software"))
     throw new AppError("master_key_required", "CA keys sealed under a master key are stored: set PSS_MASTER_KEY as well as the token", 500);
   if (!token && stores.some((g) => g.store === "pkcs11"))
     throw new AppError("pkcs11_not_configured", "CA keys on a PKCS#11 token are stored: set PSS_PKCS11_MODULE and the token settings", 500);
-  return { masterKey, token, store: router(db(), masterKey, token) };
+  return { masterKey: key, token, store: router(db(), key, token) };
 }
 
 // `client` is the transaction when the first use happens inside one: PGlite has a single connection, so a
@@ -179,31 +187,6 @@ function keys(client: CanaryClient = db()) {
     throw err;
   });
   return g.__pssKeys;
-}
-
-/** The key file a master key rotation writes before its transaction, and renames over master.key after it. */
-export const nextKeyFile = () => path.join(env().dataDir, "master.key.next");
-
-/**
- * A rotation of the embedded key file that stopped between its transaction and the rename: the next key is the
- * one if the database's canary already says so (promote it), a leftover otherwise (remove it).
- */
-async function finishRotation(current: Buffer, client: CanaryClient): Promise<Buffer> {
-  const e = env();
-  const next = nextKeyFile();
-  if (e.PSS_MASTER_KEY || !e.embedded || !fs.existsSync(next)) return current;
-  const candidate = parseMasterKey(fs.readFileSync(next, "utf8"));
-  const canary = await client.systemSetting.findUnique({ where: { key: CANARY_KEY } });
-  try {
-    if (!canary) throw new Error("no canary");
-    checkCanary(candidate, canary.value);
-  } catch {
-    fs.rmSync(next, { force: true });
-    return current;
-  }
-  fs.renameSync(next, path.join(e.dataDir, "master.key"));
-  log.warn("finished an interrupted master key rotation: master.key replaced by master.key.next");
-  return candidate;
 }
 
 /** Forget this process's keys (after a master key rotation: signers are loaded again under the new key). */
@@ -218,6 +201,9 @@ export async function keyStore(): Promise<KeyStore & { generatesIn: string }> {
 
 /** A key store that writes new keys inside the caller's transaction (so a failed onboarding leaves no key row behind). */
 export async function keyStoreIn(tx: Client): Promise<KeyStore> {
+  // before the transaction writes anything: a rotation holding the lock exclusively, waiting on a row this
+  // transaction locked, would deadlock with it
+  await lockSealing(tx);
   const { masterKey, token } = await keys(tx);
   return router(tx, masterKey, token);
 }

@@ -24,10 +24,28 @@ afterAll(() => {
   fs.rmSync(scratch, { recursive: true, force: true });
 });
 
-const useKey = (hex: string | undefined, more: Partial<typeof original> = {}) => {
+const switchKey = (hex: string | undefined, more: Partial<typeof original> = {}) => {
   overrideEnv({ ...original, PSS_MASTER_KEY: hex, ...more });
   forgetKeys();
 };
+
+const files = (dataDir: string) => ({
+  current: path.join(dataDir, "master.key"),
+  next: path.join(dataDir, "master.key.next"),
+  prev: path.join(dataDir, "master.key.prev"),
+});
+const read = (file: string) => fs.readFileSync(file, "utf8").trim();
+
+/** Re-seal the database under the original test key again, whatever the key files say now. */
+async function backToOriginal(dataDir: string) {
+  switchKey(undefined, { dataDir });
+  const now = read(files(dataDir).current);
+  if (now !== original.PSS_MASTER_KEY) {
+    switchKey(now);
+    await rotateMasterKey({ newKey: original.PSS_MASTER_KEY!, actor: system });
+  }
+  switchKey(original.PSS_MASTER_KEY);
+}
 
 const anyCa = async () => (await db.certificateAuthority.findFirstOrThrow({ where: { kind: "ROOT" } })).id;
 
@@ -37,36 +55,36 @@ describe.runIf(dbLabel() === "pglite")("master key rotation", () => {
     const old = original.PSS_MASTER_KEY!;
     const next = randomBytes(32).toString("hex");
     const before = await db.keyMaterial.findMany({ where: { store: "software" }, orderBy: { ref: "asc" } });
-    useKey(old);
+    switchKey(old);
     const r = await rotateMasterKey({ newKey: next, actor: system });
     expect(r).toEqual({ resealed: before.length, keyFile: null });
     const after = await db.keyMaterial.findMany({ where: { store: "software" }, orderBy: { ref: "asc" } });
-    after.forEach((row, i) => expect(Buffer.from(row.ciphertext!).equals(Buffer.from(before[i].ciphertext!))).toBe(false));
+    for (const [i, row] of after.entries()) expect(Buffer.from(row.ciphertext!).equals(Buffer.from(before[i].ciphertext!))).toBe(false);
     expect(await db.auditEvent.count({ where: { action: "master_key.rotate" } })).toBe(1);
 
-    useKey(old);
+    switchKey(old);
     await expect(keyStore()).rejects.toMatchObject({ code: "master_key_mismatch" });
-    useKey(next);
+    switchKey(next);
     await expect(publishCrl(await anyCa())).resolves.toBeDefined();
     // and back, so the rest of this file runs on the original key
     await rotateMasterKey({ newKey: old, actor: system });
-    useKey(old);
+    switchKey(old);
   });
 
   it("a process that still holds the old key cannot seal a new CA key under it", async () => {
-    useKey(original.PSS_MASTER_KEY);
+    switchKey(original.PSS_MASTER_KEY);
     const stale = await keyStore(); // loaded before the rotation, as another running process would be
     const next = randomBytes(32).toString("hex");
     await rotateMasterKey({ newKey: next, actor: system });
     await expect(stale.generate("ca/stale-process", "ECDSA-P256")).rejects.toMatchObject({ code: "master_key_mismatch" });
     expect(await db.keyMaterial.count({ where: { ref: "ca/stale-process" } })).toBe(0);
-    useKey(next);
+    switchKey(next);
     await rotateMasterKey({ newKey: original.PSS_MASTER_KEY!, actor: system });
-    useKey(original.PSS_MASTER_KEY);
+    switchKey(original.PSS_MASTER_KEY);
   });
 
   it("refuses the same key, a malformed key, and no new key when the key is not a file of ours", async () => {
-    useKey(original.PSS_MASTER_KEY);
+    switchKey(original.PSS_MASTER_KEY);
     await expect(rotateMasterKey({ newKey: original.PSS_MASTER_KEY!, actor: system })).rejects.toMatchObject({
       code: "master_key_unchanged",
     });
@@ -74,38 +92,93 @@ describe.runIf(dbLabel() === "pglite")("master key rotation", () => {
     await expect(rotateMasterKey({ actor: system })).rejects.toMatchObject({ code: "usage" });
   });
 
-  it("with the embedded key file: a new key replaces the file; an interrupted rotation is finished, or undone, at start", async () => {
-    const dataDir = path.join(scratch, "data");
+  it("with the embedded key file: the new key replaces the file (0600), the old one kept until the next start", async () => {
+    const dataDir = path.join(scratch, "file");
     fs.mkdirSync(dataDir, { recursive: true });
-    const keyFile = path.join(dataDir, "master.key");
-    fs.writeFileSync(keyFile, `${original.PSS_MASTER_KEY}\n`, { mode: 0o600 });
-    useKey(undefined, { dataDir });
+    const f = files(dataDir);
+    fs.writeFileSync(f.current, `${original.PSS_MASTER_KEY}\n`, { mode: 0o600 });
+    switchKey(undefined, { dataDir });
     const r = await rotateMasterKey({ actor: system });
-    expect(r.keyFile).toBe(keyFile);
-    const rotated = fs.readFileSync(keyFile, "utf8").trim();
+    expect(r.keyFile).toBe(f.current);
+    const rotated = read(f.current);
     expect(rotated).not.toBe(original.PSS_MASTER_KEY);
-    expect(fs.existsSync(path.join(dataDir, "master.key.next"))).toBe(false);
+    expect(fs.statSync(f.current).mode & 0o777).toBe(0o600);
+    expect(read(f.prev)).toBe(original.PSS_MASTER_KEY);
+    expect(fs.existsSync(f.next)).toBe(false);
+    // the next start: the canary names master.key, so the previous key goes
     forgetKeys();
     await expect(publishCrl(await anyCa())).resolves.toBeDefined();
+    expect(fs.existsSync(f.prev)).toBe(false);
+    await backToOriginal(dataDir);
+  });
 
-    // stopped after the transaction, before the rename: the canary names the next key, which is promoted
-    const next = randomBytes(32).toString("hex");
-    await rotateMasterKey({ newKey: next, actor: system });
-    fs.writeFileSync(keyFile, `${rotated}\n`); // as if the rename had not happened
-    fs.writeFileSync(path.join(dataDir, "master.key.next"), `${next}\n`);
-    forgetKeys();
+  it.each<
+    [
+      string,
+      (k: { old: string; next: string }) => { current?: string; next?: string; prev?: string; canary: "old" | "next" },
+      "old" | "next",
+    ]
+  >([
+    // stopped after writing master.key.next, before the transaction: the leftover names nothing
+    ["before the transaction", (k) => ({ current: k.old, next: k.next, canary: "old" }), "old"],
+    // committed, then stopped before the renames
+    ["after the commit, before the renames", (k) => ({ current: k.old, next: k.next, canary: "next" }), "next"],
+    // between the two renames: no master.key at all
+    ["between the renames", (k) => ({ prev: k.old, next: k.next, canary: "next" }), "next"],
+    // renamed, but the database's commit never reached the disk (PGlite does not sync): the old key comes back
+    ["renamed, but the commit lost", (k) => ({ current: k.next, prev: k.old, canary: "old" }), "old"],
+  ])("an interrupted rotation, %s: the next start keeps the key the canary names", async (_name, layout, expected) => {
+    const dataDir = path.join(scratch, `crash-${Math.random().toString(36).slice(2)}`);
+    fs.mkdirSync(dataDir, { recursive: true });
+    const f = files(dataDir);
+    const k = { old: original.PSS_MASTER_KEY!, next: randomBytes(32).toString("hex") };
+    const l = layout(k);
+    if (l.canary === "next") {
+      switchKey(k.old);
+      await rotateMasterKey({ newKey: k.next, actor: system });
+    }
+    for (const which of ["current", "next", "prev"] as const) if (l[which]) fs.writeFileSync(f[which], `${l[which]}\n`, { mode: 0o600 });
+    switchKey(undefined, { dataDir });
     await expect(publishCrl(await anyCa())).resolves.toBeDefined();
-    expect(fs.readFileSync(keyFile, "utf8").trim()).toBe(next);
+    expect(read(f.current)).toBe(k[expected]);
+    expect([fs.existsSync(f.next), fs.existsSync(f.prev)]).toEqual([false, false]);
+    await backToOriginal(dataDir);
+  });
 
-    // stopped before the transaction: the leftover next key names nothing, and is removed
-    fs.writeFileSync(path.join(dataDir, "master.key.next"), `${randomBytes(32).toString("hex")}\n`);
-    forgetKeys();
-    await expect(publishCrl(await anyCa())).resolves.toBeDefined();
-    expect(fs.existsSync(path.join(dataDir, "master.key.next"))).toBe(false);
+  it("no file the canary names: fails closed and removes nothing", async () => {
+    const dataDir = path.join(scratch, "none");
+    fs.mkdirSync(dataDir, { recursive: true });
+    const f = files(dataDir);
+    const strays = [randomBytes(32).toString("hex"), randomBytes(32).toString("hex")];
+    fs.writeFileSync(f.current, `${strays[0]}\n`, { mode: 0o600 });
+    fs.writeFileSync(f.next, `${strays[1]}\n`, { mode: 0o600 });
+    switchKey(undefined, { dataDir });
+    await expect(keyStore()).rejects.toMatchObject({ code: "master_key_mismatch" });
+    expect([read(f.current), read(f.next)]).toEqual(strays);
+  });
 
-    // back to the original key for the database
-    await rotateMasterKey({ newKey: original.PSS_MASTER_KEY!, actor: system });
-    useKey(original.PSS_MASTER_KEY);
-    await expect(keyStore()).resolves.toBeDefined();
+  it("a key that does not open stops the whole rotation: no row changed, the key file untouched", async () => {
+    const dataDir = path.join(scratch, "abort");
+    fs.mkdirSync(dataDir, { recursive: true });
+    const f = files(dataDir);
+    fs.writeFileSync(f.current, `${original.PSS_MASTER_KEY}\n`, { mode: 0o600 });
+    switchKey(undefined, { dataDir });
+    const victim = await db.keyMaterial.findFirstOrThrow({ where: { store: "software" } });
+    const damaged = Buffer.from(victim.ciphertext!);
+    damaged[0] ^= 1;
+    await db.keyMaterial.update({ where: { ref: victim.ref }, data: { ciphertext: damaged } });
+    const before = await db.keyMaterial.findMany({ where: { store: "software" }, orderBy: { ref: "asc" } });
+    try {
+      await expect(rotateMasterKey({ actor: system })).rejects.toMatchObject({ code: "master_key_mismatch" });
+      const after = await db.keyMaterial.findMany({ where: { store: "software" }, orderBy: { ref: "asc" } });
+      expect(after.map((r) => Buffer.from(r.ciphertext!).toString("hex"))).toEqual(
+        before.map((r) => Buffer.from(r.ciphertext!).toString("hex")),
+      );
+      expect(read(f.current)).toBe(original.PSS_MASTER_KEY);
+      expect(fs.existsSync(f.next)).toBe(false);
+    } finally {
+      damaged[0] ^= 1;
+      await db.keyMaterial.update({ where: { ref: victim.ref }, data: { ciphertext: damaged } });
+    }
   });
 });

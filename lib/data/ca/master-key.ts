@@ -3,18 +3,18 @@
 // checks the canary first, so a process still holding the old key fails closed instead of writing a key nobody
 // could open; every process must restart with the new key (it refuses to start with the old one).
 //
-// The embedded key file: the new key is written to master.key.next (0600, synced) before the transaction and
-// renamed over master.key after it; a rotation stopped in between is finished or undone at the next start
-// (key-store.ts finishRotation), by which of the two keys the canary names.
+// The embedded key file: the new key is written to master.key.next (synced) before the transaction, and after it
+// the old key becomes master.key.prev and the new one master.key; every start keeps the file the canary names
+// (key-file.ts), so a stop at any point loses neither key.
 import fs from "node:fs";
-import path from "node:path";
 import { bytes, db } from "../../db/client.ts";
-import { dbTarget, writeNewSecretFile } from "../../db/target.ts";
+import { dbTarget } from "../../db/target.ts";
 import { env } from "../../env.ts";
 import { AppError } from "../../errors.ts";
-import { makeCanary, parseMasterKey, resealRecord } from "../../pki/keystore.ts";
+import { checkCanary, makeCanary, parseMasterKey, resealRecord } from "../../pki/keystore.ts";
 import { type Actor, audit } from "../audit/record.ts";
-import { CANARY_KEY, forgetKeys, keyRecord, MASTER_KEY_LOCK, nextKeyFile, readMasterKey, verifyCanary } from "./key-store.ts";
+import { keyFiles, promoteNextKey, writeKeyFile } from "./key-file.ts";
+import { CANARY_KEY, currentMasterKey, forgetKeys, keyRecord, MASTER_KEY_LOCK, verifyCanary } from "./key-store.ts";
 
 export type MasterKeyRotation = {
   resealed: number;
@@ -28,23 +28,21 @@ export type MasterKeyRotation = {
  */
 export async function rotateMasterKey(input: { newKey?: string; actor: Actor }): Promise<MasterKeyRotation> {
   const e = env();
-  const current = readMasterKey();
+  // a running product holds the current key in memory and would go on using it
+  if (e.embedded && dbTarget(e).kind === "pglite-socket")
+    throw new AppError("master_key_in_use", "The product is running and holds the current key in memory: stop it, then rotate.", 409);
+  const current = await currentMasterKey(db());
   if (!current) throw new AppError("master_key_required", "No master key is configured: there is nothing to rotate.", 409);
   await verifyCanary(current, db());
   const fromFile = e.embedded && !e.PSS_MASTER_KEY;
-  if (fromFile && dbTarget(e).kind === "pglite-socket")
-    throw new AppError("master_key_in_use", "The product is running and holds the current key in memory: stop it, then rotate.", 409);
   if (!input.newKey && !fromFile)
     throw new AppError("usage", "--new-key-file is required when the master key comes from PSS_MASTER_KEY", 2);
   const next = input.newKey ? parseMasterKey(input.newKey) : Buffer.from(crypto.getRandomValues(new Uint8Array(32)));
   if (next.equals(current)) throw new AppError("master_key_unchanged", "The new master key is the current one.", 400);
 
-  const file = path.join(e.dataDir, "master.key");
-  if (fromFile) {
-    fs.rmSync(nextKeyFile(), { force: true });
-    writeNewSecretFile(nextKeyFile(), `${next.toString("hex")}\n`);
-  }
-  let resealed: number;
+  const files = keyFiles(e.dataDir);
+  if (fromFile) writeKeyFile(files.next, next);
+  let resealed = 0;
   try {
     resealed = await db().$transaction(
       async (tx) => {
@@ -68,11 +66,26 @@ export async function rotateMasterKey(input: { newKey?: string; actor: Actor }):
       { timeout: 120_000 },
     );
   } catch (err) {
-    if (fromFile) fs.rmSync(nextKeyFile(), { force: true });
-    throw err;
+    // the commit's outcome may be unknown (the connection lost at COMMIT): the canary says which key is in force
+    const committed = await canaryNames(next).catch(() => null);
+    if (committed === false && fromFile) fs.rmSync(files.next, { force: true });
+    if (committed !== true) throw err;
+  } finally {
+    current.fill(0);
   }
-  if (fromFile) fs.renameSync(nextKeyFile(), file);
+  if (fromFile) promoteNextKey(files);
   next.fill(0);
   forgetKeys();
-  return { resealed, keyFile: fromFile ? file : null };
+  return { resealed, keyFile: fromFile ? files.current : null };
+}
+
+async function canaryNames(key: Buffer): Promise<boolean> {
+  const canary = await db().systemSetting.findUnique({ where: { key: CANARY_KEY } });
+  try {
+    if (!canary) return false;
+    checkCanary(key, canary.value);
+    return true;
+  } catch {
+    return false;
+  }
 }
