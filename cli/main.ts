@@ -15,6 +15,7 @@ import { customerCreate } from "./commands/customer.ts";
 import { dbMigrate } from "./commands/db.ts";
 import { deviceOverdue, deviceReset, deviceSecretAdd, groupAdd, policyRelease, policySet, policyShow } from "./commands/enrollment.ts";
 import { factoryEnroll } from "./commands/factory.ts";
+import { hsmPrune } from "./commands/hsm.ts";
 import { masterKeyRotate } from "./commands/master-key.ts";
 import { benchFleetCommand, seed } from "./commands/seed.ts";
 import { userCreate } from "./commands/user.ts";
@@ -29,6 +30,7 @@ const COMMANDS: Command[] = [
   caExternalList,
   caExternalImport,
   masterKeyRotate,
+  hsmPrune,
   caRevoke,
   caExport,
   customerCreate,

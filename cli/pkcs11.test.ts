@@ -76,4 +76,25 @@ describe("pss on a PKCS#11 token", () => {
     expect(r.json.error?.code).toBe(code);
     expect(JSON.stringify(r.json)).not.toContain("4711-pss");
   });
+
+  it("pss hsm prune: a replaced CSR request's key pair is destroyed; the keys CAs use stay", async () => {
+    // a token and database of this test's own: prune destroys what the database does not name
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pss-cli-prune-"));
+    const env = { ...testTokenEnv(TEST_TOKENS.prune), PSS_DATA_DIR: dir };
+    const run = (args: string[]) => pss(args, env);
+    try {
+      expect((await run(["init"])).code).toBe(0);
+      const customer = await run(["customer", "create", "--name", "Prune Co", "--admin-email", "admin@prune.example"]);
+      const id = (customer.json.customer as { id: string }).id;
+      const first = await run(["ca", "external-csr", "--customer", id]);
+      expect((await run(["ca", "external-csr", "--customer", id])).code).toBe(0); // replaces the first request
+      const dry = await run(["hsm", "prune", "--dry-run"]);
+      expect(dry.json).toEqual({ orphans: [`ca/${first.json.pendingId}`], destroyed: 0 });
+      expect((await run(["hsm", "prune"])).json).toEqual({ orphans: [`ca/${first.json.pendingId}`], destroyed: 2 });
+      expect((await run(["hsm", "prune", "--dry-run"])).json).toEqual({ orphans: [], destroyed: 0 });
+      expect((await run(["crl", "publish", "--all"])).code).toBe(0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -175,6 +175,19 @@ describe("Pkcs11KeyStore on SoftHSM2", () => {
     expect(pair.privateKey).toBeDefined();
     expect(await codeOf(() => token.signer(r))).toBe(code);
   });
+
+  it("lists the key pairs under a prefix, and destroys one with both its objects", async () => {
+    const token = await openMain();
+    const prefix = `test-${randomUUID()}/`;
+    const [a, b] = [`${prefix}a`, `${prefix}b`];
+    await token.generate(a, "ECDSA-P256");
+    await token.generate(b, "ECDSA-P256");
+    expect(await token.labels(prefix)).toEqual([a, b]);
+    expect(await token.destroy(a)).toBe(2);
+    expect(await token.labels(prefix)).toEqual([b]);
+    expect(await token.has(a)).toBe(false);
+    expect(await token.destroy(a)).toBe(0);
+  });
 });
 
 /** The same library through the binding directly, as another component of this process (the login is shared). */

@@ -234,6 +234,36 @@ export class Pkcs11Token {
     }
   }
 
+  /** The labels of the key pairs on the token whose label starts with `prefix` (the key store's: "ca/"). */
+  async labels(prefix: string): Promise<string[]> {
+    const l = this.#lib;
+    return this.#withSession((s) => {
+      this.#p11.C_FindObjectsInit(s, [{ type: l.CKA_CLASS, value: l.CKO_PRIVATE_KEY }]);
+      const handles: Handle[] = [];
+      try {
+        for (let batch = this.#p11.C_FindObjects(s, 256); batch.length; batch = this.#p11.C_FindObjects(s, 256)) handles.push(...batch);
+      } finally {
+        this.#p11.C_FindObjectsFinal(s);
+      }
+      const labels = handles.map((h) => String(this.#p11.C_GetAttributeValue(s, h, [{ type: l.CKA_LABEL }])[0].value));
+      return [...new Set(labels.filter((label) => label.startsWith(prefix)))].sort();
+    });
+  }
+
+  /** Destroys every object (private and public key) labelled `label`; returns how many. */
+  async destroy(label: string): Promise<number> {
+    const l = this.#lib;
+    return this.#withSession((s) => {
+      const objects = [...this.#find(s, l.CKO_PRIVATE_KEY, label), ...this.#find(s, l.CKO_PUBLIC_KEY, label)];
+      try {
+        for (const o of objects) this.#p11.C_DestroyObject(s, o);
+      } catch (e) {
+        throw tokenError("C_DestroyObject", e);
+      }
+      return objects.length;
+    });
+  }
+
   /** True when the token holds any object labelled `label`. */
   async has(label: string): Promise<boolean> {
     const { CKO_PRIVATE_KEY, CKO_PUBLIC_KEY } = this.#lib;

@@ -189,6 +189,11 @@ function keys(client: CanaryClient = db()) {
   return g.__pssKeys;
 }
 
+/** This process's PKCS#11 token, or undefined without one configured. */
+export async function configuredToken(): Promise<Pkcs11Token | undefined> {
+  return (await keys()).token;
+}
+
 /** Forget this process's keys (after a master key rotation: signers are loaded again under the new key). */
 export function forgetKeys(): void {
   g.__pssKeys = undefined;

@@ -12,8 +12,8 @@ import type { Pkcs11Config } from "../pkcs11.ts";
 export const SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so";
 /** A configuration path of this test run's own (called once, by vitest.config.ts). */
 export const newSoftHsmConf = () => path.join(os.tmpdir(), `pss-vitest-softhsm-${process.pid}`, "softhsm2.conf");
-/** two tokens: the key store's, and another one for the "wrong token" cases */
-export const TEST_TOKENS = { main: "pss-test", other: "pss-test-other" } as const;
+/** the key store's token, another one for the "wrong token" cases, and one only `pss hsm prune`'s test uses */
+export const TEST_TOKENS = { main: "pss-test", other: "pss-test-other", prune: "pss-test-prune" } as const;
 export const TEST_PIN = "4711-pss";
 
 /** Creates the test tokens afresh (throws when SoftHSM2 is not installed: `npm test` installs it). */
