@@ -2,11 +2,9 @@
 // the token keeps its hierarchy, creates new customers' CAs on the token, and the device listener in a cluster
 // worker (a process of its own, with its own login) signs devices' certificates there. openssl checks the chain
 // and the CRL the token signed.
-import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { ensureHierarchy, rotateCa } from "../lib/data/ca/hierarchy.ts";
 import { keyStore } from "../lib/data/ca/key-store.ts";
@@ -20,6 +18,7 @@ import { env, overrideEnv } from "../lib/env.ts";
 import { toPem } from "../lib/pki/der.ts";
 import { opensslAsync, scratchDir } from "../lib/pki/testing/ca-fixture.ts";
 import { testTokenEnv } from "../lib/pki/testing/softhsm.ts";
+import { ownPostgres } from "../tests/db.ts";
 import { type DeviceCluster, startDeviceCluster } from "./device-cluster.ts";
 import { issueListenerTls } from "./device-tls.ts";
 import { newBootstrap, newCustomer, system } from "./est/testing.ts";
@@ -35,39 +34,14 @@ const forgetKeys = () => {
   (globalThis as { __pssKeys?: unknown }).__pssKeys = undefined;
 };
 
-/**
- * On PostgreSQL a database of this file's own: every process checks at start that it can reach every stored key,
- * and the other test files sharing TEST_DATABASE_URL have no token.
- */
-async function ownPostgres(url: string): Promise<{ kind: "postgres"; url: string }> {
-  const own = new URL(url);
-  own.pathname = `/pss_pkcs11_${process.pid}`;
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS ${own.pathname.slice(1)}`);
-    await admin.query(`CREATE DATABASE ${own.pathname.slice(1)}`);
-  } finally {
-    await admin.end();
-  }
-  execFileSync(process.execPath, ["--import", "tsx", "scripts/migrate.ts", "deploy"], {
-    env: { ...process.env, DATABASE_URL: own.toString(), NODE_ENV: "test" },
-    stdio: "ignore",
-  });
-  dropOwn = async () => {
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
-    await c.query(`DROP DATABASE IF EXISTS ${own.pathname.slice(1)} WITH (FORCE)`).finally(() => c.end());
-  };
-  return { kind: "postgres", url: own.toString() };
-}
-let dropOwn: (() => Promise<void>) | undefined;
-let dbTarget: { kind: "postgres"; url: string } | undefined;
+let own: ReturnType<typeof ownPostgres> | undefined;
 
 beforeAll(async () => {
+  // on PostgreSQL a database of this file's own: every process checks at start that it can reach every stored key,
+  // and the other test files sharing TEST_DATABASE_URL have no token
   if (target.kind === "postgres") {
-    dbTarget = await ownPostgres(target.url);
-    openDatabase(dbTarget);
+    own = ownPostgres(target.url);
+    openDatabase({ kind: "postgres", url: own.url });
   } else {
     const dir = path.join(scratch, "pglite");
     fs.cpSync(target.dir, dir, { recursive: true });
@@ -83,7 +57,14 @@ beforeAll(async () => {
   forgetKeys();
   const tls = await issueListenerTls();
   rootPem = tls.ca;
-  cluster = await startDeviceCluster({ tls, count: 1, port: 0, host: "127.0.0.1", target: served?.target ?? dbTarget!, sweepMs: 0 });
+  cluster = await startDeviceCluster({
+    tls,
+    count: 1,
+    port: 0,
+    host: "127.0.0.1",
+    target: served?.target ?? { kind: "postgres", url: own!.url },
+    sweepMs: 0,
+  });
   url = `https://localhost:${cluster.port}`;
 }, 120_000);
 
@@ -92,7 +73,7 @@ afterAll(async () => {
   forgetKeys();
   await closeDb();
   await served?.close();
-  await dropOwn?.();
+  own?.drop();
   fs.rmSync(scratch, { recursive: true, force: true });
 });
 

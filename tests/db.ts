@@ -1,27 +1,53 @@
 // Integration tests use a real database: a private copy of the migrated PGlite template per test
 // file, or the shared PostgreSQL of TEST_DATABASE_URL (tests then use unique names for their data).
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, inject } from "vitest";
 import { closeDb, type Db, openDatabase } from "../lib/db/client.ts";
 
-export function testDb(): Db {
+/**
+ * The test file's database. `own`: on PostgreSQL too, a database of the file's own (created and migrated here,
+ * dropped after), for tests that change what every process shares — the master key canary, the key stores.
+ */
+export function testDb(opts: { own?: boolean } = {}): Db {
   const t = inject("pssTestDb");
   let tmp = "";
+  let drop = () => {};
   let client: Db;
   if (t.kind === "pglite") {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), "pss-test-db-"));
     fs.cpSync(t.dir, tmp, { recursive: true });
     client = openDatabase({ kind: "pglite", dir: tmp });
+  } else if (opts.own) {
+    const own = ownPostgres(t.url);
+    drop = own.drop;
+    client = openDatabase({ kind: "postgres", url: own.url });
   } else {
     client = openDatabase(t);
   }
   afterAll(async () => {
     await closeDb();
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+    drop();
   });
   return client;
+}
+
+/** A new, migrated PostgreSQL database beside the one at `url`, named after this process. */
+export function ownPostgres(url: string): { url: string; drop(): void } {
+  const name = `pss_own_${process.pid}`;
+  const psql = (sql: string) => execFileSync("psql", [url, "-q", "-c", sql], { stdio: "ignore" });
+  psql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  psql(`CREATE DATABASE ${name}`);
+  const own = new URL(url);
+  own.pathname = `/${name}`;
+  execFileSync(process.execPath, ["--import", "tsx", "scripts/migrate.ts", "deploy"], {
+    env: { ...process.env, DATABASE_URL: own.toString(), NODE_ENV: "test" },
+    stdio: "ignore",
+  });
+  return { url: own.toString(), drop: () => psql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
 }
 
 /** Which database this run uses, for test names. */

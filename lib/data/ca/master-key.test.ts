@@ -1,7 +1,7 @@
-// Master key rotation against a real database (PGlite: the canary is per database, and on the shared PostgreSQL
-// every other test file uses the fixed test key): all keys re-sealed or none, the old key refused afterwards, a
-// process still holding it unable to seal new keys, and the embedded key file replaced or an interrupted
-// rotation finished at the next start.
+// Master key rotation against a real database (on PostgreSQL one of this file's own: the other test files share
+// the fixed test key's canary): all keys re-sealed or none, the old key refused afterwards, a process still
+// holding it unable to seal new keys — also while the rotation runs, on another connection — and the embedded key
+// file replaced, or an interrupted rotation finished, at the next start.
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -9,12 +9,14 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { dbLabel, testDb } from "../../../tests/db.ts";
 import { env, overrideEnv } from "../../env.ts";
+import { makeCanary } from "../../pki/keystore.ts";
 import { publishCrl } from "../revocation/crl.ts";
 import { ensureHierarchy } from "./hierarchy.ts";
-import { forgetKeys, keyStore } from "./key-store.ts";
+import { CANARY_KEY, forgetKeys, keyStore, MASTER_KEY_LOCK } from "./key-store.ts";
 import { rotateMasterKey } from "./master-key.ts";
 
-const db = testDb();
+// a database of this file's own on PostgreSQL too: the canary changes here
+const db = testDb({ own: true });
 const system = { type: "system", id: "test" } as const;
 const original = env();
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "pss-master-key-"));
@@ -49,7 +51,7 @@ async function backToOriginal(dataDir: string) {
 
 const anyCa = async () => (await db.certificateAuthority.findFirstOrThrow({ where: { kind: "ROOT" } })).id;
 
-describe.runIf(dbLabel() === "pglite")("master key rotation", () => {
+describe(`master key rotation (${dbLabel()})`, () => {
   it("re-seals every software key under the new key in one go; the old key is refused after", async () => {
     await ensureHierarchy(system);
     const old = original.PSS_MASTER_KEY!;
@@ -81,6 +83,49 @@ describe.runIf(dbLabel() === "pglite")("master key rotation", () => {
     switchKey(next);
     await rotateMasterKey({ newKey: original.PSS_MASTER_KEY!, actor: system });
     switchKey(original.PSS_MASTER_KEY);
+  });
+
+  it("a key sealed while a rotation holds the lock waits for it, then fails closed under the new canary", async () => {
+    switchKey(original.PSS_MASTER_KEY);
+    const stale = await keyStore();
+    const canary = await db.systemSetting.findUniqueOrThrow({ where: { key: CANARY_KEY } });
+    let release = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    let locked = () => {};
+    const isLocked = new Promise<void>((r) => {
+      locked = r;
+    });
+    // what rotateMasterKey's transaction does first, held open
+    const rotation = db.$transaction(
+      async (tx) => {
+        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${MASTER_KEY_LOCK}, 0))`;
+        await tx.systemSetting.update({ where: { key: CANARY_KEY }, data: { value: makeCanary(randomBytes(32)) } });
+        locked();
+        await held;
+      },
+      { timeout: 30_000 },
+    );
+    try {
+      await isLocked;
+      let settled = false;
+      const sealing = stale.generate("ca/during-rotation", "ECDSA-P256").finally(() => {
+        settled = true;
+      });
+      sealing.catch(() => {});
+      await new Promise((r) => setTimeout(r, 300));
+      expect(settled).toBe(false); // waiting on the lock, not writing under the old key
+      release();
+      await rotation;
+      await expect(sealing).rejects.toMatchObject({ code: "master_key_mismatch" });
+      expect(await db.keyMaterial.count({ where: { ref: "ca/during-rotation" } })).toBe(0);
+    } finally {
+      release();
+      await rotation.catch(() => {});
+      await db.systemSetting.update({ where: { key: CANARY_KEY }, data: { value: canary.value } });
+      forgetKeys();
+    }
   });
 
   it("refuses the same key, a malformed key, and no new key when the key is not a file of ours", async () => {
