@@ -13,6 +13,7 @@ import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
 import fs from "node:fs";
 import https from "node:https";
 import path from "node:path";
+import { syncDir } from "../durable-files.ts";
 import { createCsr } from "../pki/csr.ts";
 import { oid, sequence, set, utf8String } from "../pki/der.ts";
 import { newPrivateKey } from "../pki/keygen.ts";
@@ -167,16 +168,6 @@ export function writePrivate(file: string, data: string | Buffer): void {
   }
   fs.chmodSync(tmp, 0o600);
   fs.renameSync(tmp, file);
-}
-
-/** Flush a directory's entries (renames in it) to disk. */
-function syncDir(dir: string): void {
-  const fd = fs.openSync(dir, "r");
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 // A key and its certificate are replaced together or not at all: a power cut between writing a new key and its

@@ -7,6 +7,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { writeNewSecretFile } from "../../db/target.ts";
+import { syncDir } from "../../durable-files.ts";
 import { AppError } from "../../errors.ts";
 import { log } from "../../log.ts";
 import { checkCanary, parseMasterKey } from "../../pki/keystore.ts";
@@ -18,16 +19,6 @@ export const keyFiles = (dataDir: string): KeyFiles => ({
   next: path.join(dataDir, "master.key.next"),
   prev: path.join(dataDir, "master.key.prev"),
 });
-
-/** Makes renames and new links in `dir` durable. */
-function syncDir(dir: string): void {
-  const fd = fs.openSync(dir, "r");
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 function readKey(file: string): Buffer | null {
   try {
