@@ -4,7 +4,8 @@ import { E2E_PORT } from "./e2e/fixtures.ts";
 // Debian's Chromium (apt-get install chromium), never `npx playwright install` (no downloads here).
 export default defineConfig({
   testDir: "./e2e",
-  timeout: 60_000,
+  // tests that seed through several `pss` processes take 15–40 s on a busy 2-core machine
+  timeout: 120_000,
   expect: { timeout: 15_000 },
   retries: 0,
   workers: 1,

@@ -5,9 +5,13 @@ import { execFile } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { openssl, scratchDir } from "../lib/pki/testing/ca-fixture.ts";
 import { TEST_TOKENS, testTokenEnv } from "../lib/pki/testing/softhsm.ts";
+
+// Each test runs several `pss` processes one after another (each opens its own embedded database): on a busy
+// 2-core machine a test takes 15–55 s, too close to the 60 s default.
+vi.setConfig({ testTimeout: 240_000 });
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "pss-cli-pkcs11-"));
 const files = scratchDir();

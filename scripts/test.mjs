@@ -90,5 +90,8 @@ if (!skipE2e) {
 }
 
 fs.writeFileSync("test-results/summary.json", JSON.stringify({ ...totals, ok }));
+spawnSync("node", ["scripts/failures.mjs", "test-results/vitest.json", ...(skipE2e ? [] : ["test-results/e2e.json"])], {
+  stdio: "inherit",
+});
 console.log(`\n${totals.passed} passed, ${totals.failed} failed`);
 process.exit(ok && totals.failed === 0 ? 0 : 1);

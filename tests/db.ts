@@ -59,3 +59,16 @@ export function dbLabel(): string {
 export function unique(prefix = "t"): string {
   return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 }
+
+/**
+ * Wait, if needed, until the current minute (the window of rate limits and refusal audits) has at least `ms`
+ * left, so that a test's burst of requests, and the bucket it seeds for this minute, stay inside one window.
+ */
+export async function freshWindow(ms = 15_000, windowMs = 60_000): Promise<void> {
+  const left = () => windowMs - (Date.now() % windowMs);
+  // a timer may fire a little early: wait until the clock says the next window has begun
+  if (left() < ms) {
+    const window = Math.floor(Date.now() / windowMs);
+    while (Math.floor(Date.now() / windowMs) === window) await new Promise((r) => setTimeout(r, Math.min(left() + 5, 1000)));
+  }
+}

@@ -26,7 +26,7 @@ describe(`sign-in throttling (${dbLabel()})`, () => {
     expect(await authorizeCredentials({ email, password: PASSWORD }, start)).toBeNull();
     const last = await db.auditEvent.findFirstOrThrow({
       where: { action: "auth.sign_in", target: `user:${email}` },
-      orderBy: { at: "desc" },
+      orderBy: { id: "desc" },
     });
     expect(last).toMatchObject({ outcome: "refused", details: { code: "rate_limited" } });
     // another address is unaffected; the next window lets the owner in again

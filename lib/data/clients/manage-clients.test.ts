@@ -27,7 +27,9 @@ describe(`API client credentials (${dbLabel()})`, () => {
     const bearer = (t: { access_token: string }) =>
       requireBearer(new Request("http://pss.test/", { headers: { authorization: `Bearer ${t.access_token}` } }));
     await expect(bearer(before)).resolves.toMatchObject({ clientId: c.client.clientId });
-    await new Promise((r) => setTimeout(r, 1010 - (Date.now() % 1000))); // token times are whole seconds
+    // token times are whole seconds: rotate in a later second than the token's (a timer may fire early, so check)
+    const issuedBy = Math.floor(Date.now() / 1000);
+    while (Math.floor(Date.now() / 1000) <= issuedBy) await new Promise((r) => setTimeout(r, 20));
     const rotated = await rotateClientSecret({ clientId: c.client.clientId, customerId: c.customer.id, actor: system });
     expect(rotated.clientSecret).not.toBe(c.client.clientSecret);
     await expect(token(c.client.clientId, c.client.clientSecret)).rejects.toMatchObject({ code: "invalid_client" });

@@ -26,7 +26,9 @@ import { sweepFleetState } from "./sweep-fleet-state.ts";
 
 vi.mock("server-only", () => ({}));
 
-const db = testDb();
+// its own database on PostgreSQL too: the sweep takes a database-wide lock (other files' Device writers would make
+// it busy) and moves the fleet clock every process shares
+const db = testDb({ own: true });
 const system = { type: "system", id: "test" } as const;
 const N = 300;
 const DAY = 86_400_000;
