@@ -6,7 +6,7 @@ import { deployMigrations } from "../lib/db/migrator.ts";
 import { dbTarget } from "../lib/db/target.ts";
 import { ConfigError, env } from "../lib/env.ts";
 import { AppError } from "../lib/errors.ts";
-import { benchApiCommand, benchIssue } from "./commands/bench.ts";
+import { benchAll, benchApiCommand, benchIssue } from "./commands/bench.ts";
 import { benchEnroll } from "./commands/bench-enroll.ts";
 import { caExport, caExternalCsr, caExternalImport, caExternalList, caList, caRevoke, caRotate, init } from "./commands/ca.ts";
 import { certIssue, certRevoke, certShow, crlPublish } from "./commands/cert.ts";
@@ -55,6 +55,8 @@ const COMMANDS: Command[] = [
   benchEnroll,
   seed,
   benchFleetCommand,
+  // last: `bench issue` and the other benches are found first
+  benchAll,
 ];
 
 function usage(): string {
