@@ -4,6 +4,7 @@ import nodeCluster from "node:cluster";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import { ensureHierarchy } from "../lib/data/ca/hierarchy.ts";
 import { closeDb, db, openDatabase } from "../lib/db/client.ts";
@@ -11,7 +12,7 @@ import { serveEmbedded } from "../lib/db/embedded.ts";
 import { Device } from "../lib/device-sdk/index.ts";
 import { exposition } from "../lib/metrics.ts";
 import { type DeviceCluster, inheritedArgs, startDeviceCluster } from "./device-cluster.ts";
-import { issueListenerTls } from "./device-tls.ts";
+import { issueListenerTls, type ListenerTls } from "./device-tls.ts";
 import { est, type Listener, newBootstrap, newCustomer, system } from "./est/testing.ts";
 
 const target = inject("pssTestDb");
@@ -29,9 +30,9 @@ beforeAll(async () => {
     openDatabase(served.target);
   }
   await ensureHierarchy(system);
-  const tls = await issueListenerTls();
-  cluster = await startDeviceCluster({ tls, count: 1, port: 0, host: "127.0.0.1", target: served?.target ?? target, sweepMs: 0 });
-  l = { server: null as never, url: `https://localhost:${cluster.port}`, rootPem: tls.ca, close: async () => {} };
+  const material = await issueListenerTls();
+  cluster = await startDeviceCluster({ tls: material, count: 1, port: 0, host: "127.0.0.1", target: served?.target ?? target, sweepMs: 0 });
+  l = { server: null as never, url: `https://localhost:${cluster.port}`, rootPem: material.ca, close: async () => {} };
 }, 120_000);
 
 afterAll(async () => {
@@ -81,8 +82,27 @@ describe("device listener in a cluster worker", () => {
   });
 });
 
+/** The serial of the certificate the device port presents on a new connection (verified to the root). */
+const presentedSerial = () =>
+  new Promise<string>((resolve, reject) => {
+    const s = tls.connect({ host: "127.0.0.1", servername: "localhost", port: cluster.port, ca: l.rootPem }, () => {
+      resolve(s.getPeerCertificate().serialNumber.toLowerCase().replace(/^0+/, ""));
+      s.end();
+    });
+    s.on("error", reject);
+  });
+let replaced: ListenerTls;
+
+describe("a new listener certificate", () => {
+  it("reaches the worker: new connections get it", async () => {
+    replaced = await issueListenerTls();
+    cluster.replaceTls(replaced);
+    await vi.waitFor(async () => expect(await presentedSerial()).toBe(replaced.serial), { timeout: 10_000, interval: 100 });
+  });
+});
+
 describe("a crashed worker", () => {
-  it("is replaced, and the device port serves again", async () => {
+  it("is replaced, and the device port serves again, with the newest listener certificate", async () => {
     const [worker] = Object.values(nodeCluster.workers ?? {});
     expect(worker).toBeDefined();
     worker!.process.kill("SIGKILL");
@@ -95,6 +115,7 @@ describe("a crashed worker", () => {
       // a worker loads its TypeScript through tsx first: seconds on a busy machine
       { timeout: 90_000, interval: 250 },
     );
+    expect(await presentedSerial()).toBe(replaced.serial);
   }, 120_000);
 });
 

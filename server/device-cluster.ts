@@ -2,22 +2,22 @@
 // The primary keeps the database (the embedded PGlite, served on its socket, or PostgreSQL) and the
 // scheduler; each worker opens its own client to that target — exactly as the `pss` CLI joins a running
 // product — and runs createDeviceListener on the shared port (the primary hands out connections round-robin).
-// The workers share one set of TLS session ticket keys, so a session resumes on any worker.
+// The workers share the TLS session ticket keys (rotated in step, ticket-keys.ts), so a session resumes on any worker.
 import cluster, { type Worker } from "node:cluster";
-import { randomBytes } from "node:crypto";
 import path from "node:path";
 import type { DbTarget } from "../lib/db/target.ts";
 import type { Env } from "../lib/env.ts";
 import { log } from "../lib/log.ts";
 import type { ProcessMetrics } from "../lib/metrics.ts";
 import type { ListenerTls } from "./device-tls.ts";
+import { TicketKeyRatchet, type TicketSecret } from "./ticket-keys.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 
 export type WorkerConfig = {
   tls: ListenerTls;
-  /** base64 of the 48-byte ticket keys */
-  ticketKeys: string;
+  /** the primary's ticket key ratchet at the time of the fork: every worker rotates in step from it */
+  tickets: TicketSecret;
   target: Exclude<DbTarget, { kind: "pglite" }>;
   port: number;
   host: string;
@@ -43,6 +43,8 @@ export function inheritedArgs(argv: string[]): string[] {
 export type DeviceCluster = {
   port: number;
   workers: number;
+  /** a new listener key and certificate for every worker, and for the workers started after */
+  replaceTls(tls: ListenerTls): void;
   /** each live worker's metrics (what /metrics adds to the primary's); a worker that does not answer in 2 s is left out */
   metrics(): Promise<ProcessMetrics[]>;
   close(): Promise<void>;
@@ -95,8 +97,11 @@ export async function startDeviceCluster(opts: {
     cwd: ROOT,
     silent: false,
   });
-  const ticketKeys = randomBytes(48).toString("base64");
+  // the primary only hands the ratchet on; it moves it forward every period too, so it never keeps an old state
+  const tickets = new TicketKeyRatchet();
+  const stopTickets = tickets.schedule(() => {});
   const workers = new Set<Worker>();
+  let tls = opts.tls;
   let stopping = false;
   let port = opts.port;
 
@@ -104,9 +109,11 @@ export async function startDeviceCluster(opts: {
     new Promise((resolve, reject) => {
       const w = cluster.fork();
       workers.add(w);
-      const config: WorkerConfig = {
-        tls: opts.tls,
-        ticketKeys,
+      // built when the worker asks for it, not at the fork: a certificate replaced (replaceTls) while the worker
+      // was still loading reaches it, and the ticket state is the current period's
+      const config = (): WorkerConfig => ({
+        tls,
+        tickets: tickets.share(),
         target,
         // every worker asks for the same port, so the primary shares one handle (listen(0) in a cluster gives
         // all workers the same free port); a replacement asks for the port the first workers got
@@ -114,10 +121,10 @@ export async function startDeviceCluster(opts: {
         host: opts.host,
         sweepMs: index === 0 ? (opts.sweepMs ?? 10 * 60_000) : 0,
         ...(opts.settings ? { settings: opts.settings } : {}),
-      };
+      });
       w.on("message", (m: FromWorker) => {
         // "ready": the worker's modules are loaded and it listens for its configuration
-        if (m.type === "ready") w.send({ type: "start", config });
+        if (m.type === "ready") w.send({ type: "start", config: config() });
         else if (m.type === "listening") resolve(m.port);
         else if (m.type === "error") reject(new Error(m.message));
       });
@@ -146,18 +153,24 @@ export async function startDeviceCluster(opts: {
     port = ports[0];
   } catch (e) {
     stopping = true;
+    stopTickets();
     for (const w of workers) w.kill();
     throw e;
   }
   return {
     port,
     workers: opts.count,
+    replaceTls(next) {
+      tls = next;
+      for (const w of workers) if (w.isConnected()) w.send({ type: "tls", tls: next });
+    },
     async metrics() {
       const all = await Promise.all([...workers].filter((w) => w.isConnected()).map(workerMetrics));
       return all.filter((m): m is ProcessMetrics => m !== null);
     },
     async close() {
       stopping = true;
+      stopTickets();
       await Promise.all(
         [...workers].map(
           (w) =>

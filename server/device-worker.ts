@@ -7,9 +7,15 @@ import { overrideEnv } from "../lib/env.ts";
 import { log } from "../lib/log.ts";
 import { processMetrics } from "../lib/metrics.ts";
 import type { WorkerConfig } from "./device-cluster.ts";
-import { createDeviceListener } from "./device-listener.ts";
+import { createDeviceListener, replaceListenerTls } from "./device-listener.ts";
+import type { ListenerTls } from "./device-tls.ts";
+import { TicketKeyRatchet } from "./ticket-keys.ts";
 
-type FromPrimary = { type: "start"; config: WorkerConfig } | { type: "stop" } | { type: "metrics"; id: number };
+type FromPrimary =
+  | { type: "start"; config: WorkerConfig }
+  | { type: "tls"; tls: ListenerTls }
+  | { type: "stop" }
+  | { type: "metrics"; id: number };
 
 let server: ReturnType<typeof createDeviceListener> | undefined;
 
@@ -24,25 +30,27 @@ async function stop() {
 
 process.on("message", (m: FromPrimary) => {
   if (m.type === "stop") return void stop();
+  // the primary replaced the listener's certificate (device-tls.ts keepListenerTlsFresh)
+  if (m.type === "tls") return void (server && replaceListenerTls(server, m.tls));
   // the primary serves /metrics for the whole product: this worker's device-listener counters go to it
   if (m.type === "metrics")
     return void processMetrics(`worker-${cluster.worker?.id ?? process.pid}`)
       .then((json) => process.send?.({ type: "metrics", id: m.id, metrics: json }))
       .catch((err) => log.error({ err }, "metrics for the primary failed"));
   if (m.type !== "start" || server) return;
-  const c = m.config;
-  if (c.settings) overrideEnv(c.settings);
-  openDatabase(c.target);
-  const listener = createDeviceListener(c.tls, { ticketKeys: Buffer.from(c.ticketKeys, "base64"), sweepMs: c.sweepMs });
+  const { tls, tickets, target, port, host, sweepMs, settings } = m.config;
+  if (settings) overrideEnv(settings);
+  openDatabase(target);
+  // the ticket state goes into the ratchet and nowhere else: no closure keeps the fork's state alive
+  const listener = createDeviceListener(tls, { tickets: new TicketKeyRatchet(tickets), sweepMs });
   server = listener;
   listener.once("error", (e: NodeJS.ErrnoException) =>
     process.send?.({
       type: "error",
-      message:
-        e.code === "EADDRINUSE" ? `port ${c.port} (DEVICE_PORT) is already in use` : `cannot listen on ${c.host}:${c.port}: ${e.message}`,
+      message: e.code === "EADDRINUSE" ? `port ${port} (DEVICE_PORT) is already in use` : `cannot listen on ${host}:${port}: ${e.message}`,
     }),
   );
-  listener.listen(c.port, c.host, () => {
+  listener.listen(port, host, () => {
     listener.on("error", (e) => log.error({ err: e.message }, "device listener error"));
     process.send?.({ type: "listening", port: (listener.address() as AddressInfo).port });
   });

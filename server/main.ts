@@ -17,8 +17,8 @@ import { ConfigError, env, exportNextAuthUrl } from "../lib/env.ts";
 import { log } from "../lib/log.ts";
 import { exposition, metrics } from "../lib/metrics.ts";
 import { type DeviceCluster, startDeviceCluster } from "./device-cluster.ts";
-import { createDeviceListener } from "./device-listener.ts";
-import { issueListenerTls } from "./device-tls.ts";
+import { createDeviceListener, replaceListenerTls } from "./device-listener.ts";
+import { issueListenerTls, keepListenerTlsFresh } from "./device-tls.ts";
 import { startScheduler } from "./scheduler.ts";
 import { metricsAllowed, prepareWebRequest } from "./web-request.ts";
 
@@ -124,6 +124,7 @@ async function main() {
   }
 
   const stopScheduler = startScheduler();
+  const stopTlsRenewal = keepListenerTlsFresh(tls, (next) => (device ? replaceListenerTls(device, next) : deviceCluster?.replaceTls(next)));
 
   const app = next({ dev, dir: ROOT, hostname: "localhost", port: e.PORT });
   await app.prepare();
@@ -147,6 +148,7 @@ async function main() {
     log.info({ signal }, "shutting down");
     const close = (s: Server) => new Promise<void>((r) => s.close(() => r()));
     stopScheduler();
+    stopTlsRenewal();
     web.closeIdleConnections();
     device?.closeIdleConnections();
     setTimeout(() => process.exit(0), 10_000).unref();

@@ -13,16 +13,17 @@ import { createCsr } from "../../lib/pki/csr.ts";
 import { newPrivateKey } from "../../lib/pki/keygen.ts";
 import { createDeviceListener } from "../device-listener.ts";
 import { issueListenerTls } from "../device-tls.ts";
+import type { TicketKeyRatchet } from "../ticket-keys.ts";
 import type { DeviceLimits } from "./limits.ts";
 
 export const system = { type: "system", id: "test" } as const;
 
 export type Listener = { server: https.Server; url: string; rootPem: string; close(): Promise<void> };
 
-export async function startListener(limits: DeviceLimits = {}): Promise<Listener> {
+export async function startListener({ tickets, ...limits }: DeviceLimits & { tickets?: TicketKeyRatchet } = {}): Promise<Listener> {
   await ensureHierarchy(system);
   const tls = await issueListenerTls();
-  const server = createDeviceListener(tls, { sweepMs: 0, limits });
+  const server = createDeviceListener(tls, { sweepMs: 0, limits, ...(tickets ? { tickets } : {}) });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const port = (server.address() as AddressInfo).port;
   return {
