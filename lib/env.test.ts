@@ -26,6 +26,9 @@ describe("parseEnv", () => {
     ["PSS_ADMIN_EMAIL", "not-an-email"],
     ["LOG_LEVEL", "loud"],
     ["NEXTAUTH_SECRET", "x"],
+    ["API_OIDC_ISSUER", "http://idp.example.com/pool"],
+    ["API_OIDC_JWKS_URL", "ftp://idp.example.com/jwks.json"],
+    ["API_OIDC_USER_FIELD", "name"],
   ])("refuses %s=%s with one readable line", (key, value) => {
     expect(() => parseEnv({ [key]: value })).toThrow(ConfigError);
     try {
@@ -34,6 +37,22 @@ describe("parseEnv", () => {
       expect((e as Error).message).toMatch(new RegExp(`^invalid configuration: ${key} `));
       expect((e as Error).message).not.toContain("\n");
     }
+  });
+
+  it("takes an external API token issuer over https (http on the loopback), never the service's own URL", () => {
+    expect(
+      parseEnv({ API_OIDC_ISSUER: "https://cognito-idp.eu-west-1.amazonaws.com/pool", API_OIDC_AUDIENCE: "app" }).API_OIDC_ISSUER,
+    ).toBe("https://cognito-idp.eu-west-1.amazonaws.com/pool");
+    expect(parseEnv({ API_OIDC_ISSUER: "http://127.0.0.1:9000/pool", API_OIDC_AUDIENCE: "app" }).API_OIDC_USER_CLAIM).toBe("email");
+    expect(() => parseEnv({ API_OIDC_ISSUER: "https://idp.example.com/pool" })).toThrow(/API_OIDC_AUDIENCE is required/);
+    expect(() =>
+      parseEnv({
+        API_OIDC_ISSUER: "https://pki.example.com/",
+        API_OIDC_AUDIENCE: "app",
+        PSS_PUBLIC_URL: "https://pki.example.com",
+        PSS_REVOCATION_URL: "http://pki.example.com",
+      }),
+    ).toThrow(/not this service's own URL/);
   });
 
   const MODULE = "/usr/lib/softhsm/libsofthsm2.so";
@@ -76,7 +95,15 @@ describe("parseEnv", () => {
     },
   );
 
-  it("strips a trailing slash from PSS_PUBLIC_URL", () => {
-    expect(parseEnv({ PSS_PUBLIC_URL: "https://pki.example.com/" }).publicUrl).toBe("https://pki.example.com");
+  it("strips a trailing slash from PSS_PUBLIC_URL; CRL and OCSP URLs come from it when it is plain http", () => {
+    const e = parseEnv({ PSS_PUBLIC_URL: "http://pki.example.com/" });
+    expect([e.publicUrl, e.revocationUrl]).toEqual(["http://pki.example.com", "http://pki.example.com"]);
+  });
+
+  it("an https PSS_PUBLIC_URL needs a plain-http PSS_REVOCATION_URL for the CRL and OCSP URLs (SPEC §3)", () => {
+    expect(() => parseEnv({ PSS_PUBLIC_URL: "https://pki.example.com" })).toThrow(/set PSS_REVOCATION_URL/);
+    const e = parseEnv({ PSS_PUBLIC_URL: "https://pki.example.com", PSS_REVOCATION_URL: "http://crl.pki.example.com/" });
+    expect([e.publicUrl, e.revocationUrl]).toEqual(["https://pki.example.com", "http://crl.pki.example.com"]);
+    expect(() => parseEnv({ PSS_REVOCATION_URL: "https://crl.pki.example.com" })).toThrow(/PSS_REVOCATION_URL must be a plain http URL/);
   });
 });

@@ -19,6 +19,16 @@ const databaseUrl = z.string().refine((v) => {
   }
 }, "must look like postgresql://user:password@host:5432/database");
 
+/** An https URL (plain http only on the loopback, for a local issuer): where tokens' keys come from. */
+const secureUrl = z.string().refine((v) => {
+  try {
+    const u = new URL(v);
+    return u.protocol === "https:" || (u.protocol === "http:" && ["localhost", "127.0.0.1", "[::1]"].includes(u.hostname));
+  } catch {
+    return false;
+  }
+}, "must be an https URL (http only on localhost)");
+
 /** A base URL baked into every certificate (CRL and OCSP URLs): http(s), a host, no query or fragment. */
 const publicUrl = z.string().refine((v) => {
   try {
@@ -44,7 +54,7 @@ const schema = z.object({
   /** device listener: the TLS handshake, then each request's headers and body, must arrive within this (ms) */
   DEVICE_MAX_CONNECTIONS: z.preprocess((v) => (v === "" ? undefined : v), z.coerce.number().int().min(1).max(1_000_000).default(10_000)),
   DEVICE_REQUEST_TIMEOUT_MS: z.preprocess((v) => (v === "" ? undefined : v), z.coerce.number().int().min(100).max(600_000).default(30_000)),
-  /** simpleenroll attempts per bootstrapping certificate (or enrollment group) and minute; 0: no limit */
+  /** simpleenroll attempts per bootstrapping certificate (or enrollment group) and minute where no enrollment policy sets them; 0: no limit */
   DEVICE_ENROLL_RATE_PER_MINUTE: z.preprocess(
     (v) => (v === "" ? undefined : v),
     z.coerce.number().int().min(0).max(1_000_000).default(600),
@@ -54,6 +64,10 @@ const schema = z.object({
   /** when set, /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` (a scraper's credential) */
   METRICS_TOKEN: z.preprocess((v) => (v === "" ? undefined : v), z.string().min(16, "must be at least 16 characters").optional()),
   PSS_PUBLIC_URL: z.preprocess((v) => (v === "" ? undefined : v), publicUrl.optional()),
+  PSS_REVOCATION_URL: z.preprocess(
+    (v) => (v === "" ? undefined : v),
+    publicUrl.refine((v) => v.startsWith("http:"), "must be a plain http URL (SPEC §3: CRL and OCSP over http)").optional(),
+  ),
   PSS_MASTER_KEY: optional,
   /** PKCS#11 key store (SPEC §2): the library, the token's label and its user PIN (or a file holding it) */
   PSS_PKCS11_MODULE: optional,
@@ -64,6 +78,8 @@ const schema = z.object({
   PSS_ADMIN_PASSWORD: optional,
   PSS_DEVICE_HOSTNAMES: z.string().default(""),
   PSS_SUBJECT_PREFIX: z.string().min(1).max(16).default("PSS"),
+  /** the TLS Root CA's key (SPEC §2: P-256 by default, P-384 allowed for the root), for `pss init` and root rotations */
+  PSS_ROOT_KEY_ALGORITHM: z.enum(["ECDSA-P256", "ECDSA-P384"]).default("ECDSA-P256"),
   NEXTAUTH_URL: optional,
   // it keys both the session cookies and the API's bearer tokens: short secrets fall to offline guessing
   NEXTAUTH_SECRET: z.preprocess(
@@ -73,6 +89,12 @@ const schema = z.object({
   OIDC_ISSUER: optional,
   OIDC_CLIENT_ID: optional,
   OIDC_CLIENT_SECRET: optional,
+  // the customer API's bearer tokens from an external OIDC issuer (lib/data/api/external-token.ts)
+  API_OIDC_ISSUER: z.preprocess((v) => (v === "" ? undefined : v), secureUrl.optional()),
+  API_OIDC_JWKS_URL: z.preprocess((v) => (v === "" ? undefined : v), secureUrl.optional()),
+  API_OIDC_AUDIENCE: optional,
+  API_OIDC_USER_CLAIM: z.string().min(1).default("email"),
+  API_OIDC_USER_FIELD: z.enum(["email", "uid"]).default("email"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -81,8 +103,10 @@ export type Env = z.infer<typeof schema> & {
   dataDir: string;
   /** true when no DATABASE_URL is set: PGlite in `${dataDir}/pglite` */
   embedded: boolean;
-  /** base URL for CRL and OCSP links */
+  /** the portal's and the API's public base URL (signed payloads' `url`, our tokens' issuer) */
   publicUrl: string;
+  /** base of the CRL and OCSP URLs in certificates: plain http (PSS_REVOCATION_URL, else PSS_PUBLIC_URL) */
+  revocationUrl: string;
   /** DEVICE_WORKERS resolved: 0 (the main process serves devices) or the number of worker processes */
   deviceWorkers: number;
 };
@@ -107,12 +131,26 @@ export function parseEnv(source: Record<string, string | undefined> = process.en
   } else if (e.PSS_PKCS11_TOKEN_LABEL || e.PSS_PKCS11_PIN || e.PSS_PKCS11_PIN_FILE) {
     throw new ConfigError("invalid configuration: PSS_PKCS11_MODULE is required with the other PSS_PKCS11_ settings");
   }
+  const publicUrl = (e.PSS_PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, "");
+  if (e.API_OIDC_ISSUER && e.API_OIDC_ISSUER.replace(/\/+$/, "") === publicUrl)
+    throw new ConfigError("invalid configuration: API_OIDC_ISSUER is an external issuer, not this service's own URL");
+  // without an audience, a token the issuer made for any other application would open the API
+  if (e.API_OIDC_ISSUER && !e.API_OIDC_AUDIENCE)
+    throw new ConfigError("invalid configuration: API_OIDC_AUDIENCE is required with API_OIDC_ISSUER (the app client id the tokens name)");
+  // CRLs and OCSP are fetched over plain http (SPEC §3): a relying party checking revocation cannot first need
+  // a TLS connection whose own certificate's revocation it would have to check
+  const revocationUrl = (e.PSS_REVOCATION_URL ?? publicUrl).replace(/\/+$/, "");
+  if (!revocationUrl.startsWith("http:"))
+    throw new ConfigError(
+      "invalid configuration: PSS_PUBLIC_URL is https, so set PSS_REVOCATION_URL to the plain-http base that serves /crl and /ocsp (certificates name it)",
+    );
   const dataDir = path.resolve(e.PSS_DATA_DIR);
   return {
     ...e,
     dataDir,
     embedded: !e.DATABASE_URL,
-    publicUrl: (e.PSS_PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ""),
+    publicUrl,
+    revocationUrl,
     deviceWorkers: e.DEVICE_WORKERS === "auto" ? os.availableParallelism() : e.DEVICE_WORKERS,
   };
 }

@@ -11,14 +11,22 @@ import { log } from "../lib/log.ts";
 const HOUR = 3_600_000;
 const FLEET_SWEEP_MS = 10 * 60_000;
 
+/**
+ * The hourly CA and CRL checks, each on its own: a CA whose rotation fails (rotateDueCas logs it and goes on with the
+ * others) or a check that cannot run at all never keeps the CRLs from being reissued.
+ */
 export async function runScheduledChecks(): Promise<void> {
   try {
     const { rotated } = await rotateDueCas();
     if (rotated.length) log.info({ rotated }, "rotated CAs that were due");
+  } catch (e) {
+    log.error({ err: e instanceof Error ? e.message : String(e) }, "scheduled CA rotation check failed");
+  }
+  try {
     const published = await reissueStaleCrls();
     if (published) log.info({ published }, "reissued CRLs older than 12 h");
   } catch (e) {
-    log.error({ err: e instanceof Error ? e.message : String(e) }, "scheduled CA/CRL check failed");
+    log.error({ err: e instanceof Error ? e.message : String(e) }, "scheduled CRL reissue failed");
   }
 }
 

@@ -14,6 +14,13 @@ const omit = {
   oAuthClient: { secretHash: true },
 } as const;
 
+/**
+ * How long an operator's transaction (CA rotation, revocation or import, a policy save) may wait to start: they
+ * queue behind each other for a connection, on the embedded database for its one session, and Prisma's 2 s
+ * failed one that merely waited behind another. Device-facing transactions keep the 2 s, failing fast under load.
+ */
+export const ADMIN_TX_MAX_WAIT = 15_000;
+
 function newClient(target: DbTarget) {
   if (target.kind === "pglite") {
     privateDir(target.dir);

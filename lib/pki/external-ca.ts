@@ -135,8 +135,14 @@ export async function checkExternalCa(input: ExternalCaInput): Promise<CheckedEx
     serialHex: path.leaf.serialHex,
     subject: formatName(subjectAttributes(input.subject)),
     chainDer,
-    rootSha256: rootCert.fingerprint256.replace(/:/g, "").toLowerCase(),
+    rootSha256: customerRoot(chainDer).sha256,
   };
+}
+
+/** The root a customer-supplied chain (issuer first) ends at: its subject and SHA-256, as the customer can check it. */
+export function customerRoot(chainDer: readonly Buffer[]): { subject: string; sha256: string } {
+  const root = new X509Certificate(chainDer[chainDer.length - 1]);
+  return { subject: root.subject.replace(/\n/g, ", "), sha256: root.fingerprint256.replace(/:/g, "").toLowerCase() };
 }
 
 /** Signature algorithms a certificate of the imported path may be signed with (a root's self-signature aside). */

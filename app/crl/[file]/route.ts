@@ -1,20 +1,39 @@
-import { currentCrl } from "@/lib/data/revocation/crl.ts";
+import { crlUnchangedSince, currentCrl } from "@/lib/data/revocation/crl.ts";
 import { isAppError } from "@/lib/errors.ts";
 
 export const dynamic = "force-dynamic";
 
-// GET /crl/<ca-id>.crl — DER CRL of one CA generation, no authentication (SPEC §6).
-export async function GET(_req: Request, { params }: { params: Promise<{ file: string }> }) {
+// GET /crl/<ca-id>.crl — DER CRL of one CA generation, no authentication (SPEC §6). A revocation takes effect in
+// the next CRL, made as it happens: a cache in front may keep a CRL but must revalidate it on every use (no-cache),
+// which the CRL number as a strong ETag and its thisUpdate as Last-Modified make a 304 while nothing changed.
+export async function GET(req: Request, { params }: { params: Promise<{ file: string }> }) {
   const { file } = await params;
-  const id = /^([0-9a-f-]{36})\.crl$/i.exec(file)?.[1];
+  const id = /^([0-9a-f-]{36})\.crl$/i.exec(file)?.[1]?.toLowerCase();
   if (!id) return new Response("not found\n", { status: 404 });
   try {
-    const der = await currentCrl(id.toLowerCase());
-    return new Response(new Uint8Array(der), {
-      headers: { "content-type": "application/pkix-crl", "cache-control": "public, max-age=300" },
-    });
+    const crl = await currentCrl(id);
+    const etag = `"${crl.number}"`;
+    const validators = { "cache-control": "public, no-cache", etag, "last-modified": crl.thisUpdate.toUTCString() };
+    if (await notModified(req, etag, (since) => crlUnchangedSince(id, crl, since)))
+      return new Response(null, { status: 304, headers: validators });
+    return new Response(new Uint8Array(crl.der), { headers: { "content-type": "application/pkix-crl", ...validators } });
   } catch (e) {
     if (isAppError(e) && e.status === 404) return new Response("not found\n", { status: 404 });
     throw e;
   }
+}
+
+/**
+ * RFC 9110 §13.1.2-3: If-None-Match (weak comparison, `*` matches) decides when present, If-Modified-Since only
+ * without it; an unparseable date is ignored.
+ */
+async function notModified(req: Request, etag: string, unchangedSince: (since: Date) => Promise<boolean>): Promise<boolean> {
+  const ifNoneMatch = req.headers.get("if-none-match");
+  if (ifNoneMatch !== null)
+    return ifNoneMatch
+      .split(",")
+      .map((tag) => tag.trim().replace(/^W\//, ""))
+      .some((tag) => tag === "*" || tag === etag);
+  const since = Date.parse(req.headers.get("if-modified-since") ?? "");
+  return !Number.isNaN(since) && unchangedSince(new Date(since));
 }

@@ -16,11 +16,12 @@ import { publishCrl } from "../revocation/crl.ts";
 import { revokeCa } from "../revocation/revoke-ca.ts";
 import { revokeCertificate } from "../revocation/revoke-certificate.ts";
 import { chainOf } from "./chain.ts";
-import { importExternalApplicationCa, requestExternalApplicationCa } from "./external-ca.ts";
+import { importExternalApplicationCa, listExternalCas, requestExternalApplicationCa } from "./external-ca.ts";
 import { ensureHierarchy, rotateCa, rotateDueCas } from "./hierarchy.ts";
 import { listCas } from "./list-cas.ts";
 
-const db = testDb();
+// its own database on PostgreSQL too: rotateDueCas rotates every due CA in the database, other files' too
+const db = testDb({ own: true });
 const system = { type: "system", id: "test" } as const;
 const dir = scratchDir();
 afterAll(() => dir.cleanup());
@@ -314,6 +315,16 @@ describe("application CA under a customer-supplied parent", () => {
     });
     const revoked = await revokeCa({ caId: ca.id, reason: "keyCompromise", actor: system });
     expect(revoked.replacementCaId).toBeNull();
+    // the customer's page keeps naming the root it chained to, and its fingerprint
+    const rootFingerprint = openssl(["x509", "-in", pki.root, "-noout", "-fingerprint", "-sha256"]).out.split("=")[1].trim();
+    expect(await listExternalCas(c.customer.id)).toEqual([
+      expect.objectContaining({
+        id: ca.id,
+        status: "REVOKED",
+        rootSubject: expect.stringMatching(/Revoked Root/),
+        rootSha256: rootFingerprint.replace(/:/g, "").toLowerCase(),
+      }),
+    ]);
     const app = await db.certificateAuthority.findMany({
       where: { customerId: c.customer.id, kind: "APPLICATION" },
       orderBy: { generation: "asc" },

@@ -3,12 +3,12 @@
 // checks pass it becomes the active generation of the customer's application CA for that profile, in one
 // transaction with its audit event; what it issues chains to the customer's root, and it signs its own CRLs and
 // OCSP answers like any of our CAs.
-import { randomUUID, X509Certificate } from "node:crypto";
-import { bytes, db } from "../../db/client.ts";
+import { randomUUID } from "node:crypto";
+import { ADMIN_TX_MAX_WAIT, bytes, db } from "../../db/client.ts";
 import { AppError, isUniqueViolation } from "../../errors.ts";
 import { readCertificate } from "../../pki/certificate.ts";
-import { pemCertificates, toPem } from "../../pki/der.ts";
-import { checkExternalCa, createCaCsr } from "../../pki/external-ca.ts";
+import { pemCertificates, splitDer, toPem } from "../../pki/der.ts";
+import { checkExternalCa, createCaCsr, customerRoot } from "../../pki/external-ca.ts";
 import { formatName, subjectAttributes } from "../../pki/names.ts";
 import { ocspIssuerHashes } from "../../pki/ocsp.ts";
 import { LEAF_PROFILES, type LeafProfileId } from "../../pki/profiles.ts";
@@ -74,7 +74,7 @@ export async function requestExternalApplicationCa(input: {
       });
       return { pendingId: id, subject: pending.subject, generation, csrPem: toPem("CERTIFICATE REQUEST", csr) };
     },
-    { timeout: 60_000 },
+    { timeout: 60_000, maxWait: ADMIN_TX_MAX_WAIT },
   );
 }
 
@@ -82,6 +82,19 @@ export async function requestExternalApplicationCa(input: {
 export async function listPendingCas(customerId?: string) {
   const rows = await db().pendingCa.findMany({ where: customerId ? { customerId } : {}, orderBy: { createdAt: "desc" } });
   return rows.map(({ csrDer, ...r }) => ({ ...r, createdAt: r.createdAt.toISOString(), csrPem: toPem("CERTIFICATE REQUEST", csrDer) }));
+}
+
+/** A customer's CAs under a parent of the customer's own, newest first, each with the root its chain ends at. */
+export async function listExternalCas(customerId: string) {
+  const rows = await db().certificateAuthority.findMany({
+    where: { customerId, externalChain: { not: null } },
+    orderBy: { generation: "desc" },
+    select: { id: true, subject: true, status: true, notAfter: true, externalChain: true },
+  });
+  return rows.map(({ externalChain, ...ca }) => {
+    const root = customerRoot(splitDer(externalChain ?? new Uint8Array()));
+    return { ...ca, notAfter: ca.notAfter.toISOString(), rootSubject: root.subject, rootSha256: root.sha256 };
+  });
 }
 
 /**
@@ -159,14 +172,14 @@ export async function importExternalApplicationCa(input: {
           details: {
             application: pending.profile,
             subject: ca.subject,
-            customerRoot: new X509Certificate(checked.chainDer.at(-1)!).subject.replace(/\n/g, ", "),
+            customerRoot: customerRoot(checked.chainDer).subject,
             customerRootSha256: checked.rootSha256,
             retiredGenerations: retired.count,
           },
         });
         return { ...ca, rootSha256: checked.rootSha256 };
       },
-      { timeout: 60_000 },
+      { timeout: 60_000, maxWait: ADMIN_TX_MAX_WAIT },
     );
   } catch (e) {
     if (isUniqueViolation(e)) throw new AppError("external_ca_conflict", "A newer generation of this CA exists: request a new CSR.", 409);

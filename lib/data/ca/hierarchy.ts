@@ -2,11 +2,12 @@
 // active CA of a scope, rotate a CA to a new generation, and the scheduled check that rotates what is due.
 import { randomUUID } from "node:crypto";
 import type { CaKind, CertificateAuthority } from "../../../generated/prisma/client.ts";
-import { bytes, type Tx as DbTx, db } from "../../db/client.ts";
+import { ADMIN_TX_MAX_WAIT, bytes, type Tx as DbTx, db } from "../../db/client.ts";
 import { env } from "../../env.ts";
-import { AppError, isUniqueViolation } from "../../errors.ts";
+import { AppError, isAppError, isUniqueViolation } from "../../errors.ts";
 import { log } from "../../log.ts";
 import { issueCaCertificate, readCertificate } from "../../pki/certificate.ts";
+import { isPkiError } from "../../pki/errors.ts";
 import { CUSTOMER_CN, checkCustomerName, type SubjectFields } from "../../pki/names.ts";
 import { ocspIssuerHashes } from "../../pki/ocsp.ts";
 import { addValidity, CA_PROFILES, type CaProfileId, LEAF_PROFILES, type LeafProfileId, type Validity } from "../../pki/profiles.ts";
@@ -121,13 +122,15 @@ export async function createCa(tx: Tx, s: CaScope, parent: ActiveCa | null, cust
   const generation = (last?.generation ?? 0) + 1;
   const id = randomUUID();
   const keyRef = `ca/${id}`;
-  const signer = await (await keyStoreIn(tx)).generate(keyRef, "ECDSA-P256");
+  // every CA key is P-256 but the root's, which may be P-384 (SPEC §2)
+  const algorithm = s.kind === "ROOT" ? env().PSS_ROOT_KEY_ALGORITHM : "ECDSA-P256";
+  const signer = await (await keyStoreIn(tx)).generate(keyRef, algorithm);
   const cert = await issueCaCertificate({
     profile: spec.profile,
     subject: subjectFor(s, generation, customerName),
     subjectKey: signer,
     ...(parent
-      ? { issuer: { certDer: parent.ca.certDer, signer: parent.signer }, publicUrl: env().publicUrl, issuerId: parent.ca.id }
+      ? { issuer: { certDer: parent.ca.certDer, signer: parent.signer }, publicUrl: env().revocationUrl, issuerId: parent.ca.id }
       : {}),
     now,
   });
@@ -211,7 +214,7 @@ export async function ensureHierarchy(actor: Actor = { type: "system", id: "init
         }
         return { created };
       },
-      { timeout: 60_000 },
+      { timeout: 60_000, maxWait: ADMIN_TX_MAX_WAIT },
     );
   } catch (e) {
     if (isUniqueViolation(e)) return { created: [] }; // another process initialized it at the same time
@@ -280,7 +283,7 @@ export async function rotateCa(caId: string, actor: Actor, now = new Date()): Pr
         });
         return { retired, active: ca };
       },
-      { timeout: 60_000 },
+      { timeout: 60_000, maxWait: ADMIN_TX_MAX_WAIT },
     );
   } catch (e) {
     if (isUniqueViolation(e)) throw new AppError("ca_rotation_in_progress", "Another rotation of this CA finished first.", 409);
@@ -336,12 +339,19 @@ export async function activeParentEnds(client: DbTx = db()): Promise<Map<CaKind,
   return out;
 }
 
-/** The scheduled check: rotate every active CA that is due, parents before children. */
-export async function rotateDueCas(
-  actor: Actor = { type: "system", id: "scheduler" },
-  now = new Date(),
-): Promise<{ rotated: { id: string; subject: string; reason: string }[] }> {
-  const rotated: { id: string; subject: string; reason: string }[] = [];
+export type DueRotations = {
+  rotated: { id: string; subject: string; reason: string }[];
+  /** due CAs whose rotation failed (logged): `code` is the AppError/PkiError code, or "internal" */
+  failed: { id: string; subject: string; reason: string; code: string }[];
+};
+
+/**
+ * The scheduled check: rotate every active CA that is due, parents before children. One CA's failure (its key
+ * store, a subject grown too long under a new PSS_SUBJECT_PREFIX) is logged and reported, and the others still rotate.
+ */
+export async function rotateDueCas(actor: Actor = { type: "system", id: "scheduler" }, now = new Date()): Promise<DueRotations> {
+  const rotated: DueRotations["rotated"] = [];
+  const failed: DueRotations["failed"] = [];
   for (const kind of PARENTS_FIRST) {
     const cas = await db().certificateAuthority.findMany({ where: { kind, status: "ACTIVE" } });
     // read after the parents' own rotations above: a new generation is clamped by the parent active now
@@ -360,9 +370,14 @@ export async function rotateDueCas(
       } catch (e) {
         // another process's scheduler (or an operator) rotated or revoked it meanwhile
         if (e instanceof AppError && (e.code === "ca_not_active" || e.code === "ca_rotation_in_progress")) continue;
-        throw e;
+        const code = isAppError(e) || isPkiError(e) ? e.code : "internal";
+        log.error(
+          { caId: ca.id, subject: ca.subject, reason, code, err: e instanceof Error ? e.message : String(e) },
+          "due CA rotation failed",
+        );
+        failed.push({ id: ca.id, subject: ca.subject, reason, code });
       }
     }
   }
-  return { rotated };
+  return { rotated, failed };
 }

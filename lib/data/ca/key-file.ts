@@ -80,6 +80,32 @@ export function settleKeyFile(files: KeyFiles, canary: string | null): Buffer {
   }
   // the canary named the key: the others (a rotation not committed, or the key before a committed one) open nothing
   for (const other of [files.next, files.prev]) fs.rmSync(other, { force: true });
+  removeStaleTemporaries(files);
   syncDir(path.dirname(files.current));
   return named.key;
+}
+
+/** A process's PID is still running (or is another user's): its temporary file may be in use. */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== "ESRCH";
+  }
+}
+
+/**
+ * Copies of a key that a process stopped while writing (writeNewSecretFile's `<file>.<pid>.<uuid>.tmp`, between
+ * its write and its link): a key in a file nobody reads. Only those of processes that no longer run are removed.
+ */
+function removeStaleTemporaries(files: KeyFiles): void {
+  const dir = path.dirname(files.current);
+  const stem = path.basename(files.current);
+  for (const name of fs.readdirSync(dir)) {
+    const m = /^(.+)\.(\d+)\.[0-9a-f-]{36}\.tmp$/.exec(name);
+    if (!m || !(m[1] === stem || m[1].startsWith(`${stem}.`)) || running(Number(m[2]))) continue;
+    fs.rmSync(path.join(dir, name), { force: true });
+    log.warn({ removed: name }, "removed a master key copy left by an interrupted write");
+  }
 }

@@ -2,7 +2,8 @@
 // the fixed test key's canary): all keys re-sealed or none, the old key refused afterwards, a process still
 // holding it unable to seal new keys — also while the rotation runs, on another connection — and the embedded key
 // file replaced, or an interrupted rotation finished, at the next start.
-import { randomBytes } from "node:crypto";
+import { spawnSync } from "node:child_process";
+import { randomBytes, randomUUID } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -188,6 +189,24 @@ describe(`master key rotation (${dbLabel()})`, () => {
     expect(read(f.current)).toBe(k[expected]);
     expect([fs.existsSync(f.next), fs.existsSync(f.prev)]).toEqual([false, false]);
     await backToOriginal(dataDir);
+  });
+
+  it("a copy of a key left by a process stopped mid-write is removed at the next start; a running one's is not", async () => {
+    const dataDir = path.join(scratch, "tmp-leftover");
+    fs.mkdirSync(dataDir, { recursive: true });
+    const f = files(dataDir);
+    fs.writeFileSync(f.current, `${original.PSS_MASTER_KEY}\n`, { mode: 0o600 });
+    // the PID of a process that has ended
+    const dead = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], { encoding: "utf8" }).stdout;
+    const stale = [`master.key.next.${dead}.${randomUUID()}.tmp`, `master.key.${dead}.${randomUUID()}.tmp`];
+    const live = `master.key.next.${process.pid}.${randomUUID()}.tmp`;
+    const unrelated = `other.${dead}.${randomUUID()}.tmp`;
+    for (const name of [...stale, live, unrelated])
+      fs.writeFileSync(path.join(dataDir, name), `${randomBytes(32).toString("hex")}\n`, { mode: 0o600 });
+    switchKey(undefined, { dataDir });
+    await expect(publishCrl(await anyCa())).resolves.toBeDefined();
+    expect(fs.readdirSync(dataDir).sort()).toEqual(["master.key", live, unrelated].sort());
+    switchKey(original.PSS_MASTER_KEY);
   });
 
   it("no file the canary names: fails closed and removes nothing", async () => {

@@ -87,18 +87,25 @@ export async function issueAndStore(req: IssueRequest): Promise<IssuedRecord> {
  */
 export async function issueBatched(req: IssueRequest): Promise<IssuedRecord> {
   const started = performance.now();
-  let record: IssuedRecord;
-  try {
-    record = await writeIssuance(req, await prepare(req));
-  } catch (e) {
-    if (!(e instanceof AppError && e.code === "issuer_changed")) throw e;
-    // the cached active CA was rotated or revoked meanwhile: sign again with the current one
-    activeCas.delete(scopeKey(issuerScope(req.profile, req.customerId)));
-    record = await writeIssuance(req, await prepare(req));
-  }
+  const record = await retryOnNewIssuer(req, async () => writeIssuance(req, await prepare(req)));
   metrics.certificatesIssued.inc({ profile: req.profile });
   metrics.issueSeconds.observe({ profile: req.profile }, (performance.now() - started) / 1000);
   return record;
+}
+
+/**
+ * Runs `signAndStore` (prepare, then a write that re-checks the issuer under a lock); when the issuer it signed
+ * with was rotated or revoked meanwhile (this process's cached active CA is a few seconds old at most), once more
+ * with the current one.
+ */
+export async function retryOnNewIssuer<T>(req: IssueRequest, signAndStore: () => Promise<T>): Promise<T> {
+  try {
+    return await signAndStore();
+  } catch (e) {
+    if (!(e instanceof AppError && e.code === "issuer_changed")) throw e;
+    activeCas.delete(scopeKey(issuerScope(req.profile, req.customerId)));
+    return await signAndStore();
+  }
 }
 
 export type Prepared = { issuer: ActiveCa; cert: IssuedCertificate; chainPem: string[] };
@@ -121,7 +128,7 @@ export async function prepare(req: IssueRequest): Promise<Prepared> {
     deviceId: req.deviceId,
     dnsNames: req.dnsNames,
     ipAddresses: req.ipAddresses,
-    publicUrl: e.publicUrl,
+    publicUrl: e.revocationUrl,
     issuerId: issuer.ca.id,
   });
   return { issuer, cert, chainPem: await chainOf(issuer.ca.id) };
@@ -269,7 +276,9 @@ export async function store(tx: Tx, req: IssueRequest, prepared: Prepared): Prom
           where: key,
           data: {
             ...(req.profile === "client-tls" ? { lastRotatedAt: new Date(), ...currentCertFields(req, cert, certId) } : {}),
-            ...(reenroll ? { enrolledById: req.enrolledById ?? null, enrolledAt: new Date(), resetAt: null, resetFor: null } : {}),
+            ...(reenroll
+              ? { enrolledById: req.enrolledById ?? null, enrolledAt: new Date(), resetAt: null, resetFor: null, resetOpen: false }
+              : {}),
           },
           select: { id: true },
         })

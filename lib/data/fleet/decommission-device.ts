@@ -53,7 +53,7 @@ export async function decommissionDevice(input: DeviceInput) {
     const u = await tx.device.updateMany({
       where: { id: device.id, status: "ACTIVE" },
       // a pending reset ends with the device: a decommissioned device enrolls no more until reset again
-      data: { status: "DECOMMISSIONED", decommissionedAt: now, resetAt: null, resetFor: null },
+      data: { status: "DECOMMISSIONED", decommissionedAt: now, resetAt: null, resetFor: null, resetOpen: false },
     });
     if (u.count === 0) throw already();
     const held = await revokeHeld(tx, device.id, input.reason, now);
@@ -102,14 +102,23 @@ async function namedCredential(customerId: string, serial: string, now: Date): P
  */
 export async function resetDevice(input: DeviceInput & { bootstrapSerial?: string }) {
   const device = await findDevice(input);
-  const already = () => new AppError("already_reset", "This device id is already reset: its next enrollment re-enrolls it.", 409);
-  if (device.resetAt) throw already();
+  const already = () =>
+    new AppError(
+      "already_reset",
+      "This device id is already reset: its next enrollment re-enrolls it (name a bootstrapping certificate to change which).",
+      409,
+    );
   const now = new Date();
   const resetFor = input.bootstrapSerial ? await namedCredential(device.customerId, input.bootstrapSerial, now) : device.enrolledById;
+  if (device.resetAt) {
+    // a pending reset (an admin's, or a CA revocation's) gets the credential the admin names now
+    if (!input.bootstrapSerial) throw already();
+    return repointReset(device, resetFor, input, now);
+  }
   const { issuers, revoked } = await db().$transaction(async (tx) => {
     const u = await tx.device.updateMany({
       where: { id: device.id, resetAt: null },
-      data: { resetAt: now, resetFor, status: "ACTIVE", decommissionedAt: null },
+      data: { resetAt: now, resetFor, resetOpen: false, status: "ACTIVE", decommissionedAt: null },
     });
     if (u.count === 0) throw already();
     const held = await revokeHeld(tx, device.id, input.reason, now);
@@ -128,4 +137,34 @@ export async function resetDevice(input: DeviceInput & { bootstrapSerial?: strin
   });
   for (const id of issuers) await publishCrl(id, now);
   return { deviceId: device.deviceId, certificatesRevoked: revoked };
+}
+
+/** A pending reset re-enrolls with another bootstrapping certificate; nothing is left to revoke. */
+async function repointReset(
+  device: { id: string; deviceId: string; customerId: string },
+  resetFor: string | null,
+  input: DeviceInput,
+  now: Date,
+) {
+  await db().$transaction(async (tx) => {
+    const u = await tx.device.updateMany({
+      where: { id: device.id, resetAt: { not: null } },
+      data: { resetFor, resetOpen: false },
+    });
+    // the device re-enrolled meanwhile: this is a new reset, not a change of the pending one
+    if (u.count === 0) throw new AppError("not_reset", "The device re-enrolled meanwhile: reset it again.", 409);
+    await audit(tx, input.actor, {
+      action: "device.reset",
+      customerId: device.customerId,
+      target: `device:${device.deviceId}`,
+      details: {
+        reason: input.reason,
+        certificatesRevoked: 0,
+        repointed: true,
+        reenrollWith: `bootstrap:${resetFor}`,
+        at: now.toISOString(),
+      },
+    });
+  });
+  return { deviceId: device.deviceId, certificatesRevoked: 0 };
 }

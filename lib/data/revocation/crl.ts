@@ -36,9 +36,11 @@ async function revokedUnder(tx: Tx, caId: string, keepExpiredSince: Date): Promi
   }));
 }
 
-interface Published {
+/** A CRL as stored: its number (also the HTTP ETag), DER and thisUpdate (Last-Modified). */
+export interface Published {
   number: bigint;
   der: Buffer;
+  thisUpdate: Date;
 }
 
 /**
@@ -64,7 +66,8 @@ export async function publishCrl(
         orderBy: { number: "desc" },
         select: { number: true, der: true, thisUpdate: true },
       });
-      if (latest && unlessFresh && (await unlessFresh(latest, tx))) return { number: latest.number, der: Buffer.from(latest.der) };
+      if (latest && unlessFresh && (await unlessFresh(latest, tx)))
+        return { number: latest.number, der: Buffer.from(latest.der), thisUpdate: latest.thisUpdate };
       // never earlier than the CRL before it, whatever the caller's clock said
       const thisUpdate = latest && latest.thisUpdate > now ? latest.thisUpdate : now;
       const nextUpdate = new Date(thisUpdate.getTime() + CRL_VALIDITY_MS);
@@ -79,7 +82,7 @@ export async function publishCrl(
       });
       await tx.crl.create({ data: { caId: ca.id, number, der: bytes(der), thisUpdate, nextUpdate } });
       await tx.crl.deleteMany({ where: { caId: ca.id, nextUpdate: { lte: thisUpdate } } });
-      return { number, der };
+      return { number, der, thisUpdate };
     },
     { timeout: 60_000, maxWait: 30_000 },
   );
@@ -90,14 +93,32 @@ export async function publishCrl(
  * under the CA was revoked after the latest and that one is over a minute old (the reissue that follows every
  * revocation failed, or a coalesced one is late). A reader can thus trigger at most one CRL per CA per minute.
  */
-export async function currentCrl(caId: string, now = new Date()): Promise<Buffer> {
+export async function currentCrl(caId: string, now = new Date()): Promise<Published> {
   const fresh = async (latest: { thisUpdate: Date }, client: Tx = db()) => {
     const age = now.getTime() - latest.thisUpdate.getTime();
     return age < CRL_REISSUE_AFTER_MS && (age < CRL_COALESCE_MS || !(await revokedSince(client, caId, latest.thisUpdate)));
   };
-  const latest = await db().crl.findFirst({ where: { caId }, orderBy: { number: "desc" }, select: { der: true, thisUpdate: true } });
-  if (latest && (await fresh(latest))) return Buffer.from(latest.der);
-  return (await publishCrl(caId, now, fresh)).der;
+  const latest = await db().crl.findFirst({
+    where: { caId },
+    orderBy: { number: "desc" },
+    select: { number: true, der: true, thisUpdate: true },
+  });
+  if (latest && (await fresh(latest))) return { number: latest.number, der: Buffer.from(latest.der), thisUpdate: latest.thisUpdate };
+  return publishCrl(caId, now, fresh);
+}
+
+/**
+ * HTTP If-Modified-Since for a CA's CRL: whether the CRL a client holds, known only by the Last-Modified we sent
+ * (`since`: the thisUpdate of its CRL, in whole seconds), is still `current`. Two CRLs made within one second share
+ * that value, and the second one is the revocation the client must not miss: in that case this says "changed",
+ * only the ETag can tell them apart. CRL thisUpdates rise with their numbers (publishCrl), so no CRL older than
+ * `current` lies in a later second.
+ */
+export async function crlUnchangedSince(caId: string, current: { thisUpdate: Date }, since: Date): Promise<boolean> {
+  const second = Math.floor(since.getTime() / 1000) * 1000;
+  if (current.thisUpdate.getTime() >= second + 1000) return false;
+  const sameSecond = await db().crl.count({ where: { caId, thisUpdate: { gte: new Date(second), lt: new Date(second + 1000) } } });
+  return sameSecond <= 1;
 }
 
 const pending = new Set<string>();

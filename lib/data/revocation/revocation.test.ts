@@ -1,7 +1,11 @@
 // Revocation, CRLs and OCSP against a real database, checked by openssl (crl -verify, ocsp over HTTP).
+import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import * as crlRoute from "../../../app/crl/[file]/route.ts";
+import * as ocspRoute from "../../../app/ocsp/[...request]/route.ts";
+import * as ocspPostRoute from "../../../app/ocsp/route.ts";
 import { dbLabel, testDb, unique } from "../../../tests/db.ts";
 import { createCsr } from "../../pki/csr.ts";
 import { toPem } from "../../pki/der.ts";
@@ -11,28 +15,41 @@ import { opensslAsync, scratchDir } from "../../pki/testing/ca-fixture.ts";
 import { activeCa, ensureHierarchy, rotateCa } from "../ca/hierarchy.ts";
 import { issueAndStore } from "../certificates/issue-certificate.ts";
 import { createCustomer } from "../customers/create-customer.ts";
-import { supersede } from "../devices/authorize.ts";
+import { authorizeDevice, supersede } from "../devices/authorize.ts";
+import { applicationEnroll, simpleEnroll } from "../enrollment/est-enroll.ts";
 import { CRL_COALESCE_MS, currentCrl, publishCrl, reissueStaleCrls } from "./crl.ts";
-import { answerOcsp } from "./ocsp.ts";
+import { revokeBootstrapCertificate } from "./revoke-bootstrap-certificate.ts";
 import { caBlastRadius, revokeCa } from "./revoke-ca.ts";
 import { revokeCertificate } from "./revoke-certificate.ts";
 
 const db = testDb();
 const system = { type: "system", id: "test" } as const;
 let server: http.Server;
+let base = "";
 let url = "";
 
 beforeAll(async () => {
   await ensureHierarchy(system);
-  // The same data-layer calls the /ocsp and /crl route handlers make, behind a plain HTTP server.
+  // The /ocsp and /crl route handlers behind a plain HTTP server.
   server = http.createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
-    const body = req.method === "POST" ? new Uint8Array(Buffer.concat(chunks)) : (req.url ?? "").replace(/^\/ocsp\//, "");
-    res.writeHead(200, { "content-type": "application/ocsp-response" }).end(await answerOcsp(body));
+    const request = new Request(new URL(req.url ?? "/", base), {
+      method: req.method,
+      headers: req.headers as Record<string, string>,
+      ...(req.method === "POST" ? { body: Buffer.concat(chunks) } : {}),
+    });
+    const file = /^\/crl\/([^/]+)$/.exec(new URL(request.url).pathname)?.[1];
+    const response = file
+      ? await crlRoute.GET(request, { params: Promise.resolve({ file }) })
+      : req.method === "POST"
+        ? await ocspPostRoute.POST(request)
+        : await ocspRoute.GET(request);
+    res.writeHead(response.status, Object.fromEntries(response.headers)).end(Buffer.from(await response.arrayBuffer()));
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/ocsp`;
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  url = `${base}/ocsp`;
 });
 afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
@@ -64,6 +81,17 @@ async function customerWithDevices(n: number) {
   return { c, certs };
 }
 
+/** The serials a DER CRL lists, as openssl reads them (lower-case hex without leading zeros, like serialHex). */
+async function crlSerials(der: Uint8Array): Promise<string[]> {
+  const s = scratchDir();
+  try {
+    const r = await opensslAsync(["crl", "-inform", "DER", "-in", s.write("crl.der", der), "-noout", "-text"]);
+    return [...r.out.matchAll(/Serial Number: ([0-9A-F]+)/g)].map((m) => m[1].toLowerCase().replace(/^0+/, ""));
+  } finally {
+    s.cleanup();
+  }
+}
+
 async function ocsp(leafPem: string, chainPem: string[], extra: string[] = []) {
   const s = scratchDir();
   try {
@@ -92,7 +120,7 @@ describe(`revocation, CRL and OCSP (${dbLabel()})`, () => {
   it("a revoked certificate is listed in a CRL that openssl verifies, with its reason", async () => {
     const { certs } = await customerWithDevices(2);
     await revokeCertificate({ serial: certs[0].serialHex.toUpperCase(), reason: "keyCompromise", actor: system });
-    const crl = await currentCrl(certs[0].issuerId);
+    const crl = (await currentCrl(certs[0].issuerId)).der;
     const s = scratchDir();
     try {
       const crlFile = s.write("ca.crl", crl);
@@ -120,23 +148,17 @@ describe(`revocation, CRL and OCSP (${dbLabel()})`, () => {
 
   it("a revocation whose CRL reissue never ran is in the next CRL served", async () => {
     const { certs } = await customerWithDevices(1);
-    const before = await currentCrl(certs[0].issuerId);
+    const before = (await currentCrl(certs[0].issuerId)).der;
     // as if the reissue after this revocation had failed: only the row changes
     await db.certificate.update({ where: { id: certs[0].id }, data: { revokedAt: new Date(), revocationReason: "keyCompromise" } });
     // within a minute of the last CRL readers share it; after that the next reader gets a new one
-    expect((await currentCrl(certs[0].issuerId)).equals(before)).toBe(true);
+    expect((await currentCrl(certs[0].issuerId)).der.equals(before)).toBe(true);
     const minuteLater = new Date(Date.now() + CRL_COALESCE_MS);
-    const after = await currentCrl(certs[0].issuerId, minuteLater);
+    const after = (await currentCrl(certs[0].issuerId, minuteLater)).der;
     expect(after.equals(before)).toBe(false);
-    const s = scratchDir();
-    try {
-      const r = await opensslAsync(["crl", "-inform", "DER", "-in", s.write("crl.der", after), "-noout", "-text"]);
-      expect(r.out.toLowerCase()).toContain(certs[0].serialHex.replace(/^0+/, "").toLowerCase().slice(0, 16));
-    } finally {
-      s.cleanup();
-    }
+    expect(await crlSerials(after)).toContain(certs[0].serialHex);
     // and once it is listed, the same CRL is served again
-    expect((await currentCrl(certs[0].issuerId, minuteLater)).equals(after)).toBe(true);
+    expect((await currentCrl(certs[0].issuerId, minuteLater)).der.equals(after)).toBe(true);
   });
 
   it("a CRL drops a revoked certificate 24 h after it expired, and keeps it until then (RFC 5280 §3.3)", async () => {
@@ -146,14 +168,7 @@ describe(`revocation, CRL and OCSP (${dbLabel()})`, () => {
     await db.certificate.update({ where: { id: certs[0].id }, data: { ...revoked, notAfter: new Date(Date.now() - 25 * hour) } });
     await db.certificate.update({ where: { id: certs[1].id }, data: { ...revoked, notAfter: new Date(Date.now() - 23 * hour) } });
     const { der } = await publishCrl(certs[0].issuerId);
-    const s = scratchDir();
-    try {
-      const r = await opensslAsync(["crl", "-inform", "DER", "-in", s.write("crl.der", der), "-noout", "-text"]);
-      const listed = [...r.out.matchAll(/Serial Number: ([0-9A-F]+)/g)].map((m) => m[1].toLowerCase().replace(/^0+/, ""));
-      expect(listed).toEqual([certs[1].serialHex]);
-    } finally {
-      s.cleanup();
-    }
+    expect(await crlSerials(der)).toEqual([certs[1].serialHex]);
   });
 
   it("one CA's CRLs are made one at a time: numbers and thisUpdate rise together, expired CRLs are deleted", async () => {
@@ -180,7 +195,7 @@ describe(`revocation, CRL and OCSP (${dbLabel()})`, () => {
     const minuteLater = new Date(Date.now() + CRL_COALESCE_MS);
     const served = await Promise.all([1, 2, 3, 4, 5].map(() => currentCrl(caId, minuteLater)));
     expect(await db.crl.count({ where: { caId } })).toBe(before + 1);
-    for (const der of served) expect(der.equals(served[0])).toBe(true);
+    for (const crl of served) expect(crl.der.equals(served[0].der)).toBe(true);
   });
 
   it("supersessions share one CRL reissue per CA, a minute later, listing them all", async () => {
@@ -220,6 +235,99 @@ describe(`revocation, CRL and OCSP (${dbLabel()})`, () => {
     await db.certificateAuthority.update({ where: { id: intermediate.id }, data: { status: "ACTIVE", retiredAt: null } });
   });
 
+  it("a CRL over HTTP is revalidated on every use: a strong ETag and Last-Modified, 304 while unchanged, a new ETag after a revocation", async () => {
+    const { certs } = await customerWithDevices(2);
+    const crlUrl = `${base}/crl/${certs[0].issuerId}.crl`;
+    const get = (headers: Record<string, string> = {}) => fetch(crlUrl, { headers });
+    const first = await get();
+    expect(first.status).toBe(200);
+    expect(first.headers.get("content-type")).toBe("application/pkix-crl");
+    expect(first.headers.get("cache-control")).toBe("public, no-cache");
+    const etag = first.headers.get("etag")!;
+    expect(etag).toMatch(/^"\d+"$/);
+    // Last-Modified is the CRL's thisUpdate, as openssl reads it
+    const der = new Uint8Array(await first.arrayBuffer());
+    const s = scratchDir();
+    try {
+      const r = await opensslAsync(["crl", "-inform", "DER", "-in", s.write("crl.der", der), "-noout", "-lastupdate"]);
+      expect(Date.parse(r.out.replace(/^lastUpdate=/, "").trim())).toBe(Date.parse(first.headers.get("last-modified")!));
+    } finally {
+      s.cleanup();
+    }
+    const lastModified = first.headers.get("last-modified")!;
+
+    // unchanged: 304 with no body, and the validators and cache policy again (RFC 9110 §15.4.5)
+    const conditionals: Record<string, string>[] = [
+      { "if-none-match": etag },
+      { "if-none-match": `W/"1", W/${etag}` },
+      { "if-modified-since": lastModified },
+    ];
+    for (const conditional of conditionals) {
+      const r = await get(conditional);
+      expect(r.status).toBe(304);
+      expect(await r.text()).toBe("");
+      expect([r.headers.get("etag"), r.headers.get("last-modified"), r.headers.get("cache-control")]).toEqual([
+        etag,
+        lastModified,
+        "public, no-cache",
+      ]);
+    }
+    // If-None-Match decides when present; an unparseable If-Modified-Since is ignored
+    expect((await get({ "if-none-match": '"1"', "if-modified-since": lastModified })).status).toBe(200);
+    expect((await get({ "if-modified-since": "yesterday-ish" })).status).toBe(200);
+
+    // a revocation makes a new CRL: another ETag, and the client's copy is not "unchanged" by either validator —
+    // even when the new CRL falls within the same second as the one it replaces (one Last-Modified for both)
+    await revokeCertificate({ serial: certs[1].serialHex, reason: "keyCompromise", actor: system });
+    for (const conditional of [conditionals[0], conditionals[2]]) {
+      const r = await get(conditional);
+      expect(r.status).toBe(200);
+      expect(r.headers.get("etag")).not.toBe(etag);
+      expect(await crlSerials(new Uint8Array(await r.arrayBuffer()))).toEqual([certs[1].serialHex]);
+    }
+    // two CRLs made within one second share a Last-Modified: If-Modified-Since cannot tell them apart, so it is
+    // answered in full (the next CRL's thisUpdate is clamped to this one's: the very same instant)
+    const held = (await get()).headers;
+    await publishCrl(certs[0].issuerId, new Date(0));
+    expect((await get({ "if-modified-since": held.get("last-modified")! })).status).toBe(200);
+    expect((await get({ "if-none-match": held.get("etag")! })).status).toBe(200);
+    expect((await get({ "if-none-match": (await get()).headers.get("etag")! })).status).toBe(304);
+  });
+
+  it("an OCSP GET answer may be cached a minute, well within its thisUpdate..nextUpdate (RFC 5019 §6.2); an error not at all", async () => {
+    const { certs } = await customerWithDevices(1);
+    const s = scratchDir();
+    try {
+      const reqFile = `${s.dir}/req.der`;
+      const made = await opensslAsync([
+        "ocsp",
+        "-issuer",
+        s.write("issuer.pem", certs[0].chainPem[0]),
+        "-cert",
+        s.write("leaf.pem", certs[0].pem),
+        "-no_nonce",
+        "-reqout",
+        reqFile,
+      ]);
+      expect(made.code).toBe(0);
+      const res = await fetch(`${url}/${encodeURIComponent(fs.readFileSync(reqFile).toString("base64"))}`);
+      expect(res.status).toBe(200);
+      const cacheControl = res.headers.get("cache-control")!;
+      expect(cacheControl).toBe("public, max-age=60, no-transform, must-revalidate");
+      const text = (
+        await opensslAsync(["ocsp", "-respin", s.write("resp.der", new Uint8Array(await res.arrayBuffer())), "-resp_text", "-noverify"])
+      ).out;
+      const at = (label: string) => Date.parse(new RegExp(`${label}: (.+)`).exec(text)![1]);
+      expect(text).toContain("Cert Status: good");
+      const maxAge = Number(/max-age=(\d+)/.exec(cacheControl)![1]);
+      expect(maxAge * 1000).toBeLessThanOrEqual(at("Next Update") - at("This Update"));
+    } finally {
+      s.cleanup();
+    }
+    const malformed = await fetch(`${url}/AAAA`);
+    expect(malformed.headers.get("cache-control")).toBe("no-store");
+  });
+
   it("revoking twice answers already_revoked; a foreign customer gets 404", async () => {
     const { certs } = await customerWithDevices(1);
     const other = await customerWithDevices(0);
@@ -229,6 +337,73 @@ describe(`revocation, CRL and OCSP (${dbLabel()})`, () => {
     });
     await revokeCertificate({ serial: certs[0].serialHex, actor: system });
     await expect(revokeCertificate({ serial: certs[0].serialHex, actor: system })).rejects.toMatchObject({ code: "already_revoked" });
+  });
+
+  it("a leaked bootstrapping key: the devices it enrolled after the moment lose their Client TLS and application certificates", async () => {
+    const { c } = await customerWithDevices(0);
+    const boot = await issueAndStore({
+      profile: "bootstrap",
+      csr: createCsr({ key: newPrivateKey() }),
+      customerId: c.customer.id,
+      uid: c.user.uid,
+      actor: system,
+    });
+    const identityOf = (der: Uint8Array) => authorizeDevice({ leaf: Buffer.from(der), presented: () => [], tlsAuthorized: true });
+    const deviceCsr = (id: string) =>
+      createCsr({ key: newPrivateKey(), subject: [{ oid: OID_SERIAL_NUMBER, value: id, encoding: "printable" }] });
+    // what a device does over EST: simpleenroll with the bootstrapping certificate, then c2pa/simpleenroll with its
+    // Client TLS certificate
+    const enroll = async (id: string) => {
+      const tls = await simpleEnroll({ identity: await identityOf(boot.der), csr: deviceCsr(id) });
+      const c2pa = await applicationEnroll({ identity: await identityOf(tls.der), csr: deviceCsr(id), profile: "c2pa" });
+      return { tls, c2pa };
+    };
+    const early = await enroll("early-1");
+    const [late1, late2] = [await enroll("late-1"), await enroll("late-2")];
+    const past = new Date(Date.now() - 3_600_000);
+    const earlyRow = await db.certificate.findUniqueOrThrow({ where: { id: early.tls.id } });
+    await db.device.update({ where: { id: earlyRow.deviceRef! }, data: { enrolledAt: past } });
+    await db.certificate.update({ where: { id: early.tls.id }, data: { createdAt: past } });
+    // another customer's devices are never touched
+    const stranger = await customerWithDevices(1);
+
+    const r = await revokeBootstrapCertificate({
+      serial: boot.serialHex,
+      reason: "keyCompromise",
+      alsoRevokeDevicesEnrolledAfter: new Date(Date.now() - 600_000),
+      customerId: c.customer.id,
+      actor: system,
+    });
+    expect(r.revokedClientTlsSerials.sort()).toEqual([late1.tls.serialHex, late2.tls.serialHex].sort());
+    expect(r.revokedApplicationSerials.sort()).toEqual([late1.c2pa.serialHex, late2.c2pa.serialHex].sort());
+    const rows = await db.certificate.findMany({
+      where: { id: { in: [early, late1, late2].flatMap((d) => [d.tls.id, d.c2pa.id]) } },
+      select: { serial: true, revocationReason: true },
+    });
+    expect(Object.fromEntries(rows.map((x) => [x.serial, x.revocationReason]))).toEqual({
+      [early.tls.serialHex]: null,
+      [early.c2pa.serialHex]: null,
+      [late1.tls.serialHex]: "keyCompromise",
+      [late1.c2pa.serialHex]: "keyCompromise",
+      [late2.tls.serialHex]: "keyCompromise",
+      [late2.c2pa.serialHex]: "keyCompromise",
+    });
+    expect(await db.certificate.count({ where: { customerId: stranger.c.customer.id, revokedAt: { not: null } } })).toBe(0);
+
+    // the c2pa CA's CRL was reissued with the revocation: it lists exactly the late devices' certificates
+    const crl = await db.crl.findFirstOrThrow({ where: { caId: late1.c2pa.issuerId }, orderBy: { number: "desc" } });
+    expect((await crlSerials(crl.der)).sort()).toEqual([late1.c2pa.serialHex, late2.c2pa.serialHex].sort());
+    const revoked = await ocsp(late1.c2pa.pem, late1.c2pa.chainPem);
+    expect(revoked).toMatch(/leaf\.pem: revoked/);
+    expect(revoked).toContain("Reason: keyCompromise");
+    expect(await ocsp(early.c2pa.pem, early.c2pa.chainPem)).toMatch(/leaf\.pem: good/);
+    expect(await ocsp(early.tls.pem, early.tls.chainPem)).toMatch(/leaf\.pem: good/);
+
+    const event = await db.auditEvent.findFirstOrThrow({
+      where: { action: "certificate.revoke", target: `certificate:${boot.serialHex}` },
+      orderBy: { at: "desc" },
+    });
+    expect(event.details).toMatchObject({ clientTlsRevoked: 2, applicationRevoked: 2 });
   });
 
   it("openssl ocsp reports good, revoked and unknown; SHA-256 CertIDs too; the nonce is checked", async () => {

@@ -1,5 +1,6 @@
 // The answer to a leaked bootstrapping key (SPEC §4): revoke the bootstrapping certificate and, optionally,
-// every Client TLS certificate it enrolled at or after a moment — in one transaction, then fresh CRLs.
+// every Client TLS certificate it enrolled at or after a moment, with the application certificates (c2pa) of
+// those same devices — in one transaction, then fresh CRLs.
 import { db } from "../../db/client.ts";
 import { AppError } from "../../errors.ts";
 import type { RevocationReason } from "../../pki/crl.ts";
@@ -11,7 +12,10 @@ import { publishCrl } from "./crl.ts";
 export type RevokeBootstrapInput = {
   serial: string;
   reason: RevocationReason;
-  /** also revoke the Client TLS certificates of devices this certificate enrolled at or after this time */
+  /**
+   * also revoke the Client TLS certificates of devices this certificate enrolled at or after this time, and those
+   * devices' application certificates: a device id an attacker enrolled with the leaked key must not keep signing
+   */
   alsoRevokeDevicesEnrolledAfter?: Date;
   customerId: string;
   actor: Actor;
@@ -33,7 +37,8 @@ export async function revokeBootstrapCertificate(input: RevokeBootstrapInput) {
       where: { id: cert.id, revokedAt: null },
       data: { revokedAt: now, revocationReason: input.reason },
     });
-    let victims: { id: string; serial: string; issuerId: string }[] = [];
+    let victims: { id: string; serial: string; issuerId: string; deviceRef: string | null }[] = [];
+    let applications: { id: string; serial: string; issuerId: string }[] = [];
     if (after) {
       victims = await tx.certificate.findMany({
         where: {
@@ -45,7 +50,7 @@ export async function revokeBootstrapCertificate(input: RevokeBootstrapInput) {
             { device: { enrolledById: cert.id, enrolledAt: { gte: after } } },
           ],
         },
-        select: { id: true, serial: true, issuerId: true },
+        select: { id: true, serial: true, issuerId: true, deviceRef: true },
       });
       if (victims.length) {
         await tx.certificate.updateMany({
@@ -54,6 +59,19 @@ export async function revokeBootstrapCertificate(input: RevokeBootstrapInput) {
         });
         // fleet denormalization: the devices whose current certificate this was show as revoked
         await markCurrentRevoked(tx, { certIds: victims.map((v) => v.id) });
+        // Those devices' application certificates. Read after the update above: an application enrollment holds a
+        // share lock on the Client TLS certificate it authenticated with until it commits, so one in flight has
+        // committed (and is found here) or re-reads that certificate as revoked and stores nothing.
+        const devices = [...new Set(victims.flatMap((v) => (v.deviceRef ? [v.deviceRef] : [])))];
+        applications = await tx.certificate.findMany({
+          where: { customerId: input.customerId, kind: "APPLICATION", deviceRef: { in: devices }, revokedAt: null },
+          select: { id: true, serial: true, issuerId: true },
+        });
+        if (applications.length)
+          await tx.certificate.updateMany({
+            where: { id: { in: applications.map((a) => a.id) }, revokedAt: null },
+            data: { revokedAt: now, revocationReason: input.reason },
+          });
       }
     }
     await audit(tx, input.actor, {
@@ -66,11 +84,12 @@ export async function revokeBootstrapCertificate(input: RevokeBootstrapInput) {
         alreadyRevoked: own.count === 0,
         alsoRevokeDevicesEnrolledAfter: after?.toISOString() ?? null,
         clientTlsRevoked: victims.length,
+        applicationRevoked: applications.length,
       },
     });
-    return { alreadyRevoked: own.count === 0, victims };
+    return { alreadyRevoked: own.count === 0, victims, applications };
   });
-  const issuers = new Set([cert.issuerId, ...result.victims.map((v) => v.issuerId)]);
+  const issuers = new Set([cert.issuerId, ...[...result.victims, ...result.applications].map((v) => v.issuerId)]);
   for (const id of issuers) await publishCrl(id, now);
   return {
     serial,
@@ -78,5 +97,7 @@ export async function revokeBootstrapCertificate(input: RevokeBootstrapInput) {
     reason: input.reason,
     alreadyRevoked: result.alreadyRevoked,
     revokedClientTlsSerials: result.victims.map((v) => v.serial),
+    /** the application certificates (c2pa) of the devices whose Client TLS certificates this call revoked */
+    revokedApplicationSerials: result.applications.map((a) => a.serial),
   };
 }

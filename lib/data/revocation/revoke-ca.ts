@@ -1,4 +1,5 @@
-import { db, type Tx } from "../../db/client.ts";
+import { Prisma } from "../../../generated/prisma/client.ts";
+import { ADMIN_TX_MAX_WAIT, db, type Tx } from "../../db/client.ts";
 import { AppError } from "../../errors.ts";
 import { type RevocationReason, revocationReasonSchema } from "../../pki/crl.ts";
 import { type Actor, audit } from "../audit/record.ts";
@@ -48,6 +49,37 @@ export async function caBlastRadius(caId: string, now = new Date()) {
       : 0,
   ]);
   return { certificates, devices, bootstrapCertificates: bootstrap };
+}
+
+/**
+ * The credential an open reset names (Device.resetFor): no certificate has this id, so neither an enrollment group
+ * (NULL) nor any bootstrapping certificate matches it until one claims the reset (est-enroll.ts claimOpenReset).
+ */
+export const OPEN_RESET = "00000000-0000-0000-0000-000000000000";
+
+/**
+ * The devices a CA revocation cut off — a Client TLS certificate still live until now, issued by one of `caIds` —
+ * reset for re-enrollment (SPEC §5, §6), so the fleet can come back without an admin resetting each one: with the
+ * bootstrapping certificate that enrolled it while that one is still usable; when it is not (revoked with the CA, as
+ * by default, or before, expired, quarantined) the reset is open (Device.resetOpen): any bootstrapping certificate
+ * the customer gets from now on may claim it, once. A maker's device re-enrolls through its enrollment group. A
+ * device already reset or decommissioned is left as it is.
+ */
+async function resetCutOffDevices(tx: Tx, caIds: string[], now: Date): Promise<number> {
+  const open = Prisma.sql`(d."enrolledById" IS NOT NULL AND NOT EXISTS (
+      SELECT 1 FROM "Certificate" b
+      WHERE b.id = d."enrolledById" AND b."revokedAt" IS NULL AND b."quarantinedAt" IS NULL AND b."notAfter" > ${now}))`;
+  return tx.$executeRaw`
+    UPDATE "Device" d
+    SET "resetAt" = ${now},
+        "resetOpen" = ${open},
+        "resetFor" = CASE WHEN ${open} THEN ${OPEN_RESET}::uuid ELSE d."enrolledById" END
+    WHERE d.status = 'ACTIVE' AND d."resetAt" IS NULL
+      AND EXISTS (
+        SELECT 1 FROM "Certificate" c
+        WHERE c."deviceRef" = d.id AND c."issuerId" = ANY(${caIds}::uuid[]) AND c.kind = 'CLIENT_TLS'
+          AND c."revokedAt" = ${now} AND c."notAfter" > ${now}
+      )`;
 }
 
 /** RFC 5280 §5.3.1: what a CA's compromise means for what it issued. */
@@ -106,6 +138,7 @@ export async function revokeCa(input: RevokeCaInput) {
           })
         ).count;
       }
+      const devicesReset = await resetCutOffDevices(tx, ids, now);
       // a new generation for every scope that lost its active one, parents before children
       const replaced = set.filter((c) => c.status === "ACTIVE");
       replaced.sort((a, b) => PARENTS_FIRST.indexOf(a.kind) - PARENTS_FIRST.indexOf(b.kind));
@@ -135,6 +168,7 @@ export async function revokeCa(input: RevokeCaInput) {
           casRevoked: set.map((c) => c.subject),
           certificatesRevoked: leaves.count,
           bootstrapRevoked: bootstrap,
+          devicesReset,
           replacement,
           replacements: [...replacements.values()],
         },
@@ -146,11 +180,12 @@ export async function revokeCa(input: RevokeCaInput) {
         casRevoked: ids.length,
         certificatesRevoked: leaves.count,
         bootstrapRevoked: bootstrap,
+        devicesReset,
         replacementCaId: replacement,
         crlIssuers: new Set([...set.flatMap((c) => (c.parentId ? [c.parentId, c.id] : [c.id])), ...bootstrapIssuers]),
       };
     },
-    { timeout: 60_000 },
+    { timeout: 60_000, maxWait: ADMIN_TX_MAX_WAIT },
   );
   for (const id of result.crlIssuers) await publishCrl(id, now);
   const { crlIssuers: _, ...summary } = result;
