@@ -129,6 +129,12 @@ test("the OpenAPI description is served and the portal renders it for a signed-i
   await page.goto("/api-docs");
   await expect(page.getByRole("heading", { name: "Customer API" })).toBeVisible();
   await expect(page.getByText("POST /api/v1/bootstrap-certificates", { exact: true })).toBeVisible();
+  // every operation of the document is listed, whatever its method
+  const operations = Object.values(doc.paths as Record<string, Record<string, unknown>>).flatMap((ops) =>
+    Object.keys(ops).filter((m) => ["get", "post", "put", "patch", "delete"].includes(m)),
+  );
+  await expect(page.getByRole("region", { name: "Endpoints" }).getByRole("heading", { level: 2 })).toHaveCount(operations.length);
+  await expect(page.getByText("PUT /api/v1/enrollment-policy", { exact: true })).toBeVisible();
 });
 
 test("the audit log records the connection's address, never one the client claims in a header", async ({ page, request }) => {

@@ -33,11 +33,22 @@ const list = (v: string | undefined) =>
         .map((s) => s.trim())
         .filter(Boolean);
 
+/**
+ * --rate-per-minute: a whole number (0: no limit), or "inherit" to clear this policy's own value. Digits only, so a
+ * blank or a typo cannot become 0 and lift the limit.
+ */
+function rateFlag(v: string | undefined): number | null | undefined {
+  if (v === undefined) return undefined;
+  if (v === "inherit") return null;
+  if (!/^\d{1,7}$/.test(v)) throw new AppError("usage", "--rate-per-minute takes a whole number (0: no limit) or inherit", 2);
+  return Number(v);
+}
+
 export const policySet: Command = {
   name: "policy set",
   summary: "set the enrollment policy of a customer, or of one bootstrapping certificate (--bootstrap SERIAL)",
   usage:
-    "pss policy set --customer C [--bootstrap SERIAL] [--allow ID,…] [--deny ID,…] [--max N|none] [--until ISO|none] [--require-secret true|false] [--json]",
+    "pss policy set --customer C [--bootstrap SERIAL] [--allow ID,…] [--deny ID,…] [--max N|none] [--until ISO|none] [--require-secret true|false] [--rate-per-minute N|inherit] [--json]",
   needsDb: true,
   async run({ args }) {
     const { values } = flags(args, {
@@ -48,10 +59,12 @@ export const policySet: Command = {
       max: { type: "string" },
       until: { type: "string" },
       "require-secret": { type: "string" },
+      "rate-per-minute": { type: "string" },
     });
     const none = (v: string | undefined) => (v === undefined ? undefined : v === "none" ? null : v);
     const max = none(values.max);
     const until = none(values.until);
+    const rate = rateFlag(values["rate-per-minute"]);
     const allow = list(values.allow);
     const deny = list(values.deny);
     return setEnrollmentPolicy(
@@ -63,6 +76,7 @@ export const policySet: Command = {
         ...(max === undefined ? {} : { maxEnrollments: max === null ? null : Number(max) }),
         ...(until === undefined ? {} : { enrollUntil: until === null ? null : new Date(until) }),
         ...(values["require-secret"] === undefined ? {} : { requireDeviceSecret: values["require-secret"] === "true" }),
+        ...(rate === undefined ? {} : { enrollRatePerMinute: rate }),
       },
       cli,
     );
@@ -71,6 +85,8 @@ export const policySet: Command = {
 
 export const policyShow: Command = {
   name: "policy show",
+  // defaultEnrollRatePerMinute is DEVICE_ENROLL_RATE_PER_MINUTE as this command's environment sets it: run it with
+  // the listener's settings to see the listener's default
   summary: "show a customer's enrollment policies and quarantined bootstrapping certificates",
   usage: "pss policy show --customer C [--json]",
   needsDb: true,

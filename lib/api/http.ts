@@ -1,7 +1,9 @@
 // HTTP plumbing of the customer API route handlers (app/api/v1): bounded body reading, the error envelope
 // {"error": {"code", "message"}} (SPEC §4), and the endpoint URL a signed payload's `url` header must name.
 import { ZodError, type z } from "zod";
-import { RateLimitedError } from "../data/api/rate-limit.ts";
+import { authenticatedCaller } from "../data/api/access-token.ts";
+import { clientKey, RateLimitedError } from "../data/api/rate-limit.ts";
+import { auditRefusalOnce, isAudited } from "../data/audit/record.ts";
 import { env } from "../env.ts";
 import { AppError, GENERIC_ERROR_MESSAGE, isAppError } from "../errors.ts";
 import { log } from "../log.ts";
@@ -33,15 +35,40 @@ export function errorResponse(e: unknown): Response {
 
 type Handler<P> = (req: Request, params: P) => Promise<Response>;
 
-/** Wrap a route handler: its params resolved, every throw turned into the error envelope. */
+/** Wrap a route handler: its params resolved, every throw turned into the error envelope (and audited, below). */
 export function apiRoute<P = Record<string, never>>(handler: Handler<P>) {
   return async (req: Request, ctx: { params: Promise<P> }): Promise<Response> => {
     try {
       return await handler(req, await ctx.params);
     } catch (e) {
+      await auditApiRefusal(req, e);
       return errorResponse(e);
     }
   };
+}
+
+/**
+ * SPEC §7: the security-relevant refusals — no or a bad token (401), no right to it (403), another customer's
+ * object or none (404: the two answer alike, and are audited alike), a caller over its rate limit (429: a runaway
+ * script or a leaked token) — are in the audit log, once per caller, code and minute (the rest counted): no prober
+ * can flood it. A use case that audits its own refusals is left be.
+ */
+async function auditApiRefusal(req: Request, e: unknown): Promise<void> {
+  if (!isAppError(e) || ![401, 403, 404, 429].includes(e.status) || isAudited(e)) return;
+  const caller = authenticatedCaller(req);
+  const ip = clientIp(req);
+  await auditRefusalOnce(
+    // an unauthenticated caller by address, IPv6 by its /64: a prefix of addresses is one caller
+    `api:${caller ? caller.clientId : `ip:${clientKey(ip ?? null)}`}:${e.code}`,
+    caller?.actor ?? { type: "client", id: "unauthenticated", customerId: "" },
+    {
+      action: "api.request",
+      customerId: caller?.customerId ?? null,
+      target: `${req.method} ${new URL(req.url).pathname}`.slice(0, 300),
+      details: { code: e.code, status: e.status },
+      ...(ip ? { ip } : {}),
+    },
+  );
 }
 
 const tooLarge = (limit: number) => new AppError("body_too_large", `the request body may be at most ${limit} bytes`, 413);

@@ -1,6 +1,7 @@
 // The OpenAPI 3.1 description of the customer API, generated from the zod schemas that validate the
 // requests (lib/validations/api.ts): components come from z.toJSONSchema, paths are written here.
 import { z } from "zod";
+import { RATE_LIMITS, type RateLimitKind } from "../data/api/rate-limit.ts";
 import * as schemas from "../validations/api.ts";
 import { API_LIMITS } from "../validations/api.ts";
 
@@ -27,12 +28,23 @@ const ok = (description: string, schema: string) => ({ description, content: { "
 const bearer = [{ bearer: [] }];
 const serialParam = { name: "serial", in: "path", required: true, schema: { type: "string", pattern: "^(0x)?[0-9A-Fa-f:]{1,80}$" } };
 
+const rate = (kind: RateLimitKind) => {
+  const [n, seconds] = RATE_LIMITS[kind];
+  return seconds === 60 ? `${n}/min` : `${n} per ${seconds} s`;
+};
+
 const COMMON_ERRORS = {
   "400": error("invalid input (see error.code)"),
   "401": error("invalid_token: missing, invalid or expired access token"),
   "413": error("body_too_large"),
-  "429": error("rate_limited (Retry-After header)"),
+  "429": error(
+    `rate_limited (Retry-After header): every request counts against one limit of its client — reads ${rate("read")}, ` +
+      `bootstrap issuance ${rate("issue")}, manufacturing batches ${rate("batch")}, key registrations and disablings ${rate("keys")}, ` +
+      `any other change ${rate("change")} — and against its user's ${rate("user")}, whichever of the user's clients calls`,
+  ),
 };
+
+const VIEWER = "forbidden (a viewer's token)";
 
 const signedBody = (schema: string, payload: string, extra = "") => ({
   required: true,
@@ -123,7 +135,7 @@ function build(): Record<string, unknown> {
           responses: {
             "201": ok("registered", "PayloadSigningKey"),
             ...COMMON_ERRORS,
-            "403": error("key_authorization_required, forbidden (viewer)"),
+            "403": error(`key_authorization_required, ${VIEWER}`),
             "409": error("key_exists, nonce_replayed"),
           },
         },
@@ -133,35 +145,39 @@ function build(): Record<string, unknown> {
           summary: "Disable a payload-signing key (final)",
           security: bearer,
           parameters: [{ name: "kid", in: "path", required: true, schema: { type: "string" } }],
-          responses: { "200": { description: "disabled" }, ...COMMON_ERRORS, "404": error("key_not_found") },
+          responses: { "200": { description: "disabled" }, ...COMMON_ERRORS, "403": error(VIEWER), "404": error("key_not_found") },
         },
       },
       "/bootstrap-certificates": {
         post: {
           summary: "Issue a bootstrapping certificate",
           description:
-            "SAN UID = the token's user; authorizedBy = key:<kid>. Optional payload fields expectedDeviceIds, maxEnrollments, enrollUntil set this certificate's enrollment policy. " +
+            "SAN UID = the token's user; authorizedBy = key:<kid>. Optional payload fields expectedDeviceIds, maxEnrollments, enrollUntil, enrollRatePerMinute set this certificate's enrollment policy. " +
             "CSR refusals carry the signing core's codes (csr_malformed, csr_invalid_signature, csr_weak_key, csr_san_not_allowed, csr_san_incomplete, csr_ca_requested, csr_critical_extension_unknown, csr_too_large). " +
             SIGNED_PAYLOAD_ERRORS,
           security: bearer,
-          requestBody: signedBody("BootstrapPayload", '{"csr", "nonce", "iat", "expectedDeviceIds"?, "maxEnrollments"?, "enrollUntil"?}'),
+          requestBody: signedBody(
+            "BootstrapPayload",
+            '{"csr", "nonce", "iat", "expectedDeviceIds"?, "maxEnrollments"?, "enrollUntil"?, "enrollRatePerMinute"?}',
+          ),
           responses: {
             "201": ok("issued", "IssuedCertificate"),
             ...COMMON_ERRORS,
-            "403": error("key_unknown, key_disabled"),
+            "403": error(`key_unknown, key_disabled, ${VIEWER}`),
             "409": error("nonce_replayed"),
           },
         },
       },
       "/bootstrap-certificates/{serial}/revoke": {
         post: {
-          summary: "Revoke a bootstrapping certificate (and what it enrolled after a moment)",
+          summary: "Revoke a bootstrapping certificate (and, after a moment, what it enrolled: those devices' certificates)",
           security: bearer,
           parameters: [serialParam],
           requestBody: { content: { "application/json": { schema: REF("RevokeBootstrapRequest") } } },
           responses: {
             "200": ok("revoked", "BootstrapRevocation"),
             ...COMMON_ERRORS,
+            "403": error(VIEWER),
             "404": error("certificate_not_found (also another customer's)"),
             "409": error("already_revoked"),
           },
@@ -172,7 +188,8 @@ function build(): Record<string, unknown> {
           summary: "Issue Client TLS certificates for up to 1000 new devices (all or nothing)",
           description:
             "Device ids come from each CSR's subject (serialNumber, else CN). An Idempotency-Key header makes a retry (even re-signed with a new nonce) return the stored answer " +
-            "(Idempotent-Replayed: true); the same key with other CSRs → 422 idempotency_key_reused. Refusals name the CSR: csrs[i]: …; device_exists (409), device_id_duplicate, csr_key_reused. " +
+            "(Idempotent-Replayed: true); the same key with other CSRs → 422 idempotency_key_reused. Refusals name the CSR: csrs[i]: …; device_id_duplicate and csr_key_reused (400) for an id or key that appears twice in the batch, " +
+            "device_exists (409) and csr_key_reused (409) for one already enrolled or certified. " +
             SIGNED_PAYLOAD_ERRORS,
           security: bearer,
           parameters: [{ name: "Idempotency-Key", in: "header", required: false, schema: { type: "string", maxLength: 255 } }],
@@ -184,7 +201,8 @@ function build(): Record<string, unknown> {
           responses: {
             "201": ok("issued, in request order", "ManufacturingBatch"),
             ...COMMON_ERRORS,
-            "409": error("device_exists, nonce_replayed"),
+            "403": error(`key_unknown, key_disabled, ${VIEWER}`),
+            "409": error("device_exists, csr_key_reused (a key already certified), nonce_replayed, conflict (stored concurrently: retry)"),
             "422": error("idempotency_key_reused"),
           },
         },
@@ -193,7 +211,7 @@ function build(): Record<string, unknown> {
         get: {
           summary: "List the customer's devices (keyset pagination)",
           security: bearer,
-          parameters: ["uid", "q", "status", "cursor", "limit"].map((name) => ({
+          parameters: ["uid", "q", "status", "expiring", "cursor", "limit"].map((name) => ({
             name,
             in: "query",
             required: false,
@@ -211,10 +229,74 @@ function build(): Record<string, unknown> {
           responses: {
             "200": ok("reset", "DeviceReset"),
             ...COMMON_ERRORS,
-            "403": error("forbidden (viewer)"),
+            "403": error(VIEWER),
             "404": error("device_not_found (also another customer's), certificate_not_found (bootstrapSerial)"),
-            "409": error("already_reset, bootstrap_unusable"),
+            "409": error("already_reset, not_reset (re-enrolled meanwhile), bootstrap_unusable"),
           },
+        },
+      },
+      "/enrollment-policy": {
+        get: {
+          summary:
+            "The customer's enrollment policies (customer-wide and per bootstrapping certificate) and quarantined bootstrapping certificates",
+          security: bearer,
+          responses: { "200": ok("the policies", "EnrollmentPolicies"), ...COMMON_ERRORS },
+        },
+        put: {
+          summary: "Set the customer-wide enrollment policy (fields left out keep their value)",
+          description:
+            "enrollRatePerMinute limits the simpleenroll attempts of each bootstrapping certificate and enrollment group per minute (0: no limit; null: the server default, defaultEnrollRatePerMinute of GET).",
+          security: bearer,
+          requestBody: signedBody(
+            "EnrollmentPolicyPayload",
+            "{nonce, iat, allowDeviceIds?, denyDeviceIds?, maxEnrollments?, enrollUntil?, requireDeviceSecret?, enrollRatePerMinute?}",
+            SIGNED_PAYLOAD_ERRORS,
+          ),
+          responses: { "200": ok("the policy as stored", "EnrollmentPolicy"), ...COMMON_ERRORS, "403": error(VIEWER) },
+        },
+      },
+      "/bootstrap-certificates/{serial}/policy": {
+        put: {
+          summary: "Set one bootstrapping certificate's enrollment policy (it adds to the customer-wide one)",
+          description:
+            "This certificate's budget, end date and enrollRatePerMinute win over the customer-wide ones (enrollRatePerMinute null: inherit the customer-wide value; 0: no limit).",
+          security: bearer,
+          parameters: [serialParam],
+          requestBody: signedBody(
+            "EnrollmentPolicyPayload",
+            "{nonce, iat, allowDeviceIds?, denyDeviceIds?, maxEnrollments?, enrollUntil?, requireDeviceSecret?, enrollRatePerMinute?}",
+            SIGNED_PAYLOAD_ERRORS,
+          ),
+          responses: {
+            "200": ok("the policy as stored", "EnrollmentPolicy"),
+            ...COMMON_ERRORS,
+            "403": error(VIEWER),
+            "404": error("certificate_not_found (also another customer's)"),
+          },
+        },
+      },
+      "/bootstrap-certificates/{serial}/release": {
+        post: {
+          summary: "Release a quarantined bootstrapping certificate",
+          security: bearer,
+          parameters: [serialParam],
+          requestBody: signedBody("ReleasePayload", "{nonce, iat}", SIGNED_PAYLOAD_ERRORS),
+          responses: {
+            "200": ok("released", "BootstrapRelease"),
+            ...COMMON_ERRORS,
+            "403": error(VIEWER),
+            "404": error("certificate_not_found (also another customer's)"),
+            "409": error("not_quarantined"),
+          },
+        },
+      },
+      "/devices/{deviceId}/secret": {
+        post: {
+          summary: "Register a device's one-time enrollment secret (CSR challengePassword); the secret is answered once",
+          security: bearer,
+          parameters: [{ name: "deviceId", in: "path", required: true, schema: { type: "string", pattern: "^[A-Za-z0-9.:-]{1,64}$" } }],
+          requestBody: signedBody("DeviceSecretPayload", "{nonce, iat, secret?}", SIGNED_PAYLOAD_ERRORS),
+          responses: { "201": ok("registered", "DeviceSecret"), ...COMMON_ERRORS, "403": error(VIEWER) },
         },
       },
       "/certificates/{serial}": {
@@ -238,7 +320,8 @@ function build(): Record<string, unknown> {
           responses: {
             "200": ok("revoked", "Revocation"),
             ...COMMON_ERRORS,
-            "404": error("certificate_not_found"),
+            "403": error(VIEWER),
+            "404": error("certificate_not_found (also another customer's)"),
             "409": error("already_revoked"),
           },
         },

@@ -43,25 +43,32 @@ function secretOf(values: { secret?: string; "secret-file"?: string }): string |
   return secret;
 }
 
+const OPTIONS = {
+  server: { type: "string" },
+  ca: { type: "string" },
+  "bootstrap-cert": { type: "string" },
+  "bootstrap-key": { type: "string" },
+  "device-id": { type: "string" },
+  secret: { type: "string" },
+  "secret-file": { type: "string" },
+  dir: { type: "string", default: "./pss-device" },
+  "key-type": { type: "string" },
+  profile: { type: "string" },
+  force: { type: "boolean" },
+  json: { type: "boolean" },
+} as const;
+
+/** The command line; a flag that does not parse is a usage error (exit 2), like every other. */
+function parse(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
+  } catch (e) {
+    throw new EstError(0, "usage", e instanceof Error ? e.message : String(e));
+  }
+}
+
 async function run(argv: string[]): Promise<unknown> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      server: { type: "string" },
-      ca: { type: "string" },
-      "bootstrap-cert": { type: "string" },
-      "bootstrap-key": { type: "string" },
-      "device-id": { type: "string" },
-      secret: { type: "string" },
-      "secret-file": { type: "string" },
-      dir: { type: "string", default: "./pss-device" },
-      "key-type": { type: "string" },
-      profile: { type: "string" },
-      force: { type: "boolean" },
-      json: { type: "boolean" },
-    },
-  });
+  const { values, positionals } = parse(argv);
   const dir = values.dir ?? "./pss-device";
   switch (positionals[0]) {
     case "cacerts":

@@ -3,6 +3,7 @@
 import { z } from "zod";
 import { revocationReasonSchema as pkiRevocationReasonSchema } from "../pki/crl.ts";
 import { DEVICE_ID_PATTERN } from "../pki/names.ts";
+import { ENROLL_RATE_MAX } from "./enrollment.ts";
 import { MAX_EXPIRING_DAYS } from "./fleet.ts";
 
 export const API_LIMITS = {
@@ -118,6 +119,7 @@ const nonce = z
 const iat = z.number().int().nonnegative().describe("unix seconds; at most 300 s from the server's clock");
 const deviceId = z.string().regex(DEVICE_ID_PATTERN, "device id must match ^[A-Za-z0-9.:-]{1,64}$");
 const csrPem = z.string().min(1).describe("PKCS#10 request, PEM (≤ 8 KiB)");
+const enrollRate = z.number().int().min(0).max(ENROLL_RATE_MAX);
 
 export const keyRegistrationPayloadSchema = z
   .object({
@@ -140,6 +142,7 @@ export const bootstrapPayloadSchema = z
     expectedDeviceIds: z.array(deviceId).max(10_000).optional().describe("enrollment policy: allow-list of device ids"),
     maxEnrollments: z.number().int().min(1).max(10_000_000).optional().describe("enrollment policy: at most this many devices"),
     enrollUntil: z.iso.datetime({ offset: true }).optional().describe("enrollment policy: enroll only until this time"),
+    enrollRatePerMinute: enrollRate.optional().describe("enrollment policy: simpleenroll attempts per minute (0: no limit)"),
   })
   .meta({ id: "BootstrapPayload" });
 
@@ -259,7 +262,9 @@ export const revokeBootstrapRequestSchema = z
     alsoRevokeDevicesEnrolledAfter: z.iso
       .datetime({ offset: true })
       .optional()
-      .describe("also revoke every Client TLS certificate this bootstrapping certificate enrolled at or after this time"),
+      .describe(
+        "also revoke every Client TLS certificate this bootstrapping certificate enrolled at or after this time, and the application certificates of those devices",
+      ),
   })
   .meta({ id: "RevokeBootstrapRequest" });
 
@@ -274,5 +279,78 @@ export const revokeBootstrapResponseSchema = z
     reason: revocationReasonSchema,
     alreadyRevoked: z.boolean(),
     revokedClientTlsSerials: z.array(z.string()),
+    revokedApplicationSerials: z
+      .array(z.string())
+      .describe("the application certificates (c2pa) of the devices whose Client TLS certificates this call revoked"),
   })
   .meta({ id: "BootstrapRevocation" });
+
+// ---- enrollment policy (SPEC §5: "set by API, CLI and portal") ---------------------------------------------
+
+const deviceIdList = z.array(deviceId).max(10_000);
+
+export const enrollmentPolicyUpdateSchema = z
+  .strictObject({
+    allowDeviceIds: deviceIdList.optional().describe("only these device ids may enroll; [] lifts the allow-list"),
+    denyDeviceIds: deviceIdList.optional().describe("these device ids may never enroll"),
+    maxEnrollments: z
+      .number()
+      .int()
+      .min(0)
+      .max(10_000_000)
+      .nullable()
+      .optional()
+      .describe("at most this many devices (null: no budget); past it the bootstrapping certificate is quarantined"),
+    enrollUntil: z.iso.datetime({ offset: true }).nullable().optional().describe("enroll only until this time (null: no end)"),
+    requireDeviceSecret: z.boolean().optional().describe("each device must present its one-time secret (CSR challengePassword)"),
+    enrollRatePerMinute: enrollRate
+      .nullable()
+      .optional()
+      .describe(
+        "simpleenroll attempts per minute of each bootstrapping certificate (or enrollment group); over it 429. 0: no limit; null: inherit (a certificate: the customer-wide value; the customer: the server default)",
+      ),
+  })
+  .meta({ id: "EnrollmentPolicyUpdate" });
+
+export const enrollmentPolicySchema = z
+  .object({
+    scope: z.string().describe('"customer" or "bootstrap:<serial>"'),
+    allowDeviceIds: z.array(z.string()),
+    denyDeviceIds: z.array(z.string()),
+    maxEnrollments: z.number().int().nullable(),
+    enrollUntil: z.iso.datetime().nullable(),
+    requireDeviceSecret: z.boolean(),
+    enrollRatePerMinute: z.number().int().nullable().describe("null: inherited"),
+  })
+  .meta({ id: "EnrollmentPolicy" });
+
+export const enrollmentPoliciesSchema = z
+  .object({
+    policies: z.array(enrollmentPolicySchema),
+    quarantined: z.array(z.object({ serial: z.string(), quarantinedAt: z.iso.datetime(), quarantineReason: z.string().nullable() })),
+    defaultEnrollRatePerMinute: z.number().int().describe("the server's rate limit, for policies that all inherit (0: no limit)"),
+  })
+  .meta({ id: "EnrollmentPolicies" });
+
+export const deviceSecretRequestSchema = z
+  .strictObject({
+    secret: z
+      .string()
+      .min(16)
+      .max(128)
+      .optional()
+      .describe("the device's one-time secret (CSR challengePassword); default: a random one, returned once"),
+  })
+  .meta({ id: "DeviceSecretRequest" });
+
+export const deviceSecretSchema = z
+  .object({ deviceId: z.string(), secret: z.string().describe("shown once: only its hash is kept") })
+  .meta({ id: "DeviceSecret" });
+
+export const releaseResponseSchema = z.object({ serial: z.string(), released: z.literal(true) }).meta({ id: "BootstrapRelease" });
+
+// Changes that would relax the defences against a leaked bootstrapping key are signed payloads, like issuance:
+// a stolen client secret alone cannot make them (SPEC §4's rule for keys).
+export const enrollmentPolicyPayloadSchema = enrollmentPolicyUpdateSchema.extend({ nonce, iat }).meta({ id: "EnrollmentPolicyPayload" });
+export const releasePayloadSchema = z.strictObject({ nonce, iat }).meta({ id: "ReleasePayload" });
+export const deviceSecretPayloadSchema = deviceSecretRequestSchema.extend({ nonce, iat }).meta({ id: "DeviceSecretPayload" });

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { parseDeviceIdList, utcDateTime } from "./enrollment.ts";
+import { enrollRateField, parseDeviceIdList, utcDateTime } from "./enrollment.ts";
 import { portalReasonSchema } from "./revocation.ts";
 import { firstValue } from "./search-params.ts";
 
@@ -22,6 +22,8 @@ export const requestBootstrapFormSchema = z.object({
     blankToUndefined,
     z.coerce.number({ error: "A whole number." }).int("A whole number.").min(1, "At least 1.").max(10_000_000).optional(),
   ),
+  /** blank: inherit the customer's limit */
+  enrollRatePerMinute: enrollRateField(undefined),
   enrollUntil: utcDateTime
     .transform((d) => d ?? undefined)
     .refine((d) => d === undefined || d.getTime() > Date.now(), "Must be in the future."),

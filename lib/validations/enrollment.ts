@@ -7,6 +7,8 @@ import { firstValue } from "./search-params.ts";
 export const LIST_MAX_BYTES = 900 * 1024;
 export const LIST_MAX_IDS = 100_000;
 export const CA_PEM_MAX_BYTES = 16 * 1024;
+/** The highest enrollment rate limit a policy may set (attempts per minute; the database's check says the same). */
+export const ENROLL_RATE_MAX = 1_000_000;
 
 const blankToNull = (v: unknown) => (typeof v === "string" && v.trim() === "" ? null : v);
 
@@ -15,6 +17,23 @@ export const utcDateTime = z.preprocess((v) => {
   const t = blankToNull(v);
   return typeof t === "string" && !/(Z|[+-]\d\d:?\d\d)$/.test(t.trim()) ? `${t.trim()}Z` : t;
 }, z.coerce.date({ error: "Not a date." }).nullable());
+
+/**
+ * Enrollment attempts per minute as typed in a form: a whole number 0…ENROLL_RATE_MAX (0: no limit); blank gives
+ * `blank` (null: inherit; undefined: not set).
+ */
+export function enrollRateField(blank: null | undefined) {
+  return z.preprocess(
+    (v) => (typeof v === "string" && v.trim() === "" ? blank : v),
+    z.coerce
+      .number({ error: "A whole number." })
+      .int("A whole number.")
+      .min(0, "At least 0 (0: no limit).")
+      .max(ENROLL_RATE_MAX, `At most ${ENROLL_RATE_MAX.toLocaleString("en")}.`)
+      .nullable()
+      .optional(),
+  );
+}
 
 /** keep: leave the stored list as it is; replace: the uploaded or pasted list; clear: empty (allow-list: any id). */
 export const LIST_MODES = ["keep", "replace", "clear"] as const;
@@ -37,6 +56,8 @@ export const policyFormSchema = z.object({
     .literal("on")
     .optional()
     .transform((v) => v === "on"),
+  /** blank: inherit (null); 0: no limit; left out of the form: keep the stored value */
+  enrollRatePerMinute: enrollRateField(null),
 });
 
 export const deviceSecretFormSchema = z.object({

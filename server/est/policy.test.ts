@@ -7,6 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { activeCa } from "../../lib/data/ca/hierarchy.ts";
 import { REVOKED_CA_TTL_MS } from "../../lib/data/devices/authorize.ts";
 import { forgetPresentedMemo } from "../../lib/data/devices/presented-chains.ts";
 import { rotationOverdue } from "../../lib/data/devices/rotation-overdue.ts";
@@ -17,6 +18,7 @@ import {
   setEnrollmentPolicy,
   showEnrollmentPolicies,
 } from "../../lib/data/enrollment/manage-policy.ts";
+import { revokeCa } from "../../lib/data/revocation/revoke-ca.ts";
 import { db } from "../../lib/db/client.ts";
 import { sequence } from "../../lib/pki/der.ts";
 import { EKU, issueCa, issueLeaf, type TestCert } from "../../lib/pki/testing/ca-fixture.ts";
@@ -107,6 +109,10 @@ describe("one-time device secret (CSR challengePassword)", () => {
       const secretFile = file("secret", `${secret}\n`);
       const both = await pssDevice(["--secret-file", secretFile, "--secret", secret, "--dir", path.join(dir, "d0")]);
       expect({ code: both.code, error: JSON.parse(both.out).error.code }).toEqual({ code: 2, error: "usage" });
+      // a value that looks like an option is a usage error too (generated secrets are hex: never one)
+      expect(secret).toMatch(/^[0-9a-f]{32}$/);
+      const dashed = await pssDevice(["--secret", "-looks-like-a-flag", "--dir", path.join(dir, "d0")]);
+      expect({ code: dashed.code, error: JSON.parse(dashed.out).error.code }).toEqual({ code: 2, error: "usage" });
       const badType = await pssDevice(["--secret-file", secretFile, "--key-type", "rsa", "--dir", path.join(dir, "d0")]);
       expect({ code: badType.code, error: JSON.parse(badType.out).error.code }).toEqual({ code: 2, error: "usage" });
       const ok = await pssDevice(["--secret-file", secretFile, "--dir", path.join(dir, "d1")]);
@@ -182,6 +188,35 @@ describe("enrollment groups (customer-supplied manufacturer CA)", () => {
     await expectRefused(est(l, "simpleenroll", credOf(sleaf, stranger), deviceCsr("x-1")), 403, "chain_untrusted");
     // group devices enroll only: not the application endpoint
     await expectRefused(est(l, "c2pa/simpleenroll", credOf(leaf, mfgSub, mfgRoot), deviceCsr("maker-0001")), 403, "wrong_certificate_kind");
+  });
+
+  it("after the customer's issuing CA is revoked, a maker's device re-enrolls through its group; an open reset is no group's to take", async () => {
+    const c = await newCustomer("Cut Off");
+    const root = await issueCa("CN=Cut Off Maker Root CA,O=Maker", undefined);
+    await addEnrollmentGroup({ customerId: c.customer.id, name: "maker", caCert: root.pem, uid: c.user.uid }, system);
+    await new Promise((r) => setTimeout(r, REVOKED_CA_TTL_MS + 50));
+    const maker = (id: string) => issueLeaf(root, { subject: `CN=${id},O=Maker`, san: {}, eku: [EKU.clientAuth] });
+    const grp = credOf(await maker("co-grp-1"), root);
+    expect((await est(l, "simpleenroll", grp, deviceCsr("co-grp-1"))).status).toBe(200);
+    const boot = await newBootstrap(c);
+    expect((await est(l, "simpleenroll", boot, deviceCsr("co-bt-1"))).status).toBe(200);
+
+    const issuing = await activeCa({ kind: "CUSTOMER_TLS_ISSUING", customerId: c.customer.id });
+    expect(await revokeCa({ caId: issuing.ca.id, reason: "keyCompromise", actor: system })).toMatchObject({ devicesReset: 2 });
+    const row = (deviceId: string) =>
+      db().device.findUniqueOrThrow({ where: { customerId_deviceId: { customerId: c.customer.id, deviceId } } });
+    expect(await row("co-grp-1")).toMatchObject({ resetFor: null, resetOpen: false });
+    expect(await row("co-bt-1")).toMatchObject({ resetOpen: true });
+    // whoever holds the maker's key mints a certificate for the open id: refused, nothing claimed
+    await expectRefused(
+      est(l, "simpleenroll", credOf(await maker("co-bt-1"), root), deviceCsr("co-bt-1")),
+      403,
+      "reset_credential_mismatch",
+    );
+    expect(await row("co-bt-1")).toMatchObject({ resetOpen: true });
+    // the group's own device comes back through its group
+    expect((await est(l, "simpleenroll", grp, deviceCsr("co-grp-1"))).status).toBe(200);
+    expect(await row("co-grp-1")).toMatchObject({ resetAt: null });
   });
 
   it("a maker's device enrolls on a resumed TLS session too (the session keeps only its certificate, not the chain)", async () => {

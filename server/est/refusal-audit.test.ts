@@ -1,19 +1,20 @@
 // Refusals at the device API are audited (SPEC §7) — with the customer when the certificate is proven theirs,
 // the certificate serial as actor, the reason code — and rate-limited so that no client floods the audit table:
 // one row per (certificate or client address, code) and minute. Also: the per-bootstrapping-certificate limit of
-// enrollment attempts (429 + Retry-After), and key newness decided atomically.
+// enrollment attempts (429 + Retry-After) as the enrollment policy sets it, and key newness decided atomically.
 import { KeyObject, randomInt } from "node:crypto";
 import tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SHED_MS } from "../../lib/data/api/rate-limit.ts";
 import { auditRefusal, REFUSAL_AUDIT_WINDOW_SECONDS } from "../../lib/data/enrollment/issue.ts";
-import { addDeviceSecret, setEnrollmentPolicy } from "../../lib/data/enrollment/manage-policy.ts";
+import { addDeviceSecret, addEnrollmentGroup, setEnrollmentPolicy } from "../../lib/data/enrollment/manage-policy.ts";
 import { revokeCertificate } from "../../lib/data/revocation/revoke-certificate.ts";
 import { db } from "../../lib/db/client.ts";
 import { buildCsr, generateKey } from "../../lib/device-sdk/index.ts";
 import { env } from "../../lib/env.ts";
 import { AppError } from "../../lib/errors.ts";
-import { createHierarchy } from "../../lib/pki/testing/ca-fixture.ts";
-import { testDb } from "../../tests/db.ts";
+import { createHierarchy, EKU, issueCa, issueLeaf } from "../../lib/pki/testing/ca-fixture.ts";
+import { freshWindow as freshMinute, testDb } from "../../tests/db.ts";
 import { type Credential, enrolled, est, footprint, type Listener, newBootstrap, newCustomer, startListener, system } from "./testing.ts";
 
 testDb();
@@ -30,11 +31,7 @@ const csrFor = (deviceId: string, key = generateKey(), challengePassword?: strin
 const ownAddress = () => `127.${randomInt(1, 255)}.${randomInt(0, 256)}.${randomInt(1, 255)}`;
 
 /** Wait, if needed, until the current audit window has at least `ms` left, so a burst stays inside one window. */
-async function freshWindow(ms = 15_000) {
-  const windowMs = REFUSAL_AUDIT_WINDOW_SECONDS * 1000;
-  const left = windowMs - (Date.now() % windowMs);
-  if (left < ms) await new Promise((r) => setTimeout(r, left + 20));
-}
+const freshWindow = (ms?: number) => freshMinute(ms, REFUSAL_AUDIT_WINDOW_SECONDS * 1000);
 
 const refusals = (where: { target?: string; ip?: string; customerId?: string }) =>
   db().auditEvent.findMany({ where: { ...where, outcome: "refused" }, orderBy: { id: "asc" } });
@@ -159,18 +156,98 @@ describe("enrollment attempts per bootstrapping certificate (SPEC §5 rate limit
     // this window already holds `limit` attempts
     await db().rateLimitBucket.create({ data: { key, windowStart, count: limit } });
     const before = await footprint();
+    const second = csrFor("rl-2");
     const r = await est(l, "simpleenroll", b, csrFor("rl-1"));
+    const refusedAt = Date.now();
     expect(r).toMatchObject({ status: 429, code: "rate_limited" });
     expect(r.retryAfter).toBeGreaterThan(0);
     expect(r.retryAfter).toBeLessThanOrEqual(60);
-    // refused in the process without counting again
-    expect((await est(l, "simpleenroll", b, csrFor("rl-2"))).status).toBe(429);
-    expect((await db().rateLimitBucket.findUniqueOrThrow({ where: { key_windowStart: { key, windowStart } } })).count).toBe(limit + 1);
+    // refused in the process without counting again (for SHED_MS; the unit test in customer-api.test.ts pins it)
+    expect((await est(l, "simpleenroll", b, second)).status).toBe(429);
+    const count = (await db().rateLimitBucket.findUniqueOrThrow({ where: { key_windowStart: { key, windowStart } } })).count;
+    if (Date.now() - refusedAt < SHED_MS) expect(count).toBe(limit + 1);
     expect(await footprint()).toEqual(before);
     expect((await refusals({ target: `certificate:${b.serial}` })).map((e) => (e.details as { code: string }).code)).toEqual([
       "rate_limited",
     ]);
     expect((await est(l, "simpleenroll", boot, csrFor("rl-other"))).status).toBe(200);
+  });
+
+  it("a bad CSR over the limit is refused as rate-limited, as any attempt (before the refusals of its content)", async () => {
+    await freshWindow();
+    const b = await newBootstrap(c);
+    const key = `enroll:bootstrap:${b.serial}`;
+    const windowStart = new Date(Math.floor(Date.now() / 60_000) * 60_000);
+    expect((await est(l, "simpleenroll", b, Buffer.from("not a CSR"))).code).toBe("csr_malformed");
+    // the refused attempt was counted
+    expect((await db().rateLimitBucket.findUniqueOrThrow({ where: { key_windowStart: { key, windowStart } } })).count).toBe(1);
+    await db().rateLimitBucket.update({
+      where: { key_windowStart: { key, windowStart } },
+      data: { count: env().DEVICE_ENROLL_RATE_PER_MINUTE },
+    });
+    expect(await est(l, "simpleenroll", b, Buffer.from("not a CSR"))).toMatchObject({ status: 429, code: "rate_limited" });
+  });
+});
+
+describe("enrollment rate limits of the enrollment policy (SPEC §5)", () => {
+  const bucket = (key: string) =>
+    db().rateLimitBucket.findUnique({
+      where: { key_windowStart: { key, windowStart: new Date(Math.floor(Date.now() / 60_000) * 60_000) } },
+    });
+
+  it("a certificate's own limit, lower than the customer's, takes effect; a certificate without one gets the customer's", async () => {
+    const cust = await newCustomer("Rate");
+    const [own, plain] = [await newBootstrap(cust), await newBootstrap(cust)];
+    await setEnrollmentPolicy({ customerId: cust.customer.id, enrollRatePerMinute: 3 }, system);
+    await setEnrollmentPolicy({ customerId: cust.customer.id, bootstrapSerial: own.serial, enrollRatePerMinute: 1 }, system);
+    await freshWindow();
+    expect((await est(l, "simpleenroll", own, csrFor("rt-own-1"))).status).toBe(200);
+    const before = await footprint();
+    const refused = await est(l, "simpleenroll", own, csrFor("rt-own-2"));
+    expect(refused).toMatchObject({ status: 429, code: "rate_limited" });
+    expect(refused.retryAfter).toBeGreaterThan(0);
+    // a refused attempt writes nothing but its count and its audit event
+    expect(await footprint()).toEqual(before);
+    expect((await refusals({ target: `certificate:${own.serial}` })).map((e) => (e.details as { code: string }).code)).toEqual([
+      "rate_limited",
+    ]);
+    for (const id of ["rt-plain-1", "rt-plain-2", "rt-plain-3"]) expect((await est(l, "simpleenroll", plain, csrFor(id))).status).toBe(200);
+    expect((await est(l, "simpleenroll", plain, csrFor("rt-plain-4"))).code).toBe("rate_limited");
+    expect((await bucket(`enroll:bootstrap:${plain.serial}`))?.count).toBe(4);
+  });
+
+  it("0 on the certificate lifts every limit and counts nothing; inherit brings the customer's back", async () => {
+    const cust = await newCustomer("Rate Zero");
+    const b = await newBootstrap(cust);
+    await setEnrollmentPolicy({ customerId: cust.customer.id, enrollRatePerMinute: 1 }, system);
+    await setEnrollmentPolicy({ customerId: cust.customer.id, bootstrapSerial: b.serial, enrollRatePerMinute: 0 }, system);
+    await freshWindow();
+    const key = `enroll:bootstrap:${b.serial}`;
+    const windowStart = new Date(Math.floor(Date.now() / 60_000) * 60_000);
+    // far over the customer's limit and the server default
+    await db().rateLimitBucket.create({ data: { key, windowStart, count: env().DEVICE_ENROLL_RATE_PER_MINUTE + 10 } });
+    expect((await est(l, "simpleenroll", b, csrFor("rz-1"))).status).toBe(200);
+    expect((await bucket(key))?.count).toBe(env().DEVICE_ENROLL_RATE_PER_MINUTE + 10);
+    await setEnrollmentPolicy({ customerId: cust.customer.id, bootstrapSerial: b.serial, enrollRatePerMinute: null }, system);
+    expect((await est(l, "simpleenroll", b, csrFor("rz-2"))).code).toBe("rate_limited");
+  });
+
+  it("an enrollment group takes the customer-wide limit", async () => {
+    const cust = await newCustomer("Rate Group");
+    const root = await issueCa(`CN=Rate Maker ${randomInt(1e9)},O=Maker`, undefined);
+    const group = await addEnrollmentGroup({ customerId: cust.customer.id, name: "maker", caCert: root.pem, uid: cust.user.uid }, system);
+    await setEnrollmentPolicy({ customerId: cust.customer.id, enrollRatePerMinute: 1 }, system);
+    const device = async (id: string) => {
+      const leaf = await issueLeaf(root, { subject: `CN=${id},O=Maker`, san: {}, eku: [EKU.clientAuth] });
+      return {
+        keyPem: KeyObject.from(leaf.keys.privateKey).export({ type: "pkcs8", format: "pem" }) as string,
+        chainPem: [leaf.pem, root.pem].join("\n"),
+      };
+    };
+    await freshWindow();
+    expect((await est(l, "simpleenroll", await device("rg-1"), csrFor("rg-1"))).status).toBe(200);
+    expect((await est(l, "simpleenroll", await device("rg-2"), csrFor("rg-2"))).code).toBe("rate_limited");
+    expect((await bucket(`enroll:group:${group.id}`))?.count).toBe(2);
   });
 });
 

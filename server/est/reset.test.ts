@@ -3,8 +3,10 @@
 // over real mutual TLS, through the group commit (no policy) and through the policy transaction (budget, secret).
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { getToken, startApiServer } from "../../lib/api/testing/api-server.ts";
+import { activeCa } from "../../lib/data/ca/hierarchy.ts";
 import { addDeviceSecret, releaseBootstrap, setEnrollmentPolicy } from "../../lib/data/enrollment/manage-policy.ts";
 import { decommissionDevice, resetDevice } from "../../lib/data/fleet/decommission-device.ts";
+import { OPEN_RESET, revokeCa } from "../../lib/data/revocation/revoke-ca.ts";
 import { revokeCertificate } from "../../lib/data/revocation/revoke-certificate.ts";
 import { createUser } from "../../lib/data/users/create-user.ts";
 import { db } from "../../lib/db/client.ts";
@@ -101,6 +103,99 @@ describe("reset a device id", () => {
       resetDevice({ deviceId: "cl-2", customerId: c.customer.id, reason: "superseded", bootstrapSerial: lineA.serial, actor: system }),
     ).rejects.toMatchObject({ code: "bootstrap_unusable", status: 409 });
     expect((await deviceRow(c.customer.id, "cl-2")).resetAt).toBeNull();
+  });
+
+  it("a revoked issuing CA resets what it cut off: each device re-enrolls once with a bootstrapping certificate issued since", async () => {
+    const c = await newCustomer();
+    const boot = await newBootstrap(c);
+    const one = await enrolled(l, c.customer.id, boot, "cut-1");
+    await enrolled(l, c.customer.id, boot, "cut-2");
+    await enrolled(l, c.customer.id, boot, "cut-3");
+    await decommissionDevice({ deviceId: "cut-3", customerId: c.customer.id, reason: "cessationOfOperation", actor: system });
+    const before = await deviceRow(c.customer.id, "cut-1");
+    const issuing = await activeCa({ kind: "CUSTOMER_TLS_ISSUING", customerId: c.customer.id });
+    const r = await revokeCa({ caId: issuing.ca.id, reason: "keyCompromise", actor: system });
+    expect(r).toMatchObject({ bootstrapRevoked: 1, devicesReset: 2 });
+    expect((await deviceRow(c.customer.id, "cut-1")).resetOpen).toBe(true);
+    // a decommissioned device stays so
+    expect(await deviceRow(c.customer.id, "cut-3")).toMatchObject({ status: "DECOMMISSIONED", resetAt: null });
+    await expectRefused(est(l, "simplereenroll", one, deviceCsr("cut-1")), 403, "cert_revoked");
+    await expectRefused(est(l, "simpleenroll", boot, deviceCsr("cut-1")), 403, "cert_revoked");
+
+    // the customer provisions new bootstrapping certificates: the first to enroll a device claims it
+    const lineA = await newBootstrap(c);
+    const lineB = await newBootstrap(c);
+    await enrolled(l, c.customer.id, lineA, "cut-1");
+    const after = await deviceRow(c.customer.id, "cut-1");
+    expect(after).toMatchObject({ id: before.id, enrolledById: lineA.id, resetAt: null, resetFor: null, resetOpen: false });
+    const current = await db().certificate.findFirstOrThrow({ where: { deviceRef: before.id, revokedAt: null } });
+    expect(current.issuerId).toBe(r.replacementCaId);
+    // once: the same or another credential then meets the usual 409
+    await expectRefused(est(l, "simpleenroll", lineA, deviceCsr("cut-1")), 409, "device_exists");
+    await expectRefused(est(l, "simpleenroll", lineB, deviceCsr("cut-1")), 409, "device_exists");
+    await enrolled(l, c.customer.id, lineB, "cut-2");
+    expect((await deviceRow(c.customer.id, "cut-2")).enrolledById).toBe(lineB.id);
+    expect(await db().auditEvent.count({ where: { action: "ca.revoke", target: `ca:${issuing.ca.id}` } })).toBe(1);
+  });
+
+  it("an open reset is claimed only by a bootstrapping certificate issued after it, and a refused enrollment claims nothing", async () => {
+    const c = await newCustomer();
+    const boot = await newBootstrap(c);
+    const spare = await newBootstrap(c);
+    await enrolled(l, c.customer.id, boot, "cut-old");
+    const issuing = await activeCa({ kind: "CUSTOMER_TLS_ISSUING", customerId: c.customer.id });
+    // the spare is revoked with the rest; unrevoked for the test, it is still older than the reset
+    await revokeCa({ caId: issuing.ca.id, reason: "keyCompromise", actor: system });
+    await db().certificate.update({ where: { serial: spare.serial }, data: { revokedAt: null, revocationReason: null } });
+    await expectRefused(est(l, "simpleenroll", spare, deviceCsr("cut-old")), 403, "reset_credential_mismatch");
+    // a new certificate whose request is refused (its own key) claims nothing: another one still can
+    const fresh = await newBootstrap(c);
+    await expectRefused(est(l, "simpleenroll", fresh, buildCsr({ key: fresh.key, deviceId: "cut-old" })), 400, "csr_key_reused");
+    expect(await deviceRow(c.customer.id, "cut-old")).toMatchObject({ resetOpen: true, resetFor: OPEN_RESET });
+    const other = await newBootstrap(c);
+    await enrolled(l, c.customer.id, other, "cut-old");
+  });
+
+  it("an admin names the credential of a pending reset (a CA revocation's too); without one a second reset is refused", async () => {
+    const c = await newCustomer();
+    const boot = await newBootstrap(c);
+    await enrolled(l, c.customer.id, boot, "repoint-1");
+    const issuing = await activeCa({ kind: "CUSTOMER_TLS_ISSUING", customerId: c.customer.id });
+    await revokeCa({ caId: issuing.ca.id, reason: "keyCompromise", actor: system });
+    const line = await newBootstrap(c);
+    const other = await newBootstrap(c);
+    const reset = (bootstrapSerial?: string) =>
+      resetDevice({
+        deviceId: "repoint-1",
+        customerId: c.customer.id,
+        reason: "superseded",
+        actor: system,
+        ...(bootstrapSerial ? { bootstrapSerial } : {}),
+      });
+    await expect(reset()).rejects.toMatchObject({ code: "already_reset", status: 409 });
+    expect(await reset(line.serial)).toEqual({ deviceId: "repoint-1", certificatesRevoked: 0 });
+    expect(await deviceRow(c.customer.id, "repoint-1")).toMatchObject({ resetFor: line.id, resetOpen: false });
+    await expectRefused(est(l, "simpleenroll", other, deviceCsr("repoint-1")), 403, "reset_credential_mismatch");
+    await enrolled(l, c.customer.id, line, "repoint-1");
+  });
+
+  it("a CA revoked without the bootstrapping certificates: devices re-enroll with the one that enrolled them, not another", async () => {
+    const c = await newCustomer();
+    const boot = await newBootstrap(c);
+    await enrolled(l, c.customer.id, boot, "keep-1");
+    const issuing = await activeCa({ kind: "CUSTOMER_TLS_ISSUING", customerId: c.customer.id });
+    // keep-2's bootstrapping certificate has expired since: its reset is open
+    const expired = await newBootstrap(c);
+    await enrolled(l, c.customer.id, expired, "keep-2");
+    await db().certificate.update({ where: { serial: expired.serial }, data: { notAfter: new Date(Date.now() - 1000) } });
+    const r = await revokeCa({ caId: issuing.ca.id, reason: "superseded", revokeBootstrap: false, actor: system });
+    expect(r).toMatchObject({ bootstrapRevoked: 0, devicesReset: 2 });
+    expect(await deviceRow(c.customer.id, "keep-1")).toMatchObject({ resetFor: boot.id, resetOpen: false });
+    expect(await deviceRow(c.customer.id, "keep-2")).toMatchObject({ resetOpen: true });
+    const another = await newBootstrap(c);
+    await expectRefused(est(l, "simpleenroll", another, deviceCsr("keep-1")), 403, "reset_credential_mismatch");
+    await enrolled(l, c.customer.id, boot, "keep-1");
+    await enrolled(l, c.customer.id, another, "keep-2");
   });
 
   it("two enrollments of a reset id at once: one re-enrolls it, the other is refused", async () => {

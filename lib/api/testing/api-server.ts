@@ -4,12 +4,16 @@ import type { KeyObject } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
+import * as bootstrapPolicyRoute from "../../../app/api/v1/bootstrap-certificates/[serial]/policy/route.ts";
+import * as bootstrapReleaseRoute from "../../../app/api/v1/bootstrap-certificates/[serial]/release/route.ts";
 import * as bootstrapRevokeRoute from "../../../app/api/v1/bootstrap-certificates/[serial]/revoke/route.ts";
 import * as bootstrapRoute from "../../../app/api/v1/bootstrap-certificates/route.ts";
 import * as certRevokeRoute from "../../../app/api/v1/certificates/[serial]/revoke/route.ts";
 import * as certRoute from "../../../app/api/v1/certificates/[serial]/route.ts";
 import * as deviceResetRoute from "../../../app/api/v1/devices/[deviceId]/reset/route.ts";
+import * as deviceSecretRoute from "../../../app/api/v1/devices/[deviceId]/secret/route.ts";
 import * as devicesRoute from "../../../app/api/v1/devices/route.ts";
+import * as policyRoute from "../../../app/api/v1/enrollment-policy/route.ts";
 import * as batchRoute from "../../../app/api/v1/manufacturing/client-tls-certificates/route.ts";
 import * as tokenRoute from "../../../app/api/v1/oauth/token/route.ts";
 import * as openapiRoute from "../../../app/api/v1/openapi.json/route.ts";
@@ -25,7 +29,7 @@ import { type PayloadKey, signKeyRegistration } from "../sign.ts";
 import { ecKey } from "./keys.ts";
 
 type Handler = (req: Request, ctx: { params: Promise<Record<string, string>> }) => Promise<Response>;
-type RouteModule = Partial<Record<"GET" | "POST" | "DELETE", unknown>>;
+type RouteModule = Partial<Record<"GET" | "POST" | "PUT" | "DELETE", unknown>>;
 
 const ROUTES: [RegExp, RouteModule, string[]][] = [
   [/^\/api\/v1\/oauth\/token$/, tokenRoute, []],
@@ -33,9 +37,13 @@ const ROUTES: [RegExp, RouteModule, string[]][] = [
   [/^\/api\/v1\/payload-signing-keys\/([^/]+)$/, keyRoute, ["kid"]],
   [/^\/api\/v1\/bootstrap-certificates$/, bootstrapRoute, []],
   [/^\/api\/v1\/bootstrap-certificates\/([^/]+)\/revoke$/, bootstrapRevokeRoute, ["serial"]],
+  [/^\/api\/v1\/bootstrap-certificates\/([^/]+)\/policy$/, bootstrapPolicyRoute, ["serial"]],
+  [/^\/api\/v1\/bootstrap-certificates\/([^/]+)\/release$/, bootstrapReleaseRoute, ["serial"]],
+  [/^\/api\/v1\/enrollment-policy$/, policyRoute, []],
   [/^\/api\/v1\/manufacturing\/client-tls-certificates$/, batchRoute, []],
   [/^\/api\/v1\/devices$/, devicesRoute, []],
   [/^\/api\/v1\/devices\/([^/]+)\/reset$/, deviceResetRoute, ["deviceId"]],
+  [/^\/api\/v1\/devices\/([^/]+)\/secret$/, deviceSecretRoute, ["deviceId"]],
   [/^\/api\/v1\/certificates\/([^/]+)$/, certRoute, ["serial"]],
   [/^\/api\/v1\/certificates\/([^/]+)\/revoke$/, certRevokeRoute, ["serial"]],
   [/^\/api\/v1\/openapi\.json$/, openapiRoute, []],

@@ -7,11 +7,11 @@ import { authSecret } from "../../auth/secret.ts";
 import { db } from "../../db/client.ts";
 import { env } from "../../env.ts";
 import { AppError } from "../../errors.ts";
-import { log } from "../../log.ts";
 import { API_LIMITS } from "../../validations/api.ts";
-import { type Actor, audit } from "../audit/record.ts";
+import { type Actor, auditRefusalOnce } from "../audit/record.ts";
 import { clientSecretMatches } from "../clients/secrets.ts";
-import { countInWindow, limitClient } from "./rate-limit.ts";
+import { externalCaller, externalIssuer, tokenIssuer } from "./external-token.ts";
+import { limitClient, limitEach, type RateLimitKind } from "./rate-limit.ts";
 
 export const TOKEN_AUDIENCE = "pss-api";
 const TOKEN_TYPE = "at+jwt";
@@ -56,20 +56,14 @@ export type TokenRequest = { grantType?: string; clientId?: string; clientSecret
 /**
  * Audit a refused token request: the first refusal per known client, or per minute for all unknown client ids
  * together, is written each minute; the rest are only counted. Neither made-up client ids nor a flood of wrong
- * secrets can grow the audit log without bound. Never throws.
+ * secrets can grow the audit log without bound.
  */
-async function auditTokenRefusal(client: { clientId: string; customerId: string } | null, req: TokenRequest): Promise<void> {
-  try {
-    const subject = client ? `client:${client.clientId}` : "unknown-client";
-    if ((await countInWindow(`token_refused:${subject}`, 60)) > 1) return;
-    await audit(
-      null,
-      { type: "client", id: client?.clientId ?? (req.clientId ?? "").slice(0, 200), customerId: client?.customerId ?? "" },
-      { action: "api.token", outcome: "refused", customerId: client?.customerId ?? null, ...(req.ip ? { ip: req.ip } : {}) },
-    );
-  } catch (e) {
-    log.error({ err: e instanceof Error ? e.message : String(e) }, "could not audit a refused token request");
-  }
+function auditTokenRefusal(client: { clientId: string; customerId: string } | null, req: TokenRequest): Promise<void> {
+  return auditRefusalOnce(
+    `token:${client ? `client:${client.clientId}` : "unknown-client"}`,
+    { type: "client", id: client?.clientId ?? (req.clientId ?? "").slice(0, 200), customerId: client?.customerId ?? "" },
+    { action: "api.token", customerId: client?.customerId ?? null, ...(req.ip ? { ip: req.ip } : {}) },
+  );
 }
 
 /** The token endpoint's use case: client id/secret → a short-lived bearer JWT. */
@@ -117,14 +111,44 @@ export type ApiCaller = {
 
 const invalidToken = (message = "missing, invalid or expired access token") => new AppError("invalid_token", message, 401);
 
+const READS = new Set(["GET", "HEAD"]);
+
+/** The limits of RATE_LIMITS a use case counts itself, after its own checks (the portal calls the same use cases). */
+export type OwnLimit = Extract<RateLimitKind, "issue" | "batch" | "keys">;
+
 /**
  * Verify the bearer token of a request and load its client, user and customer. Fails closed: any doubt
  * (bad signature, wrong issuer/audience/type, expired, disabled client or user, moved user) is 401 invalid_token.
+ * With API_OIDC_ISSUER, that issuer's tokens are accepted too (external-token.ts).
+ *
+ * Then the request counts against its user's limit and, in the same upsert, its client's read (GET) or change
+ * limit: a leaked token or a runaway script looping revokes or resets (each reissues a CRL) gets 429. A route whose
+ * use case counts a limit of its own names it as `ownLimit` and counts against that one instead, so no request
+ * counts twice for its client, and bootstrap issuance keeps its 600/min rather than the 120 changes/min.
  */
-export async function requireBearer(req: Request): Promise<ApiCaller> {
+export async function requireBearer(req: Request, opts: { ownLimit?: OwnLimit } = {}): Promise<ApiCaller> {
+  const caller = await bearerCaller(req);
+  callers.set(req, caller);
+  const client: [RateLimitKind, string][] = opts.ownLimit ? [] : [[READS.has(req.method) ? "read" : "change", caller.clientId]];
+  await limitEach([...client, ["user", caller.user.uid]]);
+  return caller;
+}
+
+// who made a request, once its token verified: for the audit of a refusal that comes later (lib/api/http.ts)
+const callers = new WeakMap<Request, ApiCaller>();
+
+/** The caller requireBearer established for this request, if it got that far. */
+export function authenticatedCaller(req: Request): ApiCaller | undefined {
+  return callers.get(req);
+}
+
+async function bearerCaller(req: Request): Promise<ApiCaller> {
   const header = req.headers.get("authorization") ?? "";
   const m = /^Bearer ([A-Za-z0-9_.~+/-]+=*)$/i.exec(header.trim());
   if (!m) throw invalidToken();
+  // a token of the configured external OIDC issuer is verified against its keys (external-token.ts)
+  const external = externalIssuer();
+  if (external && tokenIssuer(m[1]) === external) return externalCaller(m[1], external);
   let claims: { sub?: string; customer_id?: unknown; client_id?: unknown; iat?: number };
   try {
     ({ payload: claims } = await jwtVerify(m[1], tokenKey(), {

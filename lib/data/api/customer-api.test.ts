@@ -4,7 +4,7 @@
 import { generateKeyPairSync, type KeyObject, sign } from "node:crypto";
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { dbLabel, testDb, unique } from "../../../tests/db.ts";
+import { dbLabel, freshWindow, testDb, unique } from "../../../tests/db.ts";
 import { errorResponse } from "../../api/http.ts";
 import { freshClaims, kidOf, publicJwk, signKeyRegistration, signPayload } from "../../api/sign.ts";
 import { type ApiServer, csrPem, ecKey, publicUrl, startApiServer, type TestTenant, tenant } from "../../api/testing/api-server.ts";
@@ -13,9 +13,10 @@ import { createCsr } from "../../pki/csr.ts";
 import { boolean, sequence, toPem } from "../../pki/der.ts";
 import { encodeGeneralNames } from "../../pki/names.ts";
 import { opensslAsync, scratchDir } from "../../pki/testing/ca-fixture.ts";
+import { auditRow } from "../audit/record.ts";
 import { ensureHierarchy } from "../ca/hierarchy.ts";
 import { signAccessToken } from "./access-token.ts";
-import { hitRateLimit, RATE_LIMITS, RateLimitedError } from "./rate-limit.ts";
+import { currentWindowCount, hitRateLimit, hitRateLimitShedding, RATE_LIMITS, RateLimitedError, SHED_MS } from "./rate-limit.ts";
 
 vi.mock("server-only", () => ({}));
 
@@ -74,6 +75,22 @@ async function refused(status: number, code: string, path: string, init: Paramet
   expect({ status: r.status, code: (r.body.error as { code?: string })?.code ?? r.body.error }).toEqual({ status, code });
   expect([await counts(a), await counts(b)]).toEqual(before);
   return r;
+}
+
+/** Set `key`'s count in the current minute (call freshWindow first, so the requests that follow fall in that minute). */
+async function fillBucket(key: string, count: number) {
+  const windowStart = new Date(Math.floor(Date.now() / 60_000) * 60_000);
+  await db.rateLimitBucket.upsert({
+    where: { key_windowStart: { key, windowStart } },
+    create: { key, windowStart, count },
+    update: { count },
+  });
+}
+
+/** A 429 in the shape of every other error, with the seconds to wait. */
+function expectRateLimited(r: Sent) {
+  expect([r.status, (r.body.error as { code?: string })?.code]).toEqual([429, "rate_limited"]);
+  expect(Number(r.headers.get("retry-after"))).toBeGreaterThan(0);
 }
 
 const b64 = (v: unknown) => Buffer.from(typeof v === "string" ? v : JSON.stringify(v)).toString("base64url");
@@ -144,12 +161,8 @@ describe(`customer API: token (${dbLabel()})`, () => {
 
   it("rate-limits the token endpoint per client (429 + Retry-After)", async () => {
     const c = await tenant(api, unique("Limited").replace(/-/g, " "));
-    const windowStart = new Date(Math.floor(Date.now() / 60_000) * 60_000);
-    await db.rateLimitBucket.upsert({
-      where: { key_windowStart: { key: `token:${c.clientId}`, windowStart } },
-      create: { key: `token:${c.clientId}`, windowStart, count: 10_000 },
-      update: { count: 10_000 },
-    });
+    await freshWindow();
+    await fillBucket(`token:${c.clientId}`, 10_000);
     const res = await fetch(`${api.url}/api/v1/oauth/token`, {
       method: "POST",
       headers: { "content-type": "application/x-www-form-urlencoded" },
@@ -161,19 +174,13 @@ describe(`customer API: token (${dbLabel()})`, () => {
 
   it("rate-limits registering and disabling payload-signing keys per client (429 + Retry-After, nothing written)", async () => {
     const c = await tenant(api, unique("Key Flood").replace(/-/g, " "));
-    const windowStart = new Date(Math.floor(Date.now() / 60_000) * 60_000);
-    const key = `keys:${c.clientId}`;
-    await db.rateLimitBucket.upsert({
-      where: { key_windowStart: { key, windowStart } },
-      create: { key, windowStart, count: RATE_LIMITS.keys[0] },
-      update: { count: RATE_LIMITS.keys[0] },
-    });
+    await freshWindow();
+    await fillBucket(`keys:${c.clientId}`, RATE_LIMITS.keys[0]);
     const before = await counts(c);
-    const add = await send(KEYS, { token: c.token, body: await signKeyRegistration(ecKey(), { authorizer: c.key, url: publicUrl(KEYS) }) });
-    expect(add.status).toBe(429);
-    expect(Number(add.headers.get("retry-after"))).toBeGreaterThan(0);
-    const disable = await send(`${KEYS}/${c.kid}`, { token: c.token, method: "DELETE" });
-    expect(disable.status).toBe(429);
+    expectRateLimited(
+      await send(KEYS, { token: c.token, body: await signKeyRegistration(ecKey(), { authorizer: c.key, url: publicUrl(KEYS) }) }),
+    );
+    expectRateLimited(await send(`${KEYS}/${c.kid}`, { token: c.token, method: "DELETE" }));
     expect(await counts(c)).toEqual(before);
     expect((await db.payloadSigningKey.findFirstOrThrow({ where: { kid: c.kid } })).disabledAt).toBeNull();
   });
@@ -196,6 +203,8 @@ describe(`customer API: token (${dbLabel()})`, () => {
     const madeUp = unique("pss_madeup");
     expect((await tokenRequest(madeUp, "x")).status).toBe(401);
     expect(await db.rateLimitBucket.count({ where: { key: { contains: madeUp } } })).toBe(0);
+    // an unknown client's refusal is audited without a customer (it once failed on its empty customer id)
+    expect(auditRow({ type: "client", id: madeUp, customerId: "" }, { action: "api.token", customerId: null }).customerId).toBeNull();
   });
 
   it("counts a fixed window atomically in the database", async () => {
@@ -208,6 +217,93 @@ describe(`customer API: token (${dbLabel()})`, () => {
     expect(res.status).toBe(429);
     expect(res.headers.get("retry-after")).toMatch(/^\d+$/);
     await hitRateLimit(key, 3, 60, new Date(now.getTime() + 60_000)); // the next window starts over
+  });
+
+  it("sheds a key over its limit without counting for SHED_MS, then asks the database again (a raised limit holds)", async () => {
+    const key = unique("shed");
+    const t0 = new Date(Math.floor(Date.now() / 60_000) * 60_000 + 5_000);
+    const at = (ms: number) => new Date(t0.getTime() + ms);
+    const count = async () =>
+      (await db.rateLimitBucket.findUniqueOrThrow({ where: { key_windowStart: { key, windowStart: new Date(t0.getTime() - 5_000) } } }))
+        .count;
+    await hitRateLimitShedding(key, 1, 60, t0);
+    const over = await hitRateLimitShedding(key, 1, 60, at(10)).catch((e) => e);
+    expect(over).toBeInstanceOf(RateLimitedError);
+    expect(over.retryAfterSeconds).toBe(55);
+    // shed: refused in the process, not counted, whatever the limit is now
+    await expect(hitRateLimitShedding(key, 100, 60, at(SHED_MS))).rejects.toBeInstanceOf(RateLimitedError);
+    expect(await count()).toBe(2);
+    // after SHED_MS the database decides again: under a raised limit the key is let through
+    await hitRateLimitShedding(key, 100, 60, at(SHED_MS + 20));
+    expect(await count()).toBe(3);
+  });
+});
+
+describe(`customer API: every authenticated request is rate-limited (${dbLabel()})`, () => {
+  const json = (body: unknown) => ({ body: JSON.stringify(body), type: "application/json" });
+
+  it("a read counts against its client's read limit: over it GET /devices answers 429; changes are counted apart", async () => {
+    const c = await tenant(api, unique("Reader").replace(/-/g, " "));
+    await freshWindow();
+    await fillBucket(`read:${c.clientId}`, RATE_LIMITS.read[0]);
+    expectRateLimited(await send("/api/v1/devices", { token: c.token }));
+    expectRateLimited(await send("/api/v1/enrollment-policy", { token: c.token }));
+    // a change draws on the change limit: it gets as far as finding no such certificate
+    expect((await send("/api/v1/certificates/0abc/revoke", { token: c.token, ...json({}) })).status).toBe(404);
+  });
+
+  it("a change counts against its client's change limit: over it a revoke or reset answers 429 and writes nothing but its count", async () => {
+    const c = await tenant(api, unique("Revoker").replace(/-/g, " "));
+    const serial = (await send(BOOT, { token: c.token, body: await bootstrapBody(c) })).body.serial as string;
+    await freshWindow();
+    await fillBucket(`change:${c.clientId}`, RATE_LIMITS.change[0]);
+    const before = await counts(c);
+    const since = new Date();
+    expectRateLimited(await send(`/api/v1/certificates/${serial}/revoke`, { token: c.token, ...json({ reason: "keyCompromise" }) }));
+    expectRateLimited(await send(`${BOOT}/${serial}/revoke`, { token: c.token, ...json({ reason: "keyCompromise" }) }));
+    expectRateLimited(await send("/api/v1/devices/meter-1/reset", { token: c.token, ...json({ reason: "superseded" }) }));
+    expect((await db.certificate.findUniqueOrThrow({ where: { serial } })).revokedAt).toBeNull();
+    expect(await counts(c)).toEqual(before);
+    // one audit event for the three refusals: once per caller, code and minute
+    expect(await db.auditEvent.findMany({ where: { actorId: c.clientId, at: { gte: since } } })).toEqual([
+      expect.objectContaining({
+        action: "api.request",
+        outcome: "refused",
+        customerId: c.customerId,
+        details: { code: "rate_limited", status: 429 },
+      }),
+    ]);
+    expect(await currentWindowCount(`change:${c.clientId}`, 60)).toBe(RATE_LIMITS.change[0] + 3);
+    // reads go on
+    expect((await send(`/api/v1/certificates/${serial}`, { token: c.token })).status).toBe(200);
+  });
+
+  it("each request counts once for its client (issuance and keys against their own limits) and once for its user", async () => {
+    await freshWindow();
+    const c = await tenant(api, unique("Counted").replace(/-/g, " ")); // its first key: keys and user
+    const serial = (await send(BOOT, { token: c.token, body: await bootstrapBody(c) })).body.serial as string;
+    expect((await send("/api/v1/devices", { token: c.token })).status).toBe(200);
+    expect((await send(`/api/v1/certificates/${serial}/revoke`, { token: c.token, ...json({}) })).status).toBe(200);
+    const count = (kind: keyof typeof RATE_LIMITS) => currentWindowCount(`${kind}:${kind === "user" ? c.uid : c.clientId}`, 60);
+    const kinds = ["read", "change", "issue", "keys", "user"] as const;
+    expect(Object.fromEntries(await Promise.all(kinds.map(async (k) => [k, await count(k)])))).toEqual({
+      read: 1,
+      change: 1,
+      issue: 1,
+      keys: 1,
+      user: 4,
+    });
+  });
+
+  it("the user's limit holds whichever limit the client has left: over it reads, changes and issuance answer 429", async () => {
+    const c = await tenant(api, unique("Busy User").replace(/-/g, " "));
+    await freshWindow();
+    await fillBucket(`user:${c.uid}`, RATE_LIMITS.user[0]);
+    const before = await counts(c);
+    expectRateLimited(await send("/api/v1/devices", { token: c.token }));
+    expectRateLimited(await send("/api/v1/certificates/0abc/revoke", { token: c.token, ...json({}) }));
+    expectRateLimited(await send(BOOT, { token: c.token, body: await bootstrapBody(c) }));
+    expect(await counts(c)).toEqual(before);
   });
 });
 
@@ -560,6 +656,140 @@ describe(`customer API: bootstrapping certificates (${dbLabel()})`, () => {
   });
 });
 
+describe(`customer API: enrollment policy (${dbLabel()})`, () => {
+  const POLICY = "/api/v1/enrollment-policy";
+  /** A signed change: the JWS by the tenant's payload-signing key, naming the endpoint. */
+  const signed = async (t: TestTenant, path: string, fields: Record<string, unknown> = {}) =>
+    signPayload(t.key, { ...fields, ...freshClaims() }, { url: publicUrl(path) });
+  const put = async (t: TestTenant, path: string, fields: Record<string, unknown>) =>
+    send(path, { method: "PUT", token: t.token, body: await signed(t, path, fields) });
+  const post = async (t: TestTenant, path: string, fields: Record<string, unknown> = {}) =>
+    send(path, { token: t.token, body: await signed(t, path, fields) });
+
+  it("sets the customer-wide policy and a bootstrapping certificate's, reads them back; fields left out keep their value", async () => {
+    const c = await tenant(api, unique("Policy").replace(/-/g, " "));
+    const set = await put(c, POLICY, { denyDeviceIds: ["bad-1"], requireDeviceSecret: false });
+    expect(set).toMatchObject({
+      status: 200,
+      body: { scope: "customer", denyDeviceIds: ["bad-1"], allowDeviceIds: [], maxEnrollments: null },
+    });
+    expect((await put(c, POLICY, { maxEnrollments: 500 })).body).toMatchObject({ denyDeviceIds: ["bad-1"], maxEnrollments: 500 });
+
+    const serial = (await send(BOOT, { token: c.token, body: await bootstrapBody(c) })).body.serial as string;
+    const linePath = `/api/v1/bootstrap-certificates/${serial}/policy`;
+    const line = await put(c, linePath, { allowDeviceIds: ["line-1", "line-2"], maxEnrollments: 2, enrollUntil: "2099-01-01T00:00:00Z" });
+    expect(line).toMatchObject({
+      status: 200,
+      body: { scope: `bootstrap:${serial}`, allowDeviceIds: ["line-1", "line-2"], maxEnrollments: 2 },
+    });
+    const all = await send(POLICY, { token: c.token });
+    expect(all.status).toBe(200);
+    expect((all.body.policies as { scope: string }[]).map((p) => p.scope).sort()).toEqual([`bootstrap:${serial}`, "customer"]);
+    expect(await db.auditEvent.count({ where: { action: "enrollment_policy.set", customerId: c.customerId } })).toBe(3);
+
+    // refused, nothing written: the bearer token alone, a replayed payload, another customer's serial, a bad
+    // device id, an unknown field
+    const before = await db.enrollmentPolicy.findMany({ where: { customerId: c.customerId }, orderBy: { id: "asc" } });
+    const unsigned = await send(POLICY, {
+      method: "PUT",
+      token: c.token,
+      body: JSON.stringify({ maxEnrollments: 1 }),
+      type: "application/json",
+    });
+    expect(unsigned.status).toBe(400);
+    const body = await signed(c, POLICY, { maxEnrollments: 1 });
+    expect((await send(POLICY, { method: "PUT", token: c.token, body })).status).toBe(200);
+    expect(await send(POLICY, { method: "PUT", token: c.token, body })).toMatchObject({
+      status: 409,
+      body: { error: { code: "nonce_replayed" } },
+    });
+    await put(c, POLICY, { maxEnrollments: 500 });
+    expect(await put(a, linePath, { maxEnrollments: 1 })).toMatchObject({
+      status: 404,
+      body: { error: { code: "certificate_not_found" } },
+    });
+    expect(await put(c, POLICY, { denyDeviceIds: ["not a device id"] })).toMatchObject({
+      status: 400,
+      body: { error: { code: "payload_invalid" } },
+    });
+    expect((await put(c, POLICY, { maxEnrolments: 3 })).status).toBe(400);
+    expect(await db.enrollmentPolicy.findMany({ where: { customerId: c.customerId }, orderBy: { id: "asc" } })).toEqual(
+      before.map((p) => expect.objectContaining({ id: p.id, maxEnrollments: p.maxEnrollments, denyDeviceIds: p.denyDeviceIds })),
+    );
+  });
+
+  it("round-trips the enrollment rate limit: customer-wide, at issuance, per certificate, 0 and inherit; bad values write nothing", async () => {
+    const c = await tenant(api, unique("Rate").replace(/-/g, " "));
+    expect((await put(c, POLICY, { enrollRatePerMinute: 120 })).body).toMatchObject({ scope: "customer", enrollRatePerMinute: 120 });
+    const serial = (await send(BOOT, { token: c.token, body: await bootstrapBody(c, { enrollRatePerMinute: 10 }) })).body.serial as string;
+    const linePath = `/api/v1/bootstrap-certificates/${serial}/policy`;
+    const rates = async () => {
+      const r = await send(POLICY, { token: c.token });
+      const policies = r.body.policies as { scope: string; enrollRatePerMinute: number | null }[];
+      return {
+        rates: Object.fromEntries(policies.map((p) => [p.scope, p.enrollRatePerMinute])),
+        serverDefault: r.body.defaultEnrollRatePerMinute,
+      };
+    };
+    expect(await rates()).toEqual({
+      rates: { customer: 120, [`bootstrap:${serial}`]: 10 },
+      serverDefault: env().DEVICE_ENROLL_RATE_PER_MINUTE,
+    });
+    expect((await put(c, linePath, { enrollRatePerMinute: 0 })).body).toMatchObject({ enrollRatePerMinute: 0 });
+    expect((await put(c, linePath, { maxEnrollments: 4 })).body).toMatchObject({ enrollRatePerMinute: 0, maxEnrollments: 4 });
+    expect((await put(c, linePath, { enrollRatePerMinute: null })).body).toMatchObject({ enrollRatePerMinute: null });
+    for (const bad of [-1, 1.5, 1_000_001, "60"])
+      expect(await put(c, POLICY, { enrollRatePerMinute: bad }), String(bad)).toMatchObject({
+        status: 400,
+        body: { error: { code: "payload_invalid" } },
+      });
+    expect(await send(BOOT, { token: c.token, body: await bootstrapBody(c, { enrollRatePerMinute: -5 }) })).toMatchObject({
+      status: 400,
+      body: { error: { code: "payload_invalid" } },
+    });
+    expect(await rates()).toMatchObject({ rates: { customer: 120, [`bootstrap:${serial}`]: null } });
+  });
+
+  it("releases a quarantined bootstrapping certificate; registers a device's one-time secret, answered once", async () => {
+    const c = await tenant(api, unique("Release").replace(/-/g, " "));
+    const serial = (await send(BOOT, { token: c.token, body: await bootstrapBody(c) })).body.serial as string;
+    const release = `/api/v1/bootstrap-certificates/${serial}/release`;
+    expect(await post(c, release)).toMatchObject({ status: 409, body: { error: { code: "not_quarantined" } } });
+    await db.certificate.update({ where: { serial }, data: { quarantinedAt: new Date(), quarantineReason: "enrollment_budget_exceeded" } });
+    expect((await send(POLICY, { token: c.token })).body.quarantined).toEqual([expect.objectContaining({ serial })]);
+    expect((await send(release, { token: c.token, method: "POST" })).status).toBe(400);
+    expect(await post(c, release)).toMatchObject({ status: 200, body: { serial, released: true } });
+    expect((await db.certificate.findUniqueOrThrow({ where: { serial } })).quarantinedAt).toBeNull();
+
+    const secret = await post(c, "/api/v1/devices/meter-7/secret");
+    expect(secret.status).toBe(201);
+    expect(secret.body.deviceId).toBe("meter-7");
+    expect(String(secret.body.secret).length).toBeGreaterThanOrEqual(16);
+    const row = await db.deviceSecret.findUniqueOrThrow({
+      where: { customerId_deviceId: { customerId: c.customerId, deviceId: "meter-7" } },
+    });
+    expect(row.secretHash).not.toContain(String(secret.body.secret));
+    const chosen = await post(c, "/api/v1/devices/meter-8/secret", { secret: "a-chosen-secret-of-the-factory" });
+    expect(chosen.body).toEqual({ deviceId: "meter-8", secret: "a-chosen-secret-of-the-factory" });
+    expect((await post(c, "/api/v1/devices/meter-9/secret", { secret: "short" })).status).toBe(400);
+    // signed for another endpoint: refused
+    const elsewhere = await signed(c, "/api/v1/devices/meter-1/secret");
+    expect(await send("/api/v1/devices/meter-2/secret", { token: c.token, body: elsewhere })).toMatchObject({
+      status: 400,
+      body: { error: { code: "url_mismatch" } },
+    });
+  });
+
+  it("a viewer reads the policies but changes nothing", async () => {
+    const c = await tenant(api, unique("Viewer Policy").replace(/-/g, " "));
+    await db.user.update({ where: { uid: c.uid }, data: { role: "CUSTOMER_VIEWER" } });
+    expect((await send(POLICY, { token: c.token })).status).toBe(200);
+    expect(await put(c, POLICY, { denyDeviceIds: ["x-1"] })).toMatchObject({ status: 403, body: { error: { code: "forbidden" } } });
+    expect((await post(c, "/api/v1/devices/x-1/secret")).status).toBe(403);
+    expect(await db.enrollmentPolicy.count({ where: { customerId: c.customerId } })).toBe(0);
+  });
+});
+
 describe(`customer API: reading and revoking (${dbLabel()})`, () => {
   it("customer A's token on customer B's serial answers 404 (show, revoke, bootstrap revoke); the owner still sees it", async () => {
     const issued = await send(BOOT, { token: b.token, body: await bootstrapBody(b) });
@@ -575,6 +805,49 @@ describe(`customer API: reading and revoking (${dbLabel()})`, () => {
     expect(mine.body).toMatchObject({ serial, kind: "BOOTSTRAP", status: "active", uid: b.uid });
     expect((await db.certificate.findUniqueOrThrow({ where: { serial } })).revokedAt).toBeNull();
     expect((await send("/api/v1/certificates/not-hex")).status).toBe(400);
+  });
+
+  it("audits the security-relevant refusals (SPEC §7) once per caller, code and minute; a use case's own audit is not doubled", async () => {
+    const c = await tenant(api, unique("Prober").replace(/-/g, " "));
+    const issued = await send(BOOT, { token: b.token, body: await bootstrapBody(b) });
+    const serial = issued.body.serial as string;
+    // the probes below must fall in one minute: each caller and code is audited once per minute
+    await freshWindow();
+    const since = new Date();
+    const events = (where: Record<string, unknown>) =>
+      db.auditEvent.findMany({ where: { action: "api.request", outcome: "refused", at: { gte: since }, ...where } });
+    // another customer's serial, three times: one event, in the prober's customer, naming no owner
+    for (let i = 0; i < 3; i++) expect((await send(`/api/v1/certificates/${serial}`, { token: c.token })).status).toBe(404);
+    const probes = await events({ actorId: c.clientId });
+    expect(probes).toHaveLength(1);
+    expect(probes[0]).toMatchObject({
+      customerId: c.customerId,
+      target: `GET /api/v1/certificates/${serial}`,
+      details: { code: "certificate_not_found", status: 404 },
+    });
+    // a token that does not verify: audited without a customer
+    const forged = `${c.token.slice(0, -4)}AAAA`;
+    const ip = `203.0.113.${Math.floor(Math.random() * 250) + 1}`;
+    for (let i = 0; i < 2; i++)
+      expect((await send("/api/v1/devices", { token: forged, headers: { "x-pss-client-address": ip } })).status).toBe(401);
+    expect(await events({ actorId: "unauthenticated", ip })).toEqual([
+      expect.objectContaining({ customerId: null, target: "GET /api/v1/devices", details: { code: "invalid_token", status: 401 } }),
+    ]);
+    // a viewer revoking: 403 audited; a viewer issuing is audited by issuance itself, and only there
+    await db.user.update({ where: { uid: c.uid }, data: { role: "CUSTOMER_VIEWER" } });
+    try {
+      const revoke = await send(`/api/v1/certificates/${serial}/revoke`, { token: c.token, body: "{}", type: "application/json" });
+      expect(revoke.status).toBe(403);
+      expect((await events({ actorId: c.clientId })).map((e) => (e.details as { code: string }).code).sort()).toEqual([
+        "certificate_not_found",
+        "forbidden",
+      ]);
+      expect((await send(BOOT, { token: c.token, body: await bootstrapBody(c) })).status).toBe(403);
+      expect(await events({ actorId: c.clientId, target: `POST ${BOOT}` })).toHaveLength(0);
+      expect(await db.auditEvent.count({ where: { action: "certificate.issue", outcome: "refused", actorId: c.clientId } })).toBe(1);
+    } finally {
+      await db.user.update({ where: { uid: c.uid }, data: { role: "CUSTOMER_ADMIN" } });
+    }
   });
 
   it("revokes a certificate with a reason; twice answers 409", async () => {
@@ -612,5 +885,12 @@ describe(`customer API: reading and revoking (${dbLabel()})`, () => {
         "/devices",
       ]),
     );
+    type Operation = { parameters?: { name: string }[]; responses: Record<string, unknown> };
+    const paths = r.body.paths as Record<string, Record<string, Operation>>;
+    expect(paths["/devices"].get.parameters?.map((p) => p.name)).toContain("expiring");
+    // a viewer's token is refused by every change
+    for (const [path, ops] of Object.entries(paths))
+      for (const [method, op] of Object.entries(ops))
+        if (method !== "get" && path !== "/oauth/token") expect(Object.keys(op.responses), `${method} ${path}`).toContain("403");
   });
 });

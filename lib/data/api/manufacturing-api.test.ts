@@ -14,6 +14,7 @@ import { createCsr } from "../../pki/csr.ts";
 import { boolean, sequence, toPem } from "../../pki/der.ts";
 import { ensureHierarchy } from "../ca/hierarchy.ts";
 import { issueAndStore } from "../certificates/issue-certificate.ts";
+import { setEnrollmentPolicy } from "../enrollment/manage-policy.ts";
 
 vi.mock("server-only", () => ({}));
 
@@ -132,6 +133,20 @@ describe(`manufacturing batches (${dbLabel()})`, () => {
     const huge = await post(BATCH, await signPayload(a.key, { csrs: ["x"], pad: "x".repeat(2200 * 1024), ...freshClaims() }));
     expect([huge.status, (huge.body.error as { code: string }).code]).toEqual([413, "body_too_large"]);
     expect(await counts()).toEqual(before);
+  });
+
+  it("the customer-wide deny- and allow-lists hold for the factory's devices too; a refused batch writes nothing", async () => {
+    const c = await tenant(api, unique("Listed Mfg").replace(/-/g, " "));
+    const [ok, denied, other] = ids(3);
+    await setEnrollmentPolicy({ customerId: c.customerId, denyDeviceIds: [denied] }, { type: "system", id: "test" });
+    const devices = async () => db.device.count({ where: { customerId: c.customerId } });
+    const refusedDeny = await post(BATCH, await batchBody([csrPem(undefined, ok), csrPem(undefined, denied)], c), c);
+    expect([refusedDeny.status, (refusedDeny.body.error as { code: string }).code]).toEqual([403, "device_denied"]);
+    await setEnrollmentPolicy({ customerId: c.customerId, allowDeviceIds: [ok] }, { type: "system", id: "test" });
+    const refusedAllow = await post(BATCH, await batchBody([csrPem(undefined, other)], c), c);
+    expect([refusedAllow.status, (refusedAllow.body.error as { code: string }).code]).toEqual([403, "device_not_allowed"]);
+    expect(await devices()).toBe(0);
+    expect((await post(BATCH, await batchBody([csrPem(undefined, ok)], c), c)).status).toBe(201);
   });
 
   it("pss factory enroll generates keys and CSRs, calls the API and writes certificates", async () => {

@@ -195,3 +195,18 @@ function safeJson(text: string): unknown {
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
+
+/**
+ * A change a bearer token alone may not make: the body is a JWS by an active payload-signing key of the token's
+ * user, with a fresh nonce and iat, naming this endpoint (`url`); its payload validated by `schema`.
+ */
+export async function signedChange<S extends z.ZodType>(
+  userId: string,
+  body: string,
+  schema: S,
+  url: string | readonly string[],
+): Promise<z.output<S>> {
+  const [jws] = parseJwsBody(body);
+  const verified = await verifyKeySigned(jws, userId);
+  return acceptPayload({ scope: verified.kid, header: verified.header, payload: verified.payload }, schema, url);
+}

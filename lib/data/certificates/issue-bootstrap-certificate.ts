@@ -10,7 +10,7 @@ import { API_LIMITS, bootstrapPayloadSchema } from "../../validations/api.ts";
 import { type ApiCaller, requireAdmin } from "../api/access-token.ts";
 import { limitClient } from "../api/rate-limit.ts";
 import { acceptPayload, parseJwsBody, verifyKeySigned } from "../api/signed-payload.ts";
-import { audit } from "../audit/record.ts";
+import { audit, markAudited } from "../audit/record.ts";
 import { writePolicy } from "../enrollment/manage-policy.ts";
 import { type IssueRequest, prepare, store } from "./issue-certificate.ts";
 
@@ -22,7 +22,6 @@ export async function issueBootstrapCertificate(input: IssueBootstrapInput) {
   try {
     requireAdmin(caller);
     await limitClient("issue", caller.clientId);
-    await limitClient("user", caller.user.uid);
     const [jws] = parseJwsBody(input.body);
     const verified = await verifyKeySigned(jws, caller.user.id);
     kid = verified.kid;
@@ -45,6 +44,7 @@ export async function issueBootstrapCertificate(input: IssueBootstrapInput) {
       {
         ...(payload.expectedDeviceIds !== undefined ? { expectedDeviceIds: payload.expectedDeviceIds } : {}),
         ...(payload.maxEnrollments !== undefined ? { maxEnrollments: payload.maxEnrollments } : {}),
+        ...(payload.enrollRatePerMinute !== undefined ? { enrollRatePerMinute: payload.enrollRatePerMinute } : {}),
         ...(payload.enrollUntil ? { enrollUntil: new Date(payload.enrollUntil) } : {}),
       },
     );
@@ -56,7 +56,7 @@ export async function issueBootstrapCertificate(input: IssueBootstrapInput) {
 }
 
 /** A bootstrapping certificate's own enrollment policy, given at issuance (SPEC §5). */
-export type BootstrapPolicy = { expectedDeviceIds?: string[]; maxEnrollments?: number; enrollUntil?: Date };
+export type BootstrapPolicy = { expectedDeviceIds?: string[]; maxEnrollments?: number; enrollUntil?: Date; enrollRatePerMinute?: number };
 
 /**
  * Sign a bootstrapping certificate, then store it, its enrollment policy (when any field is given) and their
@@ -66,7 +66,7 @@ export async function issueBootstrapWithPolicy(req: IssueRequest & { profile: "b
   const started = performance.now();
   if (policy.enrollUntil && policy.enrollUntil.getTime() <= Date.now())
     throw new AppError("policy_invalid", "enrollUntil must be in the future", 400);
-  const hasPolicy = policy.expectedDeviceIds !== undefined || policy.maxEnrollments !== undefined || policy.enrollUntil !== undefined;
+  const hasPolicy = Object.values(policy).some((v) => v !== undefined);
   const prepared = await prepare(req);
   const record = await db().$transaction(async (tx) => {
     const r = await store(tx, req, prepared);
@@ -78,6 +78,7 @@ export async function issueBootstrapWithPolicy(req: IssueRequest & { profile: "b
           allowDeviceIds: policy.expectedDeviceIds ?? [],
           maxEnrollments: policy.maxEnrollments ?? null,
           enrollUntil: policy.enrollUntil ?? null,
+          enrollRatePerMinute: policy.enrollRatePerMinute ?? null,
         },
         req.actor,
       );
@@ -123,6 +124,7 @@ export async function refused(
   via: "api" | "portal" = "api",
 ) {
   if (!(e instanceof AppError)) return;
+  markAudited(e);
   metrics.refusals.inc({ code: e.code });
   await audit(null, caller.actor, {
     action: "certificate.issue",

@@ -11,6 +11,7 @@ import { API_LIMITS, manufacturingPayloadSchema } from "../../validations/api.ts
 import { type ApiCaller, requireAdmin } from "../api/access-token.ts";
 import { limitClient } from "../api/rate-limit.ts";
 import { acceptPayload, parseJwsBody, verifyKeySigned } from "../api/signed-payload.ts";
+import { checkDeviceLists, effectivePolicy } from "../enrollment/policy.ts";
 import { refused } from "./issue-bootstrap-certificate.ts";
 import { type IssueRequest, lockCertifiedKeys, prepare, store } from "./issue-certificate.ts";
 
@@ -34,7 +35,6 @@ export async function issueClientTlsBatch(input: IssueBatchInput): Promise<Batch
     if (input.idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(input.idempotencyKey))
       throw new AppError("idempotency_key_invalid", "Idempotency-Key must be 1–255 printable ASCII characters", 400);
     await limitClient("batch", caller.clientId);
-    await limitClient("user", caller.user.uid);
     const [jws] = parseJwsBody(input.body);
     const verified = await verifyKeySigned(jws, caller.user.id);
     kid = verified.kid;
@@ -57,6 +57,9 @@ export async function issueClientTlsBatch(input: IssueBatchInput): Promise<Batch
     }
     const parsed = checkCsrs(payload.csrs);
     const deviceIds = parsed.map((p) => p.deviceId);
+    // the customer-wide allow- and deny-lists hold for the devices of the factory too (SPEC §5)
+    const policy = await effectivePolicy(caller.customerId, null);
+    for (const [i, id] of deviceIds.entries()) await at(i, async () => checkDeviceLists(policy, id));
     const existing = await db().device.findFirst({
       where: { customerId: caller.customerId, deviceId: { in: deviceIds } },
       select: { deviceId: true },

@@ -1,9 +1,10 @@
-// The customer's bootstrapping certificates for the portal (SPEC §5, §8): status (quarantine included) and the
+// The customer's bootstrapping certificates for the portal (SPEC §5, §8): status (quarantine included), the
 // enrollment budget — devices enrolled with each (Device.enrolledById) against its policy, falling back to the
-// customer-wide policy's budget, as the device listener applies them.
+// customer-wide policy's budget — and the enrollment rate limit, as the device listener applies them.
 import "server-only";
 import { db } from "../../db/client.ts";
 import { BOOTSTRAP_MAX_PAGE_SIZE, BOOTSTRAP_PAGE_SIZE } from "../../validations/bootstrap.ts";
+import { type EnrollRate, effectiveEnrollRate } from "../enrollment/policy.ts";
 
 export type BootstrapStatus = "active" | "quarantined" | "revoked" | "expired";
 
@@ -20,6 +21,7 @@ export type BootstrapRow = {
   maxEnrollments: number | null;
   enrollUntil: string | null;
   allowDeviceIds: number;
+  enrollRate: EnrollRate;
   revokedAt: string | null;
 };
 
@@ -61,7 +63,7 @@ export async function listBootstrapCertificates(
   const [policies, counts] = await Promise.all([
     db().enrollmentPolicy.findMany({
       where: { customerId, OR: [{ bootstrapCertId: null }, { bootstrapCertId: { in: ids } }] },
-      select: { bootstrapCertId: true, maxEnrollments: true, enrollUntil: true, allowDeviceIds: true },
+      select: { bootstrapCertId: true, maxEnrollments: true, enrollUntil: true, allowDeviceIds: true, enrollRatePerMinute: true },
     }),
     ids.length
       ? db().device.groupBy({ by: ["enrolledById"], where: { customerId, enrolledById: { in: ids } }, _count: { _all: true } })
@@ -86,6 +88,7 @@ export async function listBootstrapCertificates(
       maxEnrollments: p?.maxEnrollments ?? customerWide?.maxEnrollments ?? null,
       enrollUntil: enrollUntil?.toISOString() ?? null,
       allowDeviceIds: p?.allowDeviceIds.length ?? 0,
+      enrollRate: effectiveEnrollRate(customerWide?.enrollRatePerMinute, p?.enrollRatePerMinute),
       revokedAt: c.revokedAt?.toISOString() ?? null,
     };
   });

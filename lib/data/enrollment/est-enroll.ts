@@ -6,11 +6,10 @@
 // certificate); the device listener audits it (issue.ts auditRefusal).
 import { batchedRead } from "../../db/batch-reads.ts";
 import { db, driverQuery, type Tx } from "../../db/client.ts";
-import { env } from "../../env.ts";
 import { AppError, isUniqueViolation } from "../../errors.ts";
 import { type ParsedCsr, parseCsr, requireDeviceId } from "../../pki/csr.ts";
 import { getLeafProfile, type LeafProfileId } from "../../pki/profiles.ts";
-import { hitRateLimitShedding } from "../api/rate-limit.ts";
+import { hitRateLimitShedding, refuseShed } from "../api/rate-limit.ts";
 import { APPLICATION_PROFILES } from "../ca/hierarchy.ts";
 import {
   type IssuedRecord,
@@ -20,6 +19,7 @@ import {
   resetCredentialMismatch,
 } from "../certificates/issue-certificate.ts";
 import { type DeviceIdentity, deviceActor } from "../devices/authorize.ts";
+import { OPEN_RESET } from "../revocation/revoke-ca.ts";
 import { DetailedRefusal, issueInTransaction } from "./issue.ts";
 import {
   BudgetExceeded,
@@ -28,6 +28,8 @@ import {
   checkSecretRow,
   consumeDeviceSecret,
   type EnrollmentCredential,
+  type EnrollRate,
+  enrollRateFor,
   hasBudget,
   lockCredential,
   type PolicyRow,
@@ -76,15 +78,32 @@ async function requireOwnApplicationKey(csr: ParsedCsr, identity: DeviceIdentity
     throw new AppError("csr_key_compromised", "this key's certificate was revoked as compromised: use a new key", 400);
 }
 
+/** The rate-limit key of an enrollment's credential: its bootstrapping certificate, or its enrollment group. */
+const enrollKey = (identity: DeviceIdentity) =>
+  identity.via === "group" ? `enroll:group:${identity.groupId}` : `enroll:bootstrap:${identity.serial}`;
+
 /**
  * SPEC §5 rate limits: enrollment attempts per bootstrapping certificate (a leaked shared key is used from
- * many places at once) or per enrollment group, DEVICE_ENROLL_RATE_PER_MINUTE (0: none). 429 + Retry-After.
+ * many places at once) or per enrollment group, at the limit the enrollment policy sets (effectiveEnrollRate;
+ * 0: none), counted in the database for every process. 429 + Retry-After. The limit needs the policy, so an
+ * attempt is counted once the policy is read; a credential this process saw over its limit within the last
+ * second (SHED_MS) is refused earlier, without database work (refuseShed in simpleEnroll).
  */
-async function limitEnrollmentAttempts(identity: DeviceIdentity, now: Date) {
-  const perMinute = env().DEVICE_ENROLL_RATE_PER_MINUTE;
-  if (perMinute === 0) return;
-  const key = identity.via === "group" ? `enroll:group:${identity.groupId}` : `enroll:bootstrap:${identity.serial}`;
-  await hitRateLimitShedding(key, perMinute, 60, now);
+async function limitEnrollmentAttempts(identity: DeviceIdentity, rate: EnrollRate, now: Date) {
+  if (rate.perMinute === 0) return;
+  await hitRateLimitShedding(enrollKey(identity), rate.perMinute, 60, now);
+}
+
+/** The CSR and its device id; a manufacturer's certificate is one device's: it enrolls that device id only. */
+function enrollmentCsr(identity: DeviceIdentity, input: string | Uint8Array): { csr: ParsedCsr; deviceId: string } {
+  const csr = parseCsr(input);
+  const deviceId = requireDeviceId(csr);
+  if (identity.via === "group" && deviceId !== identity.makerDeviceId)
+    throw forbidden(
+      "device_id_mismatch",
+      `the request's device id differs from the one the manufacturer's certificate names (${identity.makerDeviceId ?? "none"})`,
+    );
+  return { csr, deviceId };
 }
 
 type EnrollmentFacts = {
@@ -159,27 +178,50 @@ async function conflictOnUnique<T>(run: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * A device reset open (revoke-ca.ts: its issuing CA and the customer's bootstrapping certificates were revoked) is
+ * claimed by the first bootstrapping certificate of the customer issued after the reset that enrolls it: from then
+ * on the reset names that certificate, as an admin's reset would. False when the device is not reset open, or the
+ * certificate is older than the reset (issued before the compromise). In the enrollment's transaction: a refused
+ * enrollment claims nothing.
+ */
+async function claimOpenReset(tx: Tx, customerId: string, deviceId: string, bootstrapCertId: string): Promise<boolean> {
+  const claimed = await tx.$executeRaw`
+    UPDATE "Device" d SET "resetFor" = ${bootstrapCertId}::uuid, "resetOpen" = false
+    WHERE d."customerId" = ${customerId}::uuid AND d."deviceId" = ${deviceId}
+      AND d."resetOpen" AND d."resetAt" IS NOT NULL AND d."resetFor" = ${OPEN_RESET}::uuid
+      AND d."resetAt" < (SELECT c."createdAt" FROM "Certificate" c WHERE c.id = ${bootstrapCertId}::uuid AND c."customerId" = ${customerId}::uuid)`;
+  return claimed === 1;
+}
+
 /** POST /.well-known/est/simpleenroll */
 export function simpleEnroll({ identity, csr: input, now = new Date() }: EnrollInput): Promise<IssuedRecord> {
   return conflictOnUnique(async () => {
     if (identity.kind !== "BOOTSTRAP" && identity.kind !== "GROUP") wrongKind(identity, "a bootstrapping certificate");
-    await limitEnrollmentAttempts(identity, now);
-    const csr = parseCsr(input);
-    const deviceId = requireDeviceId(csr);
-    // a manufacturer's certificate is one device's: it enrolls that device id only
-    if (identity.via === "group" && deviceId !== identity.makerDeviceId)
-      throw forbidden(
-        "device_id_mismatch",
-        `the request's device id differs from the one the manufacturer's certificate names (${identity.makerDeviceId ?? "none"})`,
-      );
+    // a flood of a credential over its limit costs no database work
+    refuseShed(enrollKey(identity), now);
     const bootstrapCertId = identity.via === "pss" ? identity.certId : null;
     const credential: EnrollmentCredential = identity.via === "pss" ? { bootstrapCertId: identity.certId } : { groupId: identity.groupId };
+    let parsed: { csr: ParsedCsr; deviceId: string };
+    try {
+      parsed = enrollmentCsr(identity, input);
+    } catch (e) {
+      // a bad request is an attempt too, and over the limit it is refused as such: its policy read on its own
+      await limitEnrollmentAttempts(identity, await enrollRateFor(identity.customerId, bootstrapCertId), now);
+      throw e;
+    }
+    const { csr, deviceId } = parsed;
     // one statement for every pre-check (policy rows, device exists, key certified, one-time secret)
     const facts = await enrollmentFacts({ customerId: identity.customerId, bootstrapCertId, deviceId, spkiSha256: csr.spkiSha256 });
     const policy = policyFromRows(facts.policies);
+    // counted before any refusal the request's content earns, as every attempt is
+    await limitEnrollmentAttempts(identity, policy.enrollRate, now);
     checkDeviceLists(policy, deviceId);
     if (facts.deviceExists) throw new AppError("device_exists", `device ${deviceId} has already enrolled: rotate with simplereenroll`, 409);
-    if (facts.deviceReset && facts.resetFor !== bootstrapCertId) throw resetCredentialMismatch();
+    // a reset left open by a CA revocation: a bootstrapping certificate may claim it (in the transaction below);
+    // any other reset names its credential (NULL: the device's enrollment group)
+    const claimsReset = facts.deviceReset && facts.resetFor === OPEN_RESET && bootstrapCertId !== null;
+    if (facts.deviceReset && facts.resetFor !== bootstrapCertId && !claimsReset) throw resetCredentialMismatch();
     if (csr.spkiSha256 === identity.spkiSha256)
       throw new AppError("csr_key_reused", "the request must carry a new key, not the authenticating certificate's key", 400);
     if (facts.keyUsed) throw keyCertified();
@@ -199,7 +241,7 @@ export function simpleEnroll({ identity, csr: input, now = new Date() }: EnrollI
     };
     // Nothing to lock or consume: the write joins the group commit, which still refuses a device id that
     // enrolled meanwhile (unique (customer, device id)) and a key certified meanwhile (requireNewKey).
-    if (!budgeted && !useSecret) return await issueBatched(req);
+    if (!budgeted && !useSecret && !claimsReset) return await issueBatched(req);
     try {
       // refused before signing when the budget is already spent
       // a re-enrollment by the credential that enrolled the device is no new device for its budget; by another, it is
@@ -207,6 +249,7 @@ export function simpleEnroll({ identity, csr: input, now = new Date() }: EnrollI
       if (budgeted) await checkBudget(policy, credential, at);
       return await issueInTransaction(req, {
         before: async (tx) => {
+          if (claimsReset && !(await claimOpenReset(tx, identity.customerId, deviceId, bootstrapCertId))) throw resetCredentialMismatch();
           if (budgeted) {
             // serialize the enrollments of one credential, so the budget cannot be overrun
             await lockCredential(tx, credential);

@@ -1,14 +1,13 @@
 // The issuance step shared by the EST use cases: the signing core's pipeline (prepare: parse, validate, sign),
 // then the caller's checks and the writes in one transaction; and the audit of
 // refused device requests. A refusal writes only its (rate-limited) audit event.
-import { isIPv4, isIPv6 } from "node:net";
 import type { Prisma } from "../../../generated/prisma/client.ts";
 import { db, type Tx } from "../../db/client.ts";
 import { AppError } from "../../errors.ts";
 import { log } from "../../log.ts";
 import { metrics } from "../../metrics.ts";
 import { certificateIdentity } from "../../pki/certificate.ts";
-import { addToWindow, countInWindow, previousWindowCount } from "../api/rate-limit.ts";
+import { addToWindow, clientKey, countInWindow, previousWindowCount } from "../api/rate-limit.ts";
 import { type Actor, auditRow } from "../audit/record.ts";
 import {
   type IssuedRecord,
@@ -16,6 +15,7 @@ import {
   issuerChanged,
   lockActiveIssuers,
   prepare,
+  retryOnNewIssuer,
   store,
 } from "../certificates/issue-certificate.ts";
 
@@ -28,15 +28,17 @@ export type IssueHooks = {
 
 export async function issueInTransaction(req: IssueRequest, hooks: IssueHooks = {}): Promise<IssuedRecord> {
   const started = performance.now();
-  const prepared = await prepare(req);
-  const record = await db().$transaction(async (tx) => {
-    // the issuer's share lock first, as issue_batch takes it: a CA revocation locks the CA before the
-    // certificates and devices it revokes, so the hooks' row locks (device, credential) come after it here too
-    if (!(await lockActiveIssuers(tx, [prepared.issuer.ca.id])).has(prepared.issuer.ca.id)) throw issuerChanged();
-    await hooks.before?.(tx);
-    const r = await store(tx, req, prepared);
-    await hooks.after?.(tx, r);
-    return r;
+  const record = await retryOnNewIssuer(req, async () => {
+    const prepared = await prepare(req);
+    return db().$transaction(async (tx) => {
+      // the issuer's share lock first, as issue_batch takes it: a CA revocation locks the CA before the
+      // certificates and devices it revokes, so the hooks' row locks (device, credential) come after it here too
+      if (!(await lockActiveIssuers(tx, [prepared.issuer.ca.id])).has(prepared.issuer.ca.id)) throw issuerChanged();
+      await hooks.before?.(tx);
+      const r = await store(tx, req, prepared);
+      await hooks.after?.(tx, r);
+      return r;
+    });
   });
   metrics.certificatesIssued.inc({ profile: req.profile });
   metrics.issueSeconds.observe({ profile: req.profile }, (performance.now() - started) / 1000);
@@ -155,21 +157,4 @@ export class DetailedRefusal extends AppError {
   ) {
     super(code, message, status);
   }
-}
-
-/** The rate-limit key of a client address: IPv4 as is, IPv6 by its /64 (one subscriber usually holds a /64). */
-export function clientKey(ip: string | null): string {
-  if (!ip) return "unknown";
-  const address = ip.replace(/%.*$/, "");
-  const v4 = address.replace(/^::ffff:/i, "");
-  if (isIPv4(v4)) return v4;
-  if (!isIPv6(address)) return address;
-  const [head, tail] = address.split("::");
-  const h = head ? head.split(":") : [];
-  const t = tail ? tail.split(":") : [];
-  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill("0"), ...t];
-  return `${groups
-    .slice(0, 4)
-    .map((g) => Number.parseInt(g, 16).toString(16))
-    .join(":")}::/64`;
 }

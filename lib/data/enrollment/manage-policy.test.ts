@@ -1,10 +1,11 @@
 // The portal's enrollment use cases (SPEC §5, §8): device id lists from CSV, the customer-wide policy view,
 // device secrets listed without their hashes, enrollment groups listed and disabled per tenant, a bootstrapping
-// certificate issued with its policy in one transaction, and the paged bootstrap list.
+// certificate issued with its policy in one transaction, the enrollment rate limit, and the paged bootstrap list.
 import { generateKeyPairSync } from "node:crypto";
 import { describe, expect, it, vi } from "vitest";
 import { dbLabel, testDb, unique } from "../../../tests/db.ts";
 import { db } from "../../db/client.ts";
+import { env } from "../../env.ts";
 import { createCsr } from "../../pki/csr.ts";
 import { toPem } from "../../pki/der.ts";
 import { issueCa } from "../../pki/testing/ca-fixture.ts";
@@ -23,6 +24,7 @@ import {
   listDeviceSecrets,
   listEnrollmentGroups,
   setEnrollmentPolicy,
+  showEnrollmentPolicies,
 } from "./manage-policy.ts";
 
 vi.mock("server-only", () => ({}));
@@ -115,6 +117,78 @@ describe(`customer-wide policy (${dbLabel()})`, () => {
     expect(events[0].details).toMatchObject({ allowDeviceIds: 25, denyDeviceIds: 1, maxEnrollments: 40, requireDeviceSecret: true });
     expect(JSON.stringify(events[0].details)).not.toContain("cam-7");
     expect(events[1].details).toEqual({ fields: ["maxEnrollments"], maxEnrollments: null });
+  });
+});
+
+describe(`enrollment rate limit (${dbLabel()})`, () => {
+  it("is set and cleared per scope; the view shows the limit in force and where it comes from; the audit names it", async () => {
+    const c = await customer();
+    const serverDefault = env().DEVICE_ENROLL_RATE_PER_MINUTE;
+    const cert = await issuePortalBootstrapCertificate({ caller: c.caller, csr: csr(), policy: { enrollRatePerMinute: 7 } });
+    const other = await issuePortalBootstrapCertificate({ caller: c.caller, csr: csr(), policy: {} });
+    const view = async (serial?: string) => {
+      const p = await customerPolicy(c.customer.id, 0, serial);
+      return { own: p.enrollRatePerMinute, inForce: p.enrollRate };
+    };
+    expect(await view()).toEqual({ own: null, inForce: { perMinute: serverDefault, source: "server" } });
+    expect(await view(cert.serialHex)).toEqual({ own: 7, inForce: { perMinute: 7, source: "certificate" } });
+    expect(await view(other.serialHex)).toEqual({ own: null, inForce: { perMinute: serverDefault, source: "server" } });
+
+    await setEnrollmentPolicy({ customerId: c.customer.id, enrollRatePerMinute: 30 }, c.caller.actor);
+    expect(await view()).toEqual({ own: 30, inForce: { perMinute: 30, source: "customer" } });
+    expect(await view(other.serialHex)).toEqual({ own: null, inForce: { perMinute: 30, source: "customer" } });
+    // 0: no limit, and it is the certificate's own
+    await setEnrollmentPolicy({ customerId: c.customer.id, bootstrapSerial: cert.serialHex, enrollRatePerMinute: 0 }, c.caller.actor);
+    expect(await view(cert.serialHex)).toEqual({ own: 0, inForce: { perMinute: 0, source: "certificate" } });
+    const list = await listBootstrapCertificates(c.customer.id);
+    expect(Object.fromEntries(list.rows.map((r) => [r.serial, r.enrollRate]))).toEqual({
+      [cert.serialHex]: { perMinute: 0, source: "certificate" },
+      [other.serialHex]: { perMinute: 30, source: "customer" },
+    });
+    // null: inherit again; other fields keep their value
+    await setEnrollmentPolicy({ customerId: c.customer.id, bootstrapSerial: cert.serialHex, enrollRatePerMinute: null }, c.caller.actor);
+    expect(await view(cert.serialHex)).toEqual({ own: null, inForce: { perMinute: 30, source: "customer" } });
+    expect((await showEnrollmentPolicies(c.customer.id)).defaultEnrollRatePerMinute).toBe(serverDefault);
+
+    const events = await db().auditEvent.findMany({
+      where: { customerId: c.customer.id, action: "enrollment_policy.set" },
+      orderBy: { id: "asc" },
+      select: { target: true, details: true },
+    });
+    expect(events.map((e) => e.details)).toEqual([
+      expect.objectContaining({ enrollRatePerMinute: 7 }),
+      { fields: ["enrollRatePerMinute"], enrollRatePerMinute: 30 },
+      { fields: ["enrollRatePerMinute"], enrollRatePerMinute: 0 },
+      { fields: ["enrollRatePerMinute"], enrollRatePerMinute: null },
+    ]);
+    expect(events.map((e) => e.target)).toEqual([
+      `certificate:${cert.serialHex}`,
+      `customer:${c.customer.id}`,
+      `certificate:${cert.serialHex}`,
+      `certificate:${cert.serialHex}`,
+    ]);
+  });
+
+  it("refuses a negative, fractional or too high limit with policy_invalid and writes nothing; so does the database", async () => {
+    const c = await customer();
+    for (const bad of [-1, 2.5, 1_000_001])
+      await expect(
+        setEnrollmentPolicy({ customerId: c.customer.id, enrollRatePerMinute: bad, maxEnrollments: 5 }, system),
+      ).rejects.toMatchObject({
+        code: "policy_invalid",
+        status: 400,
+        message: expect.stringMatching(/^enrollRatePerMinute: /),
+      });
+    expect(await db().enrollmentPolicy.count({ where: { customerId: c.customer.id } })).toBe(0);
+    expect(await db().auditEvent.count({ where: { customerId: c.customer.id, action: "enrollment_policy.set" } })).toBe(0);
+    // a writer that skips the validation meets the check constraint
+    for (const bad of [-1, 1_000_001])
+      await expect(
+        db().enrollmentPolicy.create({
+          data: { customerId: c.customer.id, bootstrapCertId: null, allowDeviceIds: [], denyDeviceIds: [], enrollRatePerMinute: bad },
+        }),
+      ).rejects.toThrow(/EnrollmentPolicy_enrollRatePerMinute_range|check constraint/i);
+    expect(await db().enrollmentPolicy.count({ where: { customerId: c.customer.id } })).toBe(0);
   });
 });
 

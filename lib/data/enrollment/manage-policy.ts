@@ -3,14 +3,16 @@
 // Every policy row is written by writePolicy, with its audit event, in the caller's transaction.
 import { createHash, randomBytes, X509Certificate } from "node:crypto";
 import { z } from "zod";
-import { bytes, db, type Tx } from "../../db/client.ts";
+import { ADMIN_TX_MAX_WAIT, bytes, db, type Tx } from "../../db/client.ts";
 import { AppError, isUniqueViolation } from "../../errors.ts";
 import { readCertificate } from "../../pki/certificate.ts";
 import { pemCertificates } from "../../pki/der.ts";
 import { DEVICE_ID_PATTERN } from "../../pki/names.ts";
 import { normalizeSerial } from "../../pki/serial.ts";
+import { ENROLL_RATE_MAX } from "../../validations/enrollment.ts";
 import { type Actor, audit } from "../audit/record.ts";
 import { hashDeviceSecret } from "./device-secret-hash.ts";
+import { effectiveEnrollRate, type PolicyRow } from "./policy.ts";
 
 const deviceIds = z.array(z.string().regex(DEVICE_ID_PATTERN, "device ids must match ^[A-Za-z0-9.:-]{1,64}$")).max(100_000);
 
@@ -23,6 +25,8 @@ export const policyInput = z.object({
   maxEnrollments: z.number().int().min(0).nullable().optional(),
   enrollUntil: z.coerce.date().nullable().optional(),
   requireDeviceSecret: z.boolean().optional(),
+  /** simpleenroll attempts per minute (0: no limit; null: inherit the customer's, then the server default) */
+  enrollRatePerMinute: z.number().int().min(0).max(ENROLL_RATE_MAX).nullable().optional(),
 });
 export type PolicyInput = z.input<typeof policyInput>;
 
@@ -44,6 +48,7 @@ export type PolicyFields = {
   maxEnrollments?: number | null;
   enrollUntil?: Date | null;
   requireDeviceSecret?: boolean;
+  enrollRatePerMinute?: number | null;
 };
 
 /**
@@ -81,18 +86,46 @@ export async function writePolicy(
       ...(data.maxEnrollments !== undefined ? { maxEnrollments: data.maxEnrollments } : {}),
       ...(data.enrollUntil !== undefined ? { enrollUntil: data.enrollUntil?.toISOString() ?? null } : {}),
       ...(data.requireDeviceSecret !== undefined ? { requireDeviceSecret: data.requireDeviceSecret } : {}),
+      ...(data.enrollRatePerMinute !== undefined ? { enrollRatePerMinute: data.enrollRatePerMinute } : {}),
     },
   });
   return row;
 }
 
-/** Create or update a policy; fields not given keep their value. */
+/** Create or update a policy; fields not given keep their value. Bad input: policy_invalid, nothing written. */
 export async function setEnrollmentPolicy(raw: PolicyInput, actor: Actor) {
-  const input = policyInput.parse(raw);
+  const parsed = policyInput.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new AppError("policy_invalid", `${issue.path.join(".") || "policy"}: ${issue.message}`, 400);
+  }
+  const input = parsed.data;
   const bootstrapCertId = await bootstrapCertOf(input.customerId, input.bootstrapSerial);
   const target = bootstrapCertId ? `certificate:${normalizeSerial(input.bootstrapSerial!)}` : `customer:${input.customerId}`;
   const { customerId: _c, bootstrapSerial: _s, ...fields } = input;
-  return db().$transaction((tx) => writePolicy(tx, { customerId: input.customerId, bootstrapCertId, target }, fields, actor));
+  // saves of one policy queue behind each other (writePolicy locks its scope)
+  return db().$transaction((tx) => writePolicy(tx, { customerId: input.customerId, bootstrapCertId, target }, fields, actor), {
+    maxWait: ADMIN_TX_MAX_WAIT,
+  });
+}
+
+/** A policy row as the API and the CLI show it. */
+function policyView(r: PolicyRow, serial?: string) {
+  return {
+    scope: r.bootstrapCertId ? `bootstrap:${serial}` : "customer",
+    allowDeviceIds: r.allowDeviceIds,
+    denyDeviceIds: r.denyDeviceIds,
+    maxEnrollments: r.maxEnrollments,
+    enrollUntil: r.enrollUntil,
+    requireDeviceSecret: r.requireDeviceSecret,
+    enrollRatePerMinute: r.enrollRatePerMinute,
+  };
+}
+
+/** setEnrollmentPolicy, answering the policy as now stored. */
+export async function updateEnrollmentPolicy(raw: PolicyInput, actor: Actor) {
+  const row = await setEnrollmentPolicy(raw, actor);
+  return policyView(row, raw.bootstrapSerial === undefined ? undefined : normalizeSerial(raw.bootstrapSerial));
 }
 
 export async function showEnrollmentPolicies(customerId: string) {
@@ -106,15 +139,10 @@ export async function showEnrollmentPolicies(customerId: string) {
     select: { serial: true, quarantinedAt: true, quarantineReason: true },
   });
   return {
-    policies: rows.map((r) => ({
-      scope: r.bootstrapCertId ? `bootstrap:${certs.find((c) => c.id === r.bootstrapCertId)?.serial}` : "customer",
-      allowDeviceIds: r.allowDeviceIds,
-      denyDeviceIds: r.denyDeviceIds,
-      maxEnrollments: r.maxEnrollments,
-      enrollUntil: r.enrollUntil,
-      requireDeviceSecret: r.requireDeviceSecret,
-    })),
+    policies: rows.map((r) => policyView(r, certs.find((c) => c.id === r.bootstrapCertId)?.serial)),
     quarantined,
+    /** the enrollment rate limit of a credential whose policies both inherit (enrollRatePerMinute null) */
+    defaultEnrollRatePerMinute: effectiveEnrollRate(null, null).perMinute,
   };
 }
 
@@ -133,7 +161,8 @@ export async function releaseBootstrap(customerId: string, serial: string, actor
 /** Register a one-time enrollment secret for a device id; returns the secret (shown once; only its hash is kept). */
 export async function addDeviceSecret(input: { customerId: string; deviceId: string; secret?: string }, actor: Actor) {
   const deviceId = z.string().regex(DEVICE_ID_PATTERN).parse(input.deviceId);
-  const secret = input.secret ?? randomBytes(16).toString("base64url");
+  // hex: nothing a device's command line could take for an option (base64url may begin with "-")
+  const secret = input.secret ?? randomBytes(16).toString("hex");
   if (secret.length < 16 || !/^[A-Za-z0-9 '()+,\-./:=?_]+$/.test(secret))
     throw new AppError("secret_invalid", "a device secret needs at least 16 characters of letters, digits and -._", 400);
   const secretHash = await hashDeviceSecret(secret);
@@ -213,10 +242,18 @@ export async function addEnrollmentGroup(
   }
 }
 
-/** The customer-wide policy as the portal shows it: list sizes with a few entries, never whole lists. */
-export async function customerPolicy(customerId: string, preview = 10) {
-  const [row, quarantined] = await Promise.all([
-    db().enrollmentPolicy.findFirst({ where: { customerId, bootstrapCertId: null } }),
+/**
+ * The customer-wide policy (or, with `bootstrapSerial`, that bootstrapping certificate's own) as the portal shows
+ * it: list sizes with a few entries, never whole lists. Another customer's serial is a 404.
+ */
+export async function customerPolicy(customerId: string, preview = 10, bootstrapSerial?: string) {
+  const bootstrapCertId = await bootstrapCertOf(customerId, bootstrapSerial);
+  const [row, customerRow, quarantined] = await Promise.all([
+    db().enrollmentPolicy.findFirst({ where: { customerId, bootstrapCertId } }),
+    // a certificate's rate limit inherits the customer-wide one
+    bootstrapCertId
+      ? db().enrollmentPolicy.findFirst({ where: { customerId, bootstrapCertId: null }, select: { enrollRatePerMinute: true } })
+      : null,
     db().certificate.count({ where: { customerId, kind: "BOOTSTRAP", quarantinedAt: { not: null }, revokedAt: null } }),
   ]);
   const list = (ids: string[] | undefined) => ({ count: ids?.length ?? 0, preview: (ids ?? []).slice(0, preview) });
@@ -226,6 +263,12 @@ export async function customerPolicy(customerId: string, preview = 10) {
     maxEnrollments: row?.maxEnrollments ?? null,
     enrollUntil: row?.enrollUntil ?? null,
     requireDeviceSecret: row?.requireDeviceSecret ?? false,
+    /** this scope's own value (null: inherit) */
+    enrollRatePerMinute: row?.enrollRatePerMinute ?? null,
+    /** the limit in force and where it comes from */
+    enrollRate: bootstrapCertId
+      ? effectiveEnrollRate(customerRow?.enrollRatePerMinute, row?.enrollRatePerMinute)
+      : effectiveEnrollRate(row?.enrollRatePerMinute, null),
     updatedAt: row?.updatedAt ?? null,
     quarantinedBootstrapCertificates: quarantined,
   };

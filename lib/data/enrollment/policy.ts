@@ -1,11 +1,13 @@
 // Enrollment policy (SPEC §5): the customer-wide policy and a bootstrapping certificate's own policy both
 // apply. Deny-lists add up; every non-empty allow-list must name the device; the certificate's budget fields
 // override the customer's defaults; a one-time secret is required when either policy says so, and always
-// checked when one is registered for the device.
+// checked when one is registered for the device. The rate limit of enrollment attempts is the certificate's own,
+// else the customer's, else the server default (DEVICE_ENROLL_RATE_PER_MINUTE).
 //
 // Enrollment groups have no policy row of their own: the customer-wide policy applies to each of them as it
 // does to a bootstrapping certificate without one — lists, secrets and the budget, counted per group.
 import { db, type Tx } from "../../db/client.ts";
+import { env } from "../../env.ts";
 import { AppError } from "../../errors.ts";
 import { type Actor, audit } from "../audit/record.ts";
 import { deviceSecretMatches } from "./device-secret-hash.ts";
@@ -16,6 +18,7 @@ export type EffectivePolicy = {
   maxEnrollments: number | null;
   enrollUntil: Date | null;
   requireDeviceSecret: boolean;
+  enrollRate: EnrollRate;
 };
 
 const forbidden = (code: string, message: string) => new AppError(code, message, 403);
@@ -27,13 +30,41 @@ export type PolicyRow = {
   maxEnrollments: number | null;
   enrollUntil: Date | null;
   requireDeviceSecret: boolean;
+  /** simpleenroll attempts per minute; 0: no limit; null: inherit */
+  enrollRatePerMinute: number | null;
 };
 
+/** A credential's simpleenroll attempts per minute (0: no limit) and the policy that sets it. */
+export type EnrollRate = { perMinute: number; source: "certificate" | "customer" | "server" };
+
+/**
+ * The rate limit of enrollment attempts (SPEC §5): the bootstrapping certificate's own policy row, else the
+ * customer-wide row, else DEVICE_ENROLL_RATE_PER_MINUTE. An enrollment group has no row of its own (certificate: null).
+ */
+export function effectiveEnrollRate(customer: number | null | undefined, certificate: number | null | undefined): EnrollRate {
+  if (certificate != null) return { perMinute: certificate, source: "certificate" };
+  if (customer != null) return { perMinute: customer, source: "customer" };
+  return { perMinute: env().DEVICE_ENROLL_RATE_PER_MINUTE, source: "server" };
+}
+
+/** The policy rows that apply to an enrollment: the customer-wide one and the bootstrapping certificate's own. */
+const rowsFor = (customerId: string, bootstrapCertId: string | null) => ({
+  customerId,
+  OR: [{ bootstrapCertId: null }, ...(bootstrapCertId ? [{ bootstrapCertId }] : [])],
+});
+
 export async function effectivePolicy(customerId: string, bootstrapCertId: string | null): Promise<EffectivePolicy> {
+  return policyFromRows(await db().enrollmentPolicy.findMany({ where: rowsFor(customerId, bootstrapCertId) }));
+}
+
+/** Only the rate limit of an enrollment's credential: no device lists read (they may hold 100,000 ids each). */
+export async function enrollRateFor(customerId: string, bootstrapCertId: string | null): Promise<EnrollRate> {
   const rows = await db().enrollmentPolicy.findMany({
-    where: { customerId, OR: [{ bootstrapCertId: null }, ...(bootstrapCertId ? [{ bootstrapCertId }] : [])] },
+    where: rowsFor(customerId, bootstrapCertId),
+    select: { bootstrapCertId: true, enrollRatePerMinute: true },
   });
-  return policyFromRows(rows);
+  const rate = (certificate: boolean) => rows.find((r) => (r.bootstrapCertId !== null) === certificate)?.enrollRatePerMinute;
+  return effectiveEnrollRate(rate(false), rate(true));
 }
 
 /** The customer-wide row (bootstrapCertId null) and the bootstrapping certificate's own row combined. */
@@ -47,6 +78,7 @@ export function policyFromRows(rows: PolicyRow[]): EffectivePolicy {
     maxEnrollments: cert?.maxEnrollments ?? customer?.maxEnrollments ?? null,
     enrollUntil: cert?.enrollUntil ?? customer?.enrollUntil ?? null,
     requireDeviceSecret: both.some((r) => r.requireDeviceSecret),
+    enrollRate: effectiveEnrollRate(customer?.enrollRatePerMinute, cert?.enrollRatePerMinute),
   };
 }
 

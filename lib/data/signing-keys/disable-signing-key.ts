@@ -8,7 +8,6 @@ import { audit } from "../audit/record.ts";
 export async function disableSigningKey(caller: ApiCaller, kid: string, ip?: string) {
   requireAdmin(caller);
   await limitClient("keys", caller.clientId);
-  await limitClient("user", caller.user.uid);
   const now = new Date();
   return db().$transaction(async (tx) => {
     const key = await tx.payloadSigningKey.findUnique({

@@ -22,7 +22,7 @@ import {
   verifyKeySigned,
   verifySignature,
 } from "../api/signed-payload.ts";
-import { audit } from "../audit/record.ts";
+import { audit, markAudited } from "../audit/record.ts";
 
 export type RegisterSigningKeyInput = {
   caller: ApiCaller;
@@ -87,7 +87,6 @@ export async function registerSigningKey(input: RegisterSigningKeyInput): Promis
   try {
     requireAdmin(caller);
     await limitClient("keys", caller.clientId);
-    await limitClient("user", caller.user.uid);
     const sigs = parseJwsBody(input.body, { allowGeneral: true });
     const headers = sigs.map(readProtectedHeader);
     const popIndex = headers.findIndex((h) => h.jwk !== undefined);
@@ -148,6 +147,7 @@ export async function registerSigningKey(input: RegisterSigningKeyInput): Promis
   } catch (e) {
     const err = isUniqueViolation(e) ? new AppError("key_exists", "this key is already registered for this user", 409) : e;
     if (err instanceof AppError) {
+      markAudited(err);
       metrics.refusals.inc({ code: err.code });
       await audit(null, caller.actor, {
         action: "signing_key.register",

@@ -12,7 +12,7 @@ export const GET = apiRoute(async (req) => json(await listSigningKeys(await requ
 
 // POST — register a key with proof of possession (SPEC §4).
 export const POST = apiRoute(async (req) => {
-  const caller = await requireBearer(req);
+  const caller = await requireBearer(req, { ownLimit: "keys" });
   const key = await registerSigningKey({ caller, body: await readBody(req), url: endpointUrls(req, PATH), ip: clientIp(req) });
   return json(key, 201, { location: `${PATH}/${key.kid}` });
 });

@@ -9,7 +9,7 @@ const PATH = "/api/v1/manufacturing/client-tls-certificates";
 
 // POST — up to 1000 Client TLS certificates, all or nothing, Idempotency-Key aware (SPEC §4).
 export const POST = apiRoute(async (req) => {
-  const caller = await requireBearer(req);
+  const caller = await requireBearer(req, { ownLimit: "batch" });
   const key = req.headers.get("idempotency-key");
   const r = await issueClientTlsBatch({
     caller,

@@ -6,5 +6,5 @@ export const dynamic = "force-dynamic";
 
 // DELETE /api/v1/payload-signing-keys/{kid} — disable one of the caller's keys.
 export const DELETE = apiRoute<{ kid: string }>(async (req, { kid }) =>
-  json(await disableSigningKey(await requireBearer(req), kid, clientIp(req))),
+  json(await disableSigningKey(await requireBearer(req, { ownLimit: "keys" }), kid, clientIp(req))),
 );
