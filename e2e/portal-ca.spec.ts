@@ -128,6 +128,15 @@ test("staff request a C2PA CA under the customer's root, the customer's CA signs
     await expect(row).toContainText("Application CA (c2pa)");
     await expect(row.getByText("active", { exact: true })).toBeVisible();
     await expect(page.getByTestId("pending-ca")).toHaveCount(0);
+    // the root it chains to stays on the page, with the fingerprint to confirm with the customer
+    const rootSha256 = ossl("x509", "-in", `${dir}/studio.pem`, "-noout", "-fingerprint", "-sha256")
+      .split("=")[1]
+      .trim()
+      .replace(/:/g, "")
+      .toLowerCase();
+    await page.reload();
+    await expect(page.getByTestId("external-ca")).toContainText(`O=studio, CN=studio Root with SHA-256 ${rootSha256}`);
+    await expect(page.getByTestId("external-ca")).toContainText("(active,");
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -1,7 +1,7 @@
 // The enrollment policy page and bootstrapping certificate revocation in the portal (SPEC §4, §5, §8): an
-// allow-list uploaded as CSV refuses other device ids at the mTLS listener, the budget shows, one-time secrets and
-// enrollment groups; viewers read only (no buttons, direct calls refused); revoking a leaked bootstrapping
-// certificate together with the devices it enrolled after a time; paging of the bootstrap list.
+// allow-list uploaded as CSV refuses other device ids at the mTLS listener, the budget and the rate limit show,
+// one-time secrets and enrollment groups; viewers read only (no buttons, direct calls refused); revoking a leaked
+// bootstrapping certificate together with the devices it enrolled after a time; paging of the bootstrap list.
 import { execFileSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import fs from "node:fs";
@@ -73,26 +73,35 @@ test("admin: allow-list from a CSV upload refuses other device ids at enrollment
   await page.getByRole("link", { name: "Enrollment policy" }).click();
   await expect(page.getByRole("heading", { name: "Enrollment policy", level: 1 })).toBeVisible();
   await expect(page.getByTestId("allow-count")).toHaveText("Empty: any device id may enroll.");
+  await expect(page.getByTestId("policy-rate")).toHaveText("600/min (server default)");
 
-  // a bad list: the count and the first bad lines next to the field, nothing saved
+  // a bad list and a negative rate limit: the count and the first bad lines next to the field, nothing saved
   await page.getByLabel("Allow-list: or paste device ids").fill("cam-1\nbad id!\ncam_2");
+  await page.getByLabel("Enrollment attempts per minute per credential").fill("-5");
   await page.getByRole("button", { name: "Save policy" }).click();
   await expect(page.getByTestId("allow-error")).toHaveText(/^2 of 3 entries are not device ids .*line 2: “bad id!”; line 3: “cam_2”$/);
+  await expect(page.getByText("At least 0 (0: no limit).")).toBeVisible();
+  await expect(page.getByLabel("Enrollment attempts per minute per credential")).toHaveAttribute("aria-invalid", "true");
   await expect(page.getByLabel("Allow-list: or paste device ids")).toHaveAttribute("aria-invalid", "true");
   await expect(page.getByLabel("Replace the allow-list with the file or text below")).toBeChecked();
   await page.reload();
   await expect(page.getByTestId("allow-count")).toHaveText("Empty: any device id may enroll.");
+  await expect(page.getByTestId("policy-rate")).toHaveText("600/min (server default)");
 
-  // the CSV upload (first column, header skipped) and a budget
+  // the CSV upload (first column, header skipped), a budget and a rate limit
   await page.getByLabel("Allow-list: CSV file").setInputFiles(scratch("devices.csv", "deviceId,batch\nok-cam-1,b1\nok-cam-2,b1\n"));
   await expect(page.getByLabel("Replace the allow-list with the file or text below")).toBeChecked();
   await page.getByLabel("Maximum enrollments per bootstrapping certificate").fill("5");
+  await page.getByLabel("Enrollment attempts per minute per credential").fill("50");
   await page.getByRole("button", { name: "Save policy" }).click();
   await expect(page.getByRole("status").filter({ hasText: "Policy saved." })).toHaveText(
     "Policy saved. Allow-list: 2 device ids; deny-list: 0.",
   );
   await expect(page.getByTestId("allow-count")).toHaveText("2 device ids: ok-cam-1, ok-cam-2");
   await expect(page.getByTestId("policy-budget")).toHaveText("at most 5 enrollments per bootstrapping certificate");
+  await expect(page.getByTestId("policy-rate")).toHaveText("50/min (customer-wide policy)");
+  await expect(page.getByTestId("rate-effective")).toHaveText("In force: 50/min (customer-wide policy)");
+  await expect(page.getByLabel("Enrollment attempts per minute per credential")).toHaveValue("50");
 
   // a one-time secret for ok-cam-2, shown once
   await page.getByLabel("Device id", { exact: true }).fill("ok-cam-2");
@@ -131,7 +140,9 @@ test("admin: allow-list from a CSV upload refuses other device ids at enrollment
 
   // the customer-wide budget is what the bootstrap list shows for a certificate without its own
   await page.goto("/bootstrap");
-  await expect(page.getByTestId("bootstrap-row").filter({ hasText: boot.serial }).getByTestId("bootstrap-usage")).toHaveText("2 / 5");
+  const bootRow = page.getByTestId("bootstrap-row").filter({ hasText: boot.serial });
+  await expect(bootRow.getByTestId("bootstrap-usage")).toHaveText("2 / 5");
+  await expect(bootRow).toContainText("enrollment rate: 50/min (customer-wide policy)");
   await page.goto("/enrollment");
   await expect(page.getByTestId("secret-row").filter({ hasText: "ok-cam-2" })).toContainText("used");
 
@@ -144,16 +155,73 @@ test("admin: allow-list from a CSV upload refuses other device ids at enrollment
     await expect(page.getByTestId("audit-row").filter({ hasText: action }).first()).toBeVisible();
 });
 
+test("admin: a bootstrapping certificate's own allow-list and budget, set after issuance, hold at the listener; a stranger gets 404", async ({
+  page,
+  browser,
+}) => {
+  const c = seedCustomer("Line Policy Co");
+  await signIn(page, c.admin);
+  const boot = await requestBootstrap(page);
+  await page.goto("/bootstrap");
+  await page.getByTestId("bootstrap-row").filter({ hasText: boot.serial }).getByRole("link", { name: "Edit policy" }).click();
+  await expect(page.getByRole("heading", { name: "Bootstrapping certificate policy", level: 1 })).toBeVisible();
+  await expect(page.getByTestId("allow-count")).toHaveText("Empty: any device id may enroll.");
+  await expect(page.getByTestId("rate-effective")).toHaveText("In force: 600/min (server default)");
+  await page.getByLabel("Allow-list: or paste device ids").fill("line-a\nline-b");
+  await page.getByLabel("Maximum enrollments with this certificate").fill("1");
+  await page.getByLabel("Enrollment attempts per minute with this certificate").fill("0");
+  await page.getByRole("button", { name: "Save policy" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Policy saved." })).toHaveText(
+    "Policy saved. Allow-list: 2 device ids; deny-list: 0.",
+  );
+  await expect(page.getByTestId("allow-count")).toHaveText("2 device ids: line-a, line-b");
+  await expect(page.getByTestId("rate-effective")).toHaveText("In force: no limit (this certificate's policy)");
+
+  const other = await enrollDevice(page.request, { ...boot, deviceId: "line-c" }).catch(refusal);
+  expect(other).toEqual({ status: 403, code: "device_not_allowed" });
+  await enrollDevice(page.request, { ...boot, deviceId: "line-a" });
+  const over = await enrollDevice(page.request, { ...boot, deviceId: "line-b" }).catch(refusal);
+  expect(over).toEqual({ status: 403, code: "enrollment_budget_exceeded" });
+  await page.goto("/bootstrap");
+  const row = page.getByTestId("bootstrap-row").filter({ hasText: boot.serial });
+  await expect(row.getByTestId("bootstrap-usage")).toHaveText("1 / 1");
+  await expect(row).toContainText("quarantined");
+  await expect(row).toContainText("2 expected device ids");
+  await expect(row).toContainText("enrollment rate: no limit (this certificate's policy)");
+  // the customer-wide policy is untouched
+  await page.goto("/enrollment");
+  await expect(page.getByTestId("allow-count")).toHaveText("Empty: any device id may enroll.");
+
+  // another customer's admin: the certificate is not theirs
+  const b = seedCustomer("Line Policy Other Co");
+  const ctx = await browser.newContext();
+  const stranger = await ctx.newPage();
+  await signIn(stranger, b.admin);
+  expect((await stranger.goto(`/bootstrap/${boot.serial}/policy`))?.status()).toBe(404);
+  const r = await callAction(stranger.request, "/enrollment", actionId(ENROLLMENT, "setPolicyAction"), {
+    bootstrapSerial: boot.serial,
+    allowMode: "clear",
+    denyMode: "keep",
+    maxEnrollments: "",
+    enrollUntil: "",
+  });
+  expect(await r.text()).toContain("No such bootstrapping certificate.");
+  await ctx.close();
+  await page.goto(`/bootstrap/${boot.serial}/policy`);
+  await expect(page.getByTestId("allow-count")).toHaveText("2 device ids: line-a, line-b");
+});
+
 test("a viewer sees the policy read-only and every enrollment action refuses a direct call; a stranger gets 404", async ({
   page,
   browser,
 }) => {
   const c = seedCustomer("Enroll Viewer Co");
-  pss("policy", "set", "--customer", c.id, "--max", "7", "--allow", "v-cam-1,v-cam-2");
+  pss("policy", "set", "--customer", c.id, "--max", "7", "--allow", "v-cam-1,v-cam-2", "--rate-per-minute", "30");
   const group = pss("group", "add", "--customer", c.id, "--name", "Maker A", "--ca", makerCa("Maker A CA"), "--uid", c.admin.uid);
   await signIn(page, c.viewer);
   await page.getByRole("link", { name: "Enrollment policy" }).click();
   await expect(page.getByTestId("policy-budget")).toHaveText("at most 7 enrollments per bootstrapping certificate");
+  await expect(page.getByTestId("policy-rate")).toHaveText("30/min (customer-wide policy)");
   await expect(page.getByTestId("policy-summary")).toContainText("2 device ids (v-cam-1, v-cam-2)");
   await expect(page.getByTestId("group-row").filter({ hasText: "Maker A" })).toContainText("active");
   await expect(page.getByRole("main").getByRole("button")).toHaveCount(0);
@@ -168,7 +236,12 @@ test("a viewer sees the policy read-only and every enrollment action refuses a d
   for (const [name, fields] of calls)
     expect((await callAction(page.request, "/enrollment", actionId(ENROLLMENT, name), fields)).status(), name).toBe(403);
   const shown = pss("policy", "show", "--customer", c.id);
-  expect(shown.policies[0]).toMatchObject({ scope: "customer", allowDeviceIds: ["v-cam-1", "v-cam-2"], maxEnrollments: 7 });
+  expect(shown.policies[0]).toMatchObject({
+    scope: "customer",
+    allowDeviceIds: ["v-cam-1", "v-cam-2"],
+    maxEnrollments: 7,
+    enrollRatePerMinute: 30,
+  });
   await page.reload();
   await expect(page.getByTestId("group-row")).toHaveCount(1);
   await expect(page.getByTestId("secret-row")).toHaveCount(0);

@@ -5,6 +5,7 @@ import { type IssuedBootstrap, requestBootstrapAction } from "@/app/(portal)/boo
 import { Button } from "@/components/ui/button.tsx";
 import { Field, RadioGroup, TextArea } from "@/components/ui/field.tsx";
 import { FormMessage } from "@/components/ui/form-message.tsx";
+import { useHydrated } from "@/components/ui/use-hydrated.ts";
 import type { ActionState } from "@/lib/actions/action-state.ts";
 import { buildCsrPem, downloadText, generateP256, privateKeyPem } from "@/lib/browser/webcrypto.ts";
 
@@ -19,6 +20,8 @@ export function RequestBootstrapForm() {
   const [mode, setMode] = useState<"upload" | "generate">("generate");
   const [privatePem, setPrivatePem] = useState<string | null>(null);
   const [clientError, setClientError] = useState<string | null>(null);
+  // the key is generated in the browser on submit: nothing to do before hydration
+  const hydrated = useHydrated();
   const errors = state.status === "invalid" ? state.fieldErrors : {};
   const values = state.status === "invalid" ? (state.values ?? {}) : {};
 
@@ -77,6 +80,14 @@ export function RequestBootstrapForm() {
             hint="Exceeding it quarantines the certificate until you release it."
           />
           <Field
+            label="Enrollment attempts per minute"
+            name="enrollRatePerMinute"
+            inputMode="numeric"
+            defaultValue={values.enrollRatePerMinute}
+            error={errors.enrollRatePerMinute?.[0]}
+            hint="Over it, devices are refused (429) until the minute ends. Empty: the customer-wide limit. 0: no limit."
+          />
+          <Field
             label="Enroll until (UTC)"
             name="enrollUntil"
             type="datetime-local"
@@ -93,7 +104,7 @@ export function RequestBootstrapForm() {
           />
         </fieldset>
         <FormMessage tone={state.status === "ok" && !clientError ? "success" : "error"} message={message} />
-        <Button type="submit" disabled={pending}>
+        <Button type="submit" disabled={pending || !hydrated}>
           {pending ? "Requesting…" : mode === "generate" ? "Generate key and request certificate" : "Request certificate"}
         </Button>
       </form>

@@ -2,10 +2,12 @@
 
 import { type FormEvent, useActionState, useId, useRef, useState } from "react";
 import { type PolicySaved, setPolicyAction } from "@/app/(portal)/enrollment/actions.ts";
+import { enrollRateText } from "@/components/enrollment/enroll-rate.ts";
 import { Button } from "@/components/ui/button.tsx";
 import { Field } from "@/components/ui/field.tsx";
 import { FormMessage } from "@/components/ui/form-message.tsx";
 import type { ActionState } from "@/lib/actions/action-state.ts";
+import type { EnrollRate } from "@/lib/data/enrollment/policy.ts";
 
 const initial: ActionState<PolicySaved> = { status: "idle" };
 
@@ -13,13 +15,26 @@ export type CurrentPolicy = {
   allow: { count: number; preview: string[] };
   deny: { count: number; preview: string[] };
   maxEnrollments: number | null;
-  /** ISO time or null */
-  enrollUntil: string | null;
+  enrollUntil: Date | null;
   requireDeviceSecret: boolean;
+  /** this policy's own rate limit (null: inherit) and the one in force */
+  enrollRatePerMinute: number | null;
+  enrollRate: EnrollRate;
 };
 
-/** The customer-wide enrollment policy (SPEC §5): allow- and deny-list from a CSV file or pasted, budget, secrets. */
-export function PolicyForm({ current, maxListBytes }: { current: CurrentPolicy; maxListBytes: number }) {
+/**
+ * An enrollment policy (SPEC §5): the customer-wide one, or with `bootstrapSerial` that bootstrapping certificate's
+ * own — allow- and deny-list from a CSV file or pasted, budget, secrets, rate limit.
+ */
+export function PolicyForm({
+  current,
+  maxListBytes,
+  bootstrapSerial,
+}: {
+  current: CurrentPolicy;
+  maxListBytes: number;
+  bootstrapSerial?: string;
+}) {
   const [state, action, pending] = useActionState(setPolicyAction, initial);
   const [tooBig, setTooBig] = useState<Record<string, string>>({});
   const errors = state.status === "invalid" ? state.fieldErrors : {};
@@ -39,7 +54,14 @@ export function PolicyForm({ current, maxListBytes }: { current: CurrentPolicy; 
 
   const message = state.status === "error" ? state.message : state.status === "ok" ? (state.message ?? null) : null;
   return (
-    <form action={action} onSubmit={onSubmit} className="max-w-2xl space-y-5" aria-label="Customer-wide enrollment policy" noValidate>
+    <form
+      action={action}
+      onSubmit={onSubmit}
+      className="max-w-2xl space-y-5"
+      aria-label={bootstrapSerial ? `Enrollment policy of bootstrapping certificate ${bootstrapSerial}` : "Customer-wide enrollment policy"}
+      noValidate
+    >
+      <input type="hidden" name="bootstrapSerial" value={bootstrapSerial ?? ""} />
       <ListField
         name="allow"
         title="Allow-list (expected device ids)"
@@ -61,9 +83,13 @@ export function PolicyForm({ current, maxListBytes }: { current: CurrentPolicy; 
         error={tooBig.deny ?? errors.deny?.[0] ?? errors.denyMode?.[0]}
       />
       <fieldset className="space-y-3 rounded-md border border-slate-200 p-3 dark:border-slate-800">
-        <legend className="px-1 text-sm font-medium">Enrollment budget (default of every bootstrapping certificate)</legend>
+        <legend className="px-1 text-sm font-medium">
+          {bootstrapSerial
+            ? "Enrollment budget of this certificate (wins over the customer default)"
+            : "Enrollment budget (default of every bootstrapping certificate)"}
+        </legend>
         <Field
-          label="Maximum enrollments per bootstrapping certificate"
+          label={bootstrapSerial ? "Maximum enrollments with this certificate" : "Maximum enrollments per bootstrapping certificate"}
           name="maxEnrollments"
           inputMode="numeric"
           defaultValue={values.maxEnrollments ?? (current.maxEnrollments === null ? "" : String(current.maxEnrollments))}
@@ -74,9 +100,27 @@ export function PolicyForm({ current, maxListBytes }: { current: CurrentPolicy; 
           label="Enroll until (UTC)"
           name="enrollUntil"
           type="datetime-local"
-          defaultValue={values.enrollUntil ?? (current.enrollUntil ? current.enrollUntil.slice(0, 16) : "")}
+          defaultValue={values.enrollUntil ?? (current.enrollUntil ? current.enrollUntil.toISOString().slice(0, 16) : "")}
           error={errors.enrollUntil?.[0]}
           hint="Empty: no end."
+        />
+      </fieldset>
+      <fieldset className="space-y-3 rounded-md border border-slate-200 p-3 dark:border-slate-800">
+        <legend className="px-1 text-sm font-medium">Enrollment rate limit</legend>
+        <p className="text-sm" data-testid="rate-effective">
+          In force: {enrollRateText(current.enrollRate)}
+        </p>
+        <Field
+          label={bootstrapSerial ? "Enrollment attempts per minute with this certificate" : "Enrollment attempts per minute per credential"}
+          name="enrollRatePerMinute"
+          inputMode="numeric"
+          defaultValue={values.enrollRatePerMinute ?? (current.enrollRatePerMinute === null ? "" : String(current.enrollRatePerMinute))}
+          error={errors.enrollRatePerMinute?.[0]}
+          hint={
+            bootstrapSerial
+              ? "Over it, devices are refused (429) until the minute ends. Empty: inherit the customer-wide limit (else the server default). 0: no limit."
+              : "Per bootstrapping certificate and per enrollment group; over it, devices are refused (429) until the minute ends. Empty: the server default. 0: no limit."
+          }
         />
       </fieldset>
       <label className="flex items-start gap-2 text-sm">

@@ -11,8 +11,8 @@ const initial: ActionState<RevokedBootstrap> = { status: "idle" };
 
 /**
  * Revoke a bootstrapping certificate (a leaked key) from its row: a modal dialog is the confirmation step. It
- * can also revoke the Client TLS certificates of the devices the certificate enrolled at or after a time; on an
- * already revoked certificate only that part is left.
+ * can also revoke the Client TLS and application certificates of the devices the certificate enrolled at or after
+ * a time; on an already revoked certificate only that part is left.
  */
 export function RevokeBootstrapDialog({
   serial,
@@ -92,7 +92,7 @@ export function RevokeBootstrapDialog({
               step={1}
               defaultValue={values.enrolledAfter}
               error={errors.enrolledAfter?.[0]}
-              hint="Their Client TLS certificates are revoked with the same reason; those devices must be provisioned again."
+              hint="Their Client TLS and application (C2PA) certificates are revoked with the same reason; those devices must be provisioned again."
             />
           )}
           <FormMessage message={state.status === "error" ? state.message : null} />

@@ -5,6 +5,7 @@ import { registerSigningKeyAction } from "@/app/(portal)/keys/actions.ts";
 import { Button } from "@/components/ui/button.tsx";
 import { Field, RadioGroup, TextArea } from "@/components/ui/field.tsx";
 import { FormMessage } from "@/components/ui/form-message.tsx";
+import { useHydrated } from "@/components/ui/use-hydrated.ts";
 import type { ActionState } from "@/lib/actions/action-state.ts";
 import { downloadText, generateP256, privateKeyPem, proofOfPossession } from "@/lib/browser/webcrypto.ts";
 
@@ -20,6 +21,8 @@ export function RegisterKeyForm() {
   const [mode, setMode] = useState<"generate" | "paste">("generate");
   const [privatePem, setPrivatePem] = useState<string | null>(null);
   const [clientError, setClientError] = useState<string | null>(null);
+  // the key is generated in the browser on submit: nothing to do before hydration
+  const hydrated = useHydrated();
   const errors = state.status === "invalid" ? state.fieldErrors : {};
   const values = state.status === "invalid" ? (state.values ?? {}) : {};
 
@@ -92,7 +95,7 @@ export function RegisterKeyForm() {
           </Button>
         </div>
       )}
-      <Button type="submit" disabled={pending}>
+      <Button type="submit" disabled={pending || !hydrated}>
         {pending ? "Registering…" : mode === "generate" ? "Generate and register key" : "Register key"}
       </Button>
     </form>

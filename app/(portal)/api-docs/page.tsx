@@ -5,7 +5,7 @@ import { requireRole } from "@/lib/auth/session.ts";
 import { env } from "@/lib/env.ts";
 
 type Operation = { summary?: string; description?: string };
-const METHODS = ["get", "post", "delete"] as const;
+const METHODS = ["get", "post", "put", "patch", "delete"] as const;
 
 // The customer API described from the same OpenAPI document /api/v1/openapi.json serves.
 export default async function Page() {

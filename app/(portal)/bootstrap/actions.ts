@@ -38,17 +38,19 @@ export async function requestBootstrapAction(_prev: ActionState<IssuedBootstrap>
     const parsed = requestBootstrapFormSchema.safeParse({ ...values, csr: await csrOf(form, values) });
     const keep = {
       maxEnrollments: values.maxEnrollments ?? "",
+      enrollRatePerMinute: values.enrollRatePerMinute ?? "",
       enrollUntil: values.enrollUntil ?? "",
       expectedDeviceIds: values.expectedDeviceIds ?? "",
     };
     if (!parsed.success) return invalid(parsed.error, keep);
     const caller = await portalCaller(user);
-    const { csr, maxEnrollments, enrollUntil, expectedDeviceIds } = parsed.data;
+    const { csr, maxEnrollments, enrollUntil, expectedDeviceIds, enrollRatePerMinute } = parsed.data;
     const issued = await issuePortalBootstrapCertificate({
       caller,
       csr,
       policy: {
         ...(maxEnrollments !== undefined ? { maxEnrollments } : {}),
+        ...(enrollRatePerMinute != null ? { enrollRatePerMinute } : {}),
         ...(enrollUntil !== undefined ? { enrollUntil } : {}),
         ...(expectedDeviceIds.length ? { expectedDeviceIds } : {}),
       },
@@ -86,8 +88,8 @@ export type RevokedBootstrap = { serial: string; devicesRevoked: number };
 
 /**
  * A customer admin revokes one of their customer's bootstrapping certificates (a leaked key), optionally with
- * the Client TLS certificates of the devices it enrolled at or after a time; on an already revoked one, only
- * the devices. Another customer's serial: 404.
+ * the Client TLS and application certificates of the devices it enrolled at or after a time; on an already revoked
+ * one, only the devices. Another customer's serial: 404.
  */
 export async function revokeBootstrapAction(_prev: ActionState<RevokedBootstrap>, form: FormData): Promise<ActionState<RevokedBootstrap>> {
   const user = await requireRole("CUSTOMER_ADMIN");
@@ -107,10 +109,12 @@ export async function revokeBootstrapAction(_prev: ActionState<RevokedBootstrap>
     revalidatePath("/bootstrap");
     revalidatePath("/devices", "layout");
     const devices = r.revokedClientTlsSerials.length;
+    const apps = r.revokedApplicationSerials.length;
+    const appNote = apps ? `, with ${apps} application ${apps === 1 ? "certificate" : "certificates"}` : "";
     return {
       status: "ok",
       data: { serial: r.serial, devicesRevoked: devices },
-      message: `${r.alreadyRevoked ? "Already revoked" : "Revoked"}; ${devices} device ${devices === 1 ? "certificate" : "certificates"} revoked.`,
+      message: `${r.alreadyRevoked ? "Already revoked" : "Revoked"}; ${devices} device ${devices === 1 ? "certificate" : "certificates"} revoked${appNote}.`,
     };
   } catch (e) {
     return failed(e, "bootstrap.revoke");

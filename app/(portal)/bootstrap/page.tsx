@@ -1,6 +1,7 @@
 import Link from "next/link";
 import { ReleaseButton } from "@/components/bootstrap/release-button.tsx";
 import { RequestBootstrapForm } from "@/components/bootstrap/request-bootstrap-form.tsx";
+import { enrollRateText } from "@/components/enrollment/enroll-rate.ts";
 import { Pager } from "@/components/enrollment/pager.tsx";
 import { RevokeBootstrapDialog } from "@/components/enrollment/revoke-bootstrap-dialog.tsx";
 import { rolesFor } from "@/components/layout/nav.ts";
@@ -57,6 +58,7 @@ export default async function Page({ searchParams }: { searchParams: Promise<Rec
                 {[
                   r.enrollUntil ? `until ${r.enrollUntil.replace("T", " ").slice(0, 16)} UTC` : null,
                   r.allowDeviceIds ? `${r.allowDeviceIds} expected device ids` : null,
+                  r.enrollRate.source === "server" ? null : `enrollment rate: ${enrollRateText(r.enrollRate)}`,
                 ]
                   .filter(Boolean)
                   .join(" · ") || "—"}
@@ -65,6 +67,11 @@ export default async function Page({ searchParams }: { searchParams: Promise<Rec
                 <td className={TD}>
                   <div className="flex flex-col items-start gap-2">
                     {r.status === "quarantined" && <ReleaseButton serial={r.serial} />}
+                    {(r.status === "active" || r.status === "quarantined") && (
+                      <Link href={`/bootstrap/${r.serial}/policy`} className="text-sm text-blue-700 underline dark:text-blue-400">
+                        Edit policy
+                      </Link>
+                    )}
                     {r.status !== "expired" && (
                       <RevokeBootstrapDialog
                         serial={r.serial}

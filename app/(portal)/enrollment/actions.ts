@@ -30,8 +30,25 @@ import {
 export type PolicySaved = { allow: number; deny: number };
 type FieldErrors = Record<string, string[]>;
 
+/** Empty: the customer-wide policy; else a bootstrapping certificate's serial (the data layer checks it is ours). */
+const bootstrapSerialField = z
+  .string()
+  .regex(/^[0-9a-f]{1,40}$/i)
+  .optional()
+  .or(z.literal("").transform(() => undefined));
+
 /** Pasted text is echoed back on a field error only while it is small; a file never is. */
 const ECHO_MAX = 64 * 1024;
+const ECHOED = [
+  "allowMode",
+  "denyMode",
+  "maxEnrollments",
+  "enrollUntil",
+  "requireDeviceSecret",
+  "enrollRatePerMinute",
+  "allowText",
+  "denyText",
+];
 
 /** The text of a list: the uploaded file when one was chosen, else what was pasted. */
 async function listText(form: FormData, file: string, text: string): Promise<string | { error: string }> {
@@ -72,40 +89,48 @@ async function listOf(form: FormData, name: "allow" | "deny", mode: string | und
 const sameMinute = (a: Date | null, b: Date | null) =>
   a !== null && b !== null && Math.floor(a.getTime() / 60_000) === Math.floor(b.getTime() / 60_000);
 
-/** A customer admin edits the customer-wide enrollment policy (allow-list, deny-list, budget, one-time secrets). */
+/**
+ * A customer admin edits the customer-wide enrollment policy, or one bootstrapping certificate's own (the form's
+ * `bootstrapSerial`): allow-list, deny-list, budget, one-time secrets, enrollment rate limit.
+ */
 export async function setPolicyAction(_prev: ActionState<PolicySaved>, form: FormData): Promise<ActionState<PolicySaved>> {
   const user = await requireRole("CUSTOMER_ADMIN");
   try {
     const values = formValues(form);
     const keep: Record<string, string> = {};
-    for (const k of ["allowMode", "denyMode", "maxEnrollments", "enrollUntil", "requireDeviceSecret", "allowText", "denyText"])
-      if (values[k] !== undefined && values[k].length <= ECHO_MAX) keep[k] = values[k];
+    for (const k of ECHOED) if (values[k] !== undefined && values[k].length <= ECHO_MAX) keep[k] = values[k];
     const parsed = policyFormSchema.safeParse(values);
     const errors: FieldErrors = parsed.success ? {} : { ...(z.flattenError(parsed.error).fieldErrors as FieldErrors) };
     const [allow, deny] = await Promise.all([listOf(form, "allow", values.allowMode), listOf(form, "deny", values.denyMode)]);
     if (allow && !Array.isArray(allow)) errors.allow = [allow.error];
     if (deny && !Array.isArray(deny)) errors.deny = [deny.error];
     const caller = await portalCaller(user);
+    // a bootstrapping certificate's own policy, or the customer-wide one
+    const bootstrapSerial = bootstrapSerialField.safeParse(values.bootstrapSerial);
+    if (!bootstrapSerial.success) return { status: "error", message: "Not a certificate serial." };
+    const serial = bootstrapSerial.data;
     if (parsed.success && parsed.data.enrollUntil && parsed.data.enrollUntil.getTime() <= Date.now()) {
       // a past date closes enrollment; it may stay as it was, but not be newly set by mistake
-      const current = await customerPolicy(caller.customerId);
+      const current = await customerPolicy(caller.customerId, 0, serial);
       if (!sameMinute(current.enrollUntil, parsed.data.enrollUntil)) errors.enrollUntil = ["Must be in the future."];
     }
     if (!parsed.success || Object.keys(errors).length) return { status: "invalid", fieldErrors: errors, values: keep };
-    const { maxEnrollments, enrollUntil, requireDeviceSecret } = parsed.data;
+    const { maxEnrollments, enrollUntil, requireDeviceSecret, enrollRatePerMinute } = parsed.data;
     const row = await setEnrollmentPolicy(
       {
         customerId: caller.customerId,
+        ...(serial ? { bootstrapSerial: serial } : {}),
         ...(Array.isArray(allow) ? { allowDeviceIds: allow } : {}),
         ...(Array.isArray(deny) ? { denyDeviceIds: deny } : {}),
         maxEnrollments,
         enrollUntil,
         requireDeviceSecret,
+        enrollRatePerMinute,
       },
       caller.actor,
     );
     revalidatePath("/enrollment");
-    revalidatePath("/bootstrap");
+    revalidatePath("/bootstrap", "layout");
     const saved = { allow: row.allowDeviceIds.length, deny: row.denyDeviceIds.length };
     return {
       status: "ok",

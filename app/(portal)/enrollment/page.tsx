@@ -1,6 +1,7 @@
 import Link from "next/link";
 import { DeviceSecretForm } from "@/components/enrollment/device-secret-form.tsx";
 import { DisableGroupButton } from "@/components/enrollment/disable-group-button.tsx";
+import { enrollRateText } from "@/components/enrollment/enroll-rate.ts";
 import { GroupForm } from "@/components/enrollment/group-form.tsx";
 import { Pager } from "@/components/enrollment/pager.tsx";
 import { PolicyForm } from "@/components/enrollment/policy-form.tsx";
@@ -64,6 +65,12 @@ export default async function EnrollmentPage({ searchParams }: { searchParams: P
                   {policy.enrollUntil ? `, until ${utc(policy.enrollUntil)}` : ""}
                 </span>,
               ],
+              [
+                "Enrollment rate limit",
+                <span key="rate" data-testid="policy-rate">
+                  {enrollRateText(policy.enrollRate)}
+                </span>,
+              ],
               ["One-time device secret", policy.requireDeviceSecret ? "required" : "not required (checked when one is registered)"],
               [
                 "Quarantined bootstrapping certificates",
@@ -82,16 +89,7 @@ export default async function EnrollmentPage({ searchParams }: { searchParams: P
         {admin && (
           <div className={BOX}>
             <h3 className="mb-3 font-semibold">Change the policy</h3>
-            <PolicyForm
-              maxListBytes={LIST_MAX_BYTES}
-              current={{
-                allow: policy.allow,
-                deny: policy.deny,
-                maxEnrollments: policy.maxEnrollments,
-                enrollUntil: policy.enrollUntil?.toISOString() ?? null,
-                requireDeviceSecret: policy.requireDeviceSecret,
-              }}
-            />
+            <PolicyForm maxListBytes={LIST_MAX_BYTES} current={policy} />
           </div>
         )}
       </section>

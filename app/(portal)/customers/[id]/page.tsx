@@ -5,7 +5,7 @@ import { ImportExternalCaForm, RequestExternalCaForm } from "@/components/ca/ext
 import { PageHeader } from "@/components/layout/page-header.tsx";
 import { date, Table, TD } from "@/components/ui/table.tsx";
 import { ROLE_LABEL, requireRole } from "@/lib/auth/session.ts";
-import { listPendingCas } from "@/lib/data/ca/external-ca.ts";
+import { listExternalCas, listPendingCas } from "@/lib/data/ca/external-ca.ts";
 import { listCas } from "@/lib/data/ca/list-cas.ts";
 import { getCustomer } from "@/lib/data/customers/get-customer.ts";
 import { isAppError } from "@/lib/errors.ts";
@@ -23,7 +23,11 @@ export default async function CustomerPage({ params }: { params: Promise<{ id: s
   await requireRole("STAFF");
   const { id } = await params;
   const customer = await load(id);
-  const [cas, pendingCas] = await Promise.all([listCas({ customerId: customer.id }), listPendingCas(customer.id)]);
+  const [cas, pendingCas, externalCas] = await Promise.all([
+    listCas({ customerId: customer.id }),
+    listPendingCas(customer.id),
+    listExternalCas(customer.id),
+  ]);
   return (
     <>
       <PageHeader title={customer.name}>
@@ -43,6 +47,16 @@ export default async function CustomerPage({ params }: { params: Promise<{ id: s
           customer&apos;s CA signs the CSR below (keeping its CA:TRUE pathlen:0 and keyCertSign, cRLSign extensions), and the signed
           certificate becomes the customer&apos;s active C2PA CA once it checks out.
         </p>
+        {externalCas.length > 0 && (
+          <ul className="space-y-1 text-sm" aria-label="CAs under the customer's root">
+            {externalCas.map((ca) => (
+              <li key={ca.id} data-testid="external-ca">
+                <span className="font-medium">{ca.subject}</span> ({ca.status.toLowerCase()}, until {date(ca.notAfter)}), under{" "}
+                {ca.rootSubject} with SHA-256 <span className="break-all font-mono text-xs">{ca.rootSha256}</span>
+              </li>
+            ))}
+          </ul>
+        )}
         {pendingCas.map((p) => (
           <div key={p.id} className="space-y-3 rounded-md border border-slate-300 p-4 dark:border-slate-700" data-testid="pending-ca">
             <p className="text-sm">

@@ -52,7 +52,9 @@ export default async function RevokeCaPage({ params }: { params: Promise<{ id: s
           </div>
         </dl>
         <p className="mt-3 text-sm">
-          A new generation of the issuing CA becomes active so the customer can provision new bootstrapping certificates.
+          A new generation of the issuing CA becomes active so the customer can provision new bootstrapping certificates. The devices it
+          cuts off are reset: each enrolls once more, with a bootstrapping certificate issued after the revocation (or, when the
+          customer&apos;s are kept, the one that enrolled it).
         </p>
       </section>
       <RevokeCaForm caId={ca.id} customerName={customer.name} reasons={REASON_OPTIONS} revoked={ca.status === "REVOKED"} />
