@@ -14,6 +14,17 @@ export type Command = {
   needsDb?: boolean;
 };
 
+/**
+ * An answer printed like any other, with a non-zero exit status: a partial failure (some of the work done, some
+ * not) that a script or a cron job must notice without parsing the output.
+ */
+export class PartialResult {
+  constructor(
+    readonly value: unknown,
+    readonly exit = 1,
+  ) {}
+}
+
 /** Parse a command's flags; unknown flags are a usage error, not a silent no-op. */
 export function flags<T extends NonNullable<ParseArgsConfig["options"]>>(args: string[], options: T) {
   try {

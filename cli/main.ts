@@ -19,7 +19,7 @@ import { hsmPrune } from "./commands/hsm.ts";
 import { masterKeyRotate } from "./commands/master-key.ts";
 import { benchFleetCommand, seed } from "./commands/seed.ts";
 import { userCreate } from "./commands/user.ts";
-import type { Command } from "./io.ts";
+import { type Command, PartialResult } from "./io.ts";
 
 const COMMANDS: Command[] = [
   dbMigrate,
@@ -96,7 +96,12 @@ async function main(argv: string[]): Promise<number> {
   try {
     // Migrations first, in this process (one schema engine per process; the CLI is its own process).
     if (cmd.needsDb) await deployMigrations(dbTarget(env()));
-    print(await cmd.run({ args: rest, json }), json);
+    const out = await cmd.run({ args: rest, json });
+    if (out instanceof PartialResult) {
+      print(out.value, json);
+      return out.exit;
+    }
+    print(out, json);
     return 0;
   } catch (e) {
     const err = toError(e);

@@ -1,6 +1,8 @@
 // The hourly checks against a real database: a due CA whose rotation fails is reported and logged, and stops
 // neither the other due CAs' rotations nor the CRL reissue.
 import { afterEach, describe, expect, it } from "vitest";
+import { caRotate } from "../cli/commands/ca.ts";
+import { PartialResult } from "../cli/io.ts";
 import { activeCa, ensureHierarchy, rotateDueCas } from "../lib/data/ca/hierarchy.ts";
 import { createCustomer } from "../lib/data/customers/create-customer.ts";
 import { CRL_REISSUE_AFTER_MS, publishCrl } from "../lib/data/revocation/crl.ts";
@@ -57,5 +59,23 @@ describe(`scheduled CA and CRL checks (${dbLabel()})`, () => {
     expect(latest.number).toBeGreaterThan(stale.number);
     expect(Date.now() - latest.thisUpdate.getTime()).toBeLessThan(CRL_REISSUE_AFTER_MS);
     expect(await generations(long.scope)).toEqual([{ id: long.id, generation: 1, status: "ACTIVE" }]);
+  });
+
+  it("pss ca rotate --due answers the same, with exit status 1 while a due CA fails, 0 once none does", async () => {
+    await ensureHierarchy(system);
+    const long = await customerDueForRotation(unique("Initech Long").replace(/-/g, " ").padEnd(34, "x"));
+    overrideEnv({ PSS_SUBJECT_PREFIX: "PSS-Staging-Env1" });
+    const partial = await caRotate.run({ args: ["--due"], json: true });
+    expect(partial).toBeInstanceOf(PartialResult);
+    expect(partial).toMatchObject({
+      exit: 1,
+      value: { failed: expect.arrayContaining([expect.objectContaining({ id: long.id, code: "subject_too_long" })]) },
+    });
+    // the prefix back: every due CA rotates, and the answer is a plain one
+    overrideEnv({ PSS_SUBJECT_PREFIX: savedPrefix });
+    const done = await caRotate.run({ args: ["--due"], json: true });
+    expect(done).not.toBeInstanceOf(PartialResult);
+    expect(done).toMatchObject({ failed: [] });
+    expect((await generations(long.scope)).map((g) => g.status)).toEqual(["RETIRED", "ACTIVE"]);
   });
 });

@@ -4,7 +4,7 @@ import { ensureHierarchy, rotateCa, rotateDueCas } from "../../lib/data/ca/hiera
 import { exportCaPem, listCas } from "../../lib/data/ca/list-cas.ts";
 import { revokeCa } from "../../lib/data/revocation/revoke-ca.ts";
 import type { RevocationReason } from "../../lib/pki/crl.ts";
-import { type Command, flags, readFile, required } from "../io.ts";
+import { type Command, flags, PartialResult, readFile, required } from "../io.ts";
 
 const cli = { type: "system", id: "cli" } as const;
 
@@ -32,12 +32,16 @@ export const caList: Command = {
 
 export const caRotate: Command = {
   name: "ca rotate",
-  summary: "rotate one CA to a new generation (new key), or --due: every CA that is due",
+  summary: "rotate one CA to a new generation (new key), or --due: every CA that is due (exit 1 if any of them failed)",
   usage: "pss ca rotate <ca-id> | --due [--json]",
   needsDb: true,
   async run({ args }) {
     const { values, positionals } = flags(args, { due: { type: "boolean" } });
-    if (values.due) return rotateDueCas(cli);
+    if (values.due) {
+      // the CAs that could not rotate are listed in `failed` (and logged); the others rotated all the same
+      const due = await rotateDueCas(cli);
+      return due.failed.length ? new PartialResult(due) : due;
+    }
     const { retired, active } = await rotateCa(required(positionals[0], "ca-id (positional)"), cli);
     return { retired: { id: retired.id, subject: retired.subject }, active: { id: active.id, subject: active.subject } };
   },
