@@ -36,7 +36,7 @@ import {
   type Tlv,
   tlv,
 } from "./der.ts";
-import { PkiError } from "./errors.ts";
+import { isPkiError, PkiError } from "./errors.ts";
 import {
   DEVICE_ID_PATTERN,
   encodeName,
@@ -424,8 +424,11 @@ function readSmallInt(der: Buffer, t: Tlv): number {
 
 // ---- names, attributes, extensions ----------------------------------------------------------------
 
-/** Flattens a Name into its attributes in encoding order (multi-valued RDNs kept in order). */
-export function parseName(der: Buffer, name: Tlv): CsrAttribute[] {
+/**
+ * Flattens a Name into its attributes in encoding order (multi-valued RDNs kept in order); with `only`, just the
+ * attributes of those types (the others' values are not decoded).
+ */
+export function parseName(der: Buffer, name: Tlv, only?: ReadonlySet<string>): CsrAttribute[] {
   const out: CsrAttribute[] = [];
   for (const rdn of children(der, name)) {
     if (rdn.tag !== TAG.SET || rdn.end === rdn.contentStart) throw malformed("bad RDN");
@@ -433,6 +436,7 @@ export function parseName(der: Buffer, name: Tlv): CsrAttribute[] {
       const [typeTlv, valueTlv, ...rest] = children(der, expectTlv(der, atv.start, TAG.SEQUENCE, rdn.end));
       if (!valueTlv || rest.length || typeTlv.tag !== TAG.OID) throw malformed("bad AttributeTypeAndValue");
       const attrOid = decodeOid(contentOf(der, typeTlv));
+      if (only && !only.has(attrOid)) continue;
       out.push({ oid: attrOid, name: shortName(attrOid), value: decodeString(der, valueTlv) });
     }
   }
@@ -536,6 +540,22 @@ export function requireDeviceId(csr: Pick<ParsedCsr, "subject">): string {
     throw new PkiError("csr_device_id_missing", "the request's subject has no serialNumber or CN (the device id)");
   if (candidates.length > 1) throw new PkiError("csr_device_id_ambiguous", "the request's subject names more than one device id");
   return checkDeviceId(candidates[0].value);
+}
+
+const DEVICE_ID_ATTRIBUTES: ReadonlySet<string> = new Set([OID_SERIAL_NUMBER, OID_CN]);
+
+/**
+ * The device id a certificate made elsewhere (a manufacturer's) names in its subject, by requireDeviceId's rule;
+ * null when it names none we can read. Only serialNumber and CN are decoded: the maker's other attributes (a
+ * BIT STRING x500UniqueIdentifier, characters its string type does not allow) are not ours to judge.
+ */
+export function subjectDeviceId(subject: Buffer): string | null {
+  try {
+    return requireDeviceId({ subject: parseName(subject, expectTlv(subject, 0, TAG.SEQUENCE), DEVICE_ID_ATTRIBUTES) });
+  } catch (e) {
+    if (isPkiError(e) || e instanceof DerError || e instanceof RangeError || e instanceof TypeError) return null;
+    throw e;
+  }
 }
 
 /** Checks a device id against the §3 pattern (also used for ids that come from an authenticating certificate). */

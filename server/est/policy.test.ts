@@ -318,14 +318,14 @@ describe("enrollment groups under the customer-wide policy", () => {
     const group = await addEnrollmentGroup({ customerId: c.customer.id, name: "line", caCert: ca.pem, uid: c.user.uid }, system);
     // the authorizer's list of enabled groups is at most REVOKED_CA_TTL_MS old
     await new Promise((r) => setTimeout(r, REVOKED_CA_TTL_MS + 50));
-    const device = async (deviceId: string) => {
-      const leaf = await issueLeaf(ca, { subject: `CN=${deviceId},O=Maker`, san: {}, eku: [EKU.clientAuth] });
+    const device = async (deviceId: string, subject = `CN=${deviceId},O=Maker`) => {
+      const leaf = await issueLeaf(ca, { subject, san: {}, eku: [EKU.clientAuth] });
       return {
         keyPem: KeyObject.from(leaf.keys.privateKey).export({ type: "pkcs8", format: "pem" }) as string,
         chainPem: [leaf.pem, ca.pem].join("\n"),
       };
     };
-    const enroll = async (deviceId: string) => est(l, "simpleenroll", await device(deviceId), deviceCsr(deviceId));
+    const enroll = async (deviceId: string, subject?: string) => est(l, "simpleenroll", await device(deviceId, subject), deviceCsr(deviceId));
     return { c, group, enroll };
   }
 
@@ -357,6 +357,19 @@ describe("enrollment groups under the customer-wide policy", () => {
     await setEnrollmentPolicy({ customerId: c.customer.id, maxEnrollments: 3 }, system);
     expect((await enroll("m-3")).status).toBe(200);
     await expectRefused(enroll("m-4"), 403, "group_budget_exceeded");
+  });
+
+  it("a maker's subject is read for its device id only: other attributes do not matter; an unreadable serialNumber names none (403, audited)", async () => {
+    const { c, enroll } = await makerGroup();
+    // x500UniqueIdentifier is a BIT STRING, no directory string: the device id is still the CN
+    expect((await enroll("u-1", "CN=u-1,O=Maker,2.5.4.45=#030200ff")).status).toBe(200);
+    // a PrintableString serialNumber holding "SN_1" ("_" is no PrintableString character): no device id we can read
+    await expectRefused(enroll("u-2", "CN=u-2,O=Maker,2.5.4.5=#1304534e5f31"), 403, "device_id_mismatch");
+    const ev = await db().auditEvent.findFirst({
+      where: { customerId: c.customer.id, action: "device.enroll", outcome: "refused" },
+      orderBy: { id: "desc" },
+    });
+    expect(ev?.details).toMatchObject({ code: "device_id_mismatch" });
   });
 
   it("a closed enrollment window refuses group devices", async () => {

@@ -24,8 +24,7 @@ import { dateOf, db, driverQuery } from "../../db/client.ts";
 import { AppError } from "../../errors.ts";
 import { log } from "../../log.ts";
 import { certificateIdentity, readCertificate } from "../../pki/certificate.ts";
-import { keyFingerprint, parseName, requireDeviceId } from "../../pki/csr.ts";
-import { expectTlv, TAG } from "../../pki/der.ts";
+import { keyFingerprint, subjectDeviceId } from "../../pki/csr.ts";
 import { isPkiError, PkiError } from "../../pki/errors.ts";
 import { type ValidatedPath, type ValidatePathInput, validatePath } from "../../pki/path.ts";
 import { type Actor, audit } from "../audit/record.ts";
@@ -292,16 +291,6 @@ export async function supersedeStale(now = new Date()): Promise<number> {
   return n;
 }
 
-/** The device id a manufacturer's certificate names, by the rule a request's subject follows; null if none. */
-function makerDeviceId(subject: Buffer): string | null {
-  try {
-    return requireDeviceId({ subject: parseName(subject, expectTlv(subject, 0, TAG.SEQUENCE)) });
-  } catch (e) {
-    if (isPkiError(e)) return null;
-    throw e;
-  }
-}
-
 // ---- trust material -------------------------------------------------------------------------------------
 
 const derKeys = new WeakMap<Uint8Array, string>();
@@ -442,6 +431,6 @@ async function groupIdentity(leafDer: Buffer, presented: Buffer[], now: Date): P
     spkiSha256: keyFingerprint(leaf.spki),
     deviceRef: null,
     deviceId: null,
-    makerDeviceId: makerDeviceId(leaf.subject),
+    makerDeviceId: subjectDeviceId(leaf.subject),
   };
 }
