@@ -2,7 +2,7 @@
 // the certificate serial as actor, the reason code — and rate-limited so that no client floods the audit table:
 // one row per (certificate or client address, code) and minute. Also: the per-bootstrapping-certificate limit of
 // enrollment attempts (429 + Retry-After) as the enrollment policy sets it, and key newness decided atomically.
-import { KeyObject, randomInt } from "node:crypto";
+import { createPublicKey, KeyObject, randomInt } from "node:crypto";
 import tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SHED_MS } from "../../lib/data/api/rate-limit.ts";
@@ -13,6 +13,7 @@ import { db } from "../../lib/db/client.ts";
 import { buildCsr, generateKey } from "../../lib/device-sdk/index.ts";
 import { env } from "../../lib/env.ts";
 import { AppError } from "../../lib/errors.ts";
+import { keyFingerprint } from "../../lib/pki/csr.ts";
 import { createHierarchy, EKU, issueCa, issueLeaf } from "../../lib/pki/testing/ca-fixture.ts";
 import { freshWindow as freshMinute, testDb } from "../../tests/db.ts";
 import { type Credential, enrolled, est, footprint, type Listener, newBootstrap, newCustomer, startListener, system } from "./testing.ts";
@@ -308,5 +309,19 @@ describe("key newness is atomic", () => {
     const key = generateKey();
     const results = await atOnce(devices.map((d, i) => ({ cred: d, op: "simplereenroll", body: csrFor(`kr-rot-${i + 1}`, key) })));
     expect(results.map((r) => r.status).sort()).toEqual([200, 400, 400]);
+  });
+
+  it("application enrollments of two devices with one key, and a rotation with it at once: one of them", async () => {
+    const devices = await Promise.all(["kr-app-1", "kr-app-2", "kr-app-3"].map((id) => enrolled(l, c.customer.id, boot, id)));
+    const key = generateKey();
+    const results = await atOnce([
+      { cred: devices[0], op: "c2pa/simpleenroll", body: csrFor("kr-app-1", key) },
+      { cred: devices[1], op: "c2pa/simpleenroll", body: csrFor("kr-app-2", key) },
+      { cred: devices[2], op: "simplereenroll", body: csrFor("kr-app-3", key) },
+    ]);
+    expect(results.map((r) => r.status).sort()).toEqual([200, 400, 400]);
+    expect(results.filter((r) => r.status === 400).map((r) => r.code)).toEqual(["csr_key_reused", "csr_key_reused"]);
+    const spki = keyFingerprint(createPublicKey(key).export({ type: "spki", format: "der" }));
+    expect(await db().certificate.count({ where: { spkiSha256: spki } })).toBe(1);
   });
 });

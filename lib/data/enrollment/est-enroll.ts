@@ -16,6 +16,7 @@ import {
   type IssueRequest,
   issueBatched,
   keyCertified,
+  lockCertifiedKeys,
   resetCredentialMismatch,
 } from "../certificates/issue-certificate.ts";
 import { type DeviceIdentity, deviceActor } from "../devices/authorize.ts";
@@ -64,18 +65,24 @@ async function requireNewKey(csr: ParsedCsr, identity: DeviceIdentity) {
  * this device. Renewing with the key of one of its own application certificates is fine (RFC 7030 §4.2.2), unless
  * that certificate was revoked as compromised.
  */
-async function requireOwnApplicationKey(csr: ParsedCsr, identity: DeviceIdentity, deviceRef: string) {
+async function requireOwnApplicationKey(tx: Tx, csr: ParsedCsr, identity: DeviceIdentity, deviceRef: string) {
   if (csr.spkiSha256 === identity.spkiSha256)
     throw new AppError("csr_key_reused", "an application certificate needs a key of its own, not the Client TLS key", 400);
-  const holders = await db().certificate.findMany({
-    where: { spkiSha256: csr.spkiSha256 },
-    select: { deviceRef: true, kind: true, revocationReason: true },
-    take: 10,
+  // under the key's lock, as every issuance that requires a new key takes it: two devices (or a re-enrollment and
+  // this) with one key are decided one after the other
+  const spkiSha256 = csr.spkiSha256;
+  if (!(await lockCertifiedKeys(tx, [spkiSha256])).size) return; // a key nobody holds
+  const foreign = await tx.certificate.findFirst({
+    where: { spkiSha256, OR: [{ deviceRef: null }, { deviceRef: { not: deviceRef } }, { kind: { not: "APPLICATION" } }] },
+    select: { id: true },
   });
-  if (holders.some((h) => h.deviceRef !== deviceRef || h.kind !== "APPLICATION")) throw keyCertified();
+  if (foreign) throw keyCertified();
   // a key whose certificate was revoked as compromised (a suspected clone's reset, say) is never certified again
-  if (holders.some((h) => h.revocationReason === "keyCompromise" || h.revocationReason === "cACompromise"))
-    throw new AppError("csr_key_compromised", "this key's certificate was revoked as compromised: use a new key", 400);
+  const compromised = await tx.certificate.findFirst({
+    where: { spkiSha256, revocationReason: { in: ["keyCompromise", "cACompromise"] } },
+    select: { id: true },
+  });
+  if (compromised) throw new AppError("csr_key_compromised", "this key's certificate was revoked as compromised: use a new key", 400);
 }
 
 /** The rate-limit key of an enrollment's credential: its bootstrapping certificate, or its enrollment group. */
@@ -331,7 +338,6 @@ export function applicationEnroll({
     const csr = parseCsr(input);
     if (requireDeviceId(csr) !== deviceId)
       throw forbidden("device_id_mismatch", "the request's device id differs from the authenticated device's");
-    await requireOwnApplicationKey(csr, identity, deviceRef);
     const profileId = getLeafProfile(profile).id as LeafProfileId;
     const previous = renew
       ? await db().certificate.findFirst({
@@ -354,9 +360,12 @@ export function applicationEnroll({
         authCertId: identity.certId,
         actor: deviceActor(identity),
       },
-      previous
-        ? { after: (tx, record) => tx.certificate.update({ where: { id: record.id }, data: { replacesId: previous.id } }).then(() => {}) }
-        : {},
+      {
+        before: (tx) => requireOwnApplicationKey(tx, csr, identity, deviceRef),
+        ...(previous
+          ? { after: (tx, record) => tx.certificate.update({ where: { id: record.id }, data: { replacesId: previous.id } }).then(() => {}) }
+          : {}),
+      },
     );
   });
 }
