@@ -275,20 +275,31 @@ export async function supersede(certId: string, now = new Date()): Promise<boole
   return done !== null;
 }
 
-/** The scheduled sweep: old certificates whose replacement is 72 h old (or used) are revoked as superseded. */
+/** How many superseded certificates one statement of the sweep finds (each is then revoked in its own transaction). */
+const SWEEP_BATCH = 500;
+
+/**
+ * The scheduled sweep: old Client TLS certificates still unrevoked whose replacement is 72 h old (or used) are
+ * revoked as superseded. One statement finds them, from the replacements' side (indexed on replacesId), so its
+ * cost does not carry every rotation ever made into the process; a batch at a time.
+ */
 export async function supersedeStale(now = new Date()): Promise<number> {
   const cutoff = new Date(now.getTime() - SUPERSEDE_GRACE_MS);
-  const replacements = await db().certificate.findMany({
-    where: { kind: "CLIENT_TLS", replacesId: { not: null }, OR: [{ createdAt: { lte: cutoff } }, { firstUsedAt: { not: null } }] },
-    select: { replacesId: true },
-  });
-  const old = await db().certificate.findMany({
-    where: { id: { in: replacements.flatMap((r) => (r.replacesId ? [r.replacesId] : [])) }, revokedAt: null },
-    select: { id: true },
-  });
   let n = 0;
-  for (const o of old) if (await supersede(o.id, now)) n++;
-  return n;
+  for (;;) {
+    const old = await db().$queryRaw<{ id: string }[]>`
+      SELECT DISTINCT o.id::text AS id
+      FROM "Certificate" r JOIN "Certificate" o ON o.id = r."replacesId"
+      WHERE r."replacesId" IS NOT NULL AND r.kind = 'CLIENT_TLS' AND o."revokedAt" IS NULL
+        AND (r."createdAt" <= ${cutoff} OR r."firstUsedAt" IS NOT NULL)
+      LIMIT ${SWEEP_BATCH}`;
+    let revoked = 0;
+    for (const o of old) if (await supersede(o.id, now)) revoked++;
+    n += revoked;
+    // a short batch was the last; one of which nothing was revoked (another process's sweep was first) ends the
+    // run too, so it can never go round the same rows
+    if (old.length < SWEEP_BATCH || revoked === 0) return n;
+  }
 }
 
 // ---- trust material -------------------------------------------------------------------------------------
