@@ -59,6 +59,8 @@ const schema = z.object({
     (v) => (v === "" ? undefined : v),
     z.coerce.number().int().min(0).max(1_000_000).default(600),
   ),
+  /** certificate requests (simplereenroll, application enroll and renew) per device and hour; 0: no limit */
+  DEVICE_CERT_RATE_PER_HOUR: z.preprocess((v) => (v === "" ? undefined : v), z.coerce.number().int().min(0).max(1_000_000).default(60)),
   /** reverse proxies in front of the portal that append to X-Forwarded-For; 0: the socket's peer is the client */
   TRUST_PROXY_HOPS: z.preprocess((v) => (v === "" ? undefined : v), z.coerce.number().int().min(0).max(10).default(0)),
   /** when set, /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` (a scraper's credential) */

@@ -293,6 +293,34 @@ async function atOnce(requests: { cred: { keyPem: string; chainPem: string }; op
 // With PostgreSQL (TEST_DATABASE_URL, as CI runs it too) the requests' checks interleave, and without the
 // lock taken in the issuing transaction several of them pass; the embedded PGlite answers in the same thread
 // and tends to run one request's checks and write before the next request's.
+describe("certificate requests per device (rotations, application certificates)", () => {
+  it("over DEVICE_CERT_RATE_PER_HOUR → 429 with Retry-After, audited, nothing written; another device unaffected", async () => {
+    const HOUR = 3_600_000;
+    await freshMinute(15_000, HOUR);
+    await freshWindow();
+    const d = await enrolled(l, c.customer.id, boot, "cr-1");
+    const other = await enrolled(l, c.customer.id, boot, "cr-2");
+    const device = await db().device.findUniqueOrThrow({ where: { customerId_deviceId: { customerId: c.customer.id, deviceId: "cr-1" } } });
+    const limit = env().DEVICE_CERT_RATE_PER_HOUR;
+    // this hour already holds all but one of the device's requests
+    const windowStart = new Date(Math.floor(Date.now() / HOUR) * HOUR);
+    await db().rateLimitBucket.create({ data: { key: `certs:device:${device.id}`, windowStart, count: limit - 1 } });
+    expect((await est(l, "c2pa/simpleenroll", d, csrFor("cr-1"))).status).toBe(200);
+    const before = await footprint();
+    const r = await est(l, "c2pa/simpleenroll", d, csrFor("cr-1"));
+    expect(r).toMatchObject({ status: 429, code: "rate_limited" });
+    expect(r.retryAfter).toBeGreaterThan(0);
+    expect(r.retryAfter).toBeLessThanOrEqual(3600);
+    expect((await est(l, "simplereenroll", d, csrFor("cr-1"))).status).toBe(429);
+    expect(await footprint()).toEqual(before);
+    expect((await refusals({ target: `certificate:${d.serial}` })).map((e) => (e.details as { code: string }).code)).toEqual([
+      "rate_limited",
+    ]);
+    expect((await est(l, "c2pa/simpleenroll", other, csrFor("cr-2"))).status).toBe(200);
+    expect((await est(l, "simplereenroll", other, csrFor("cr-2"))).status).toBe(200);
+  });
+});
+
 describe("key newness is atomic", () => {
   it("concurrent enrollments with one key: exactly one succeeds", async () => {
     const key = generateKey();

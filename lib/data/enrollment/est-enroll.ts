@@ -6,6 +6,7 @@
 // certificate); the device listener audits it (issue.ts auditRefusal).
 import { batchedRead } from "../../db/batch-reads.ts";
 import { db, driverQuery, type Tx } from "../../db/client.ts";
+import { env } from "../../env.ts";
 import { AppError, isUniqueViolation } from "../../errors.ts";
 import { type ParsedCsr, parseCsr, requireDeviceId } from "../../pki/csr.ts";
 import { getLeafProfile, type LeafProfileId } from "../../pki/profiles.ts";
@@ -99,6 +100,17 @@ const enrollKey = (identity: DeviceIdentity) =>
 async function limitEnrollmentAttempts(identity: DeviceIdentity, rate: EnrollRate, now: Date) {
   if (rate.perMinute === 0) return;
   await hitRateLimitShedding(enrollKey(identity), rate.perMinute, 60, now);
+}
+
+/**
+ * A device's own certificate requests (rotations, application certificates and their renewals), per device and
+ * hour at DEVICE_CERT_RATE_PER_HOUR (0: none): a device needs a few a month, and each request signs and stores a
+ * certificate, so one whose Client TLS key runs in a loop (or was copied) cannot mint them without end. Counted in
+ * the database for every process, before the request's content is read; 429 + Retry-After.
+ */
+async function limitDeviceRequests(deviceRef: string, now: Date) {
+  const perHour = env().DEVICE_CERT_RATE_PER_HOUR;
+  if (perHour > 0) await hitRateLimitShedding(`certs:device:${deviceRef}`, perHour, 3600, now);
 }
 
 /** The CSR and its device id; a manufacturer's certificate is one device's: it enrolls that device id only. */
@@ -273,11 +285,12 @@ export function simpleEnroll({ identity, csr: input, now = new Date() }: EnrollI
 }
 
 /** POST /.well-known/est/simplereenroll */
-export function simpleReenroll({ identity, csr: input }: EnrollInput): Promise<IssuedRecord> {
+export function simpleReenroll({ identity, csr: input, now = new Date() }: EnrollInput): Promise<IssuedRecord> {
   return conflictOnUnique(async () => {
     if (identity.kind !== "CLIENT_TLS" || identity.via !== "pss" || !identity.deviceRef || !identity.deviceId)
       wrongKind(identity, "the device's current Client TLS certificate");
     const { certId, deviceRef, deviceId } = identity as DeviceIdentity & { via: "pss"; deviceRef: string; deviceId: string };
+    await limitDeviceRequests(deviceRef, now);
     await requireNewest(identity, certId, deviceRef);
     const csr = parseCsr(input);
     await requireNewKey(csr, identity);
@@ -328,6 +341,7 @@ export function applicationEnroll({
   csr: input,
   profile,
   renew = false,
+  now = new Date(),
 }: EnrollInput & { profile: string; renew?: boolean }): Promise<IssuedRecord> {
   return conflictOnUnique(async () => {
     if (!(APPLICATION_PROFILES as readonly string[]).includes(profile))
@@ -335,6 +349,7 @@ export function applicationEnroll({
     if (identity.kind !== "CLIENT_TLS" || identity.via !== "pss" || !identity.deviceRef || !identity.deviceId)
       wrongKind(identity, "the device's Client TLS certificate");
     const { deviceRef, deviceId } = identity as DeviceIdentity & { deviceRef: string; deviceId: string };
+    await limitDeviceRequests(deviceRef, now);
     const csr = parseCsr(input);
     if (requireDeviceId(csr) !== deviceId)
       throw forbidden("device_id_mismatch", "the request's device id differs from the authenticated device's");
