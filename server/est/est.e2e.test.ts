@@ -75,6 +75,9 @@ describe("device SDK", () => {
     const oldChain = fs.readFileSync(device.file("device-chain.pem"), "utf8");
     const oldKey = fs.readFileSync(device.file("device.key"), "utf8");
     expect(await device.rotate()).toBe(false); // not due
+    // what a device runs at boot: nothing while not due
+    expect(await device.start()).toEqual({ rotated: false });
+    expect(device.status().serial).toBe(first.serial);
     expect(await device.rotate({ force: true })).toBe(true);
     const second = device.status();
     expect(second.serial).not.toBe(first.serial);
@@ -101,6 +104,20 @@ describe("device SDK", () => {
     const cli = await run(process.execPath, ["bin/pss-device.mjs", "rotate", "--force", "--dir", dir, "--json"]);
     expect(cli.code, cli.err).toBe(0);
     expect(JSON.parse(cli.out)).toMatchObject({ rotated: true, deviceId: "cam-0001", rotationDue: false });
+    // pss-device start on a device not due: no rotation
+    const idle = await run(process.execPath, ["bin/pss-device.mjs", "start", "--dir", dir, "--json"]);
+    expect(idle.code, idle.err).toBe(0);
+    expect(JSON.parse(idle.out)).toMatchObject({ rotated: false, serial: JSON.parse(cli.out).serial });
+    // a boot 31 days on: due, so it rotates, and the new certificate replaces the one before
+    const before = device.status().serial;
+    expect(await device.start(new Date(Date.now() + 31 * 86_400_000))).toEqual({ rotated: true });
+    const after = device.status().serial;
+    expect(after).not.toBe(before);
+    const [newest, previous] = await Promise.all([
+      db().certificate.findUniqueOrThrow({ where: { serial: after } }),
+      db().certificate.findUniqueOrThrow({ where: { serial: before } }),
+    ]);
+    expect(newest.replacesId).toBe(previous.id);
   });
 });
 

@@ -193,6 +193,9 @@ describe("wrong kind, wrong device, policy", () => {
     await refused(() => est(l, "simpleenroll", boot, tampered), 400, "csr_invalid_signature");
     await refused(() => est(l, "simpleenroll", boot, "A".repeat(70_000)), 413, "body_too_large");
     await refused(() => est(l, "tpm/simpleenroll", device, csrFor("dev-a")), 404, "profile_unknown");
+    // a renewal with nothing to renew
+    const fresh = await enrolled(l, c.customer.id, boot, "dev-norenew");
+    await refused(() => est(l, "c2pa/simplereenroll", fresh, csrFor("dev-norenew")), 404, "nothing_to_renew");
   });
 
   it("a chunked body over the limit → 413 (answered, audited); a malformed request target → 400", async () => {
