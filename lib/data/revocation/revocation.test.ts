@@ -16,7 +16,7 @@ import { activeCa, ensureHierarchy, rotateCa } from "../ca/hierarchy.ts";
 import { issueAndStore } from "../certificates/issue-certificate.ts";
 import { createCustomer } from "../customers/create-customer.ts";
 import { authorizeDevice, supersede } from "../devices/authorize.ts";
-import { applicationEnroll, simpleEnroll } from "../enrollment/est-enroll.ts";
+import { applicationEnroll, simpleEnroll, simpleReenroll } from "../enrollment/est-enroll.ts";
 import { CRL_COALESCE_MS, currentCrl, publishCrl, reissueStaleCrls } from "./crl.ts";
 import { revokeBootstrapCertificate } from "./revoke-bootstrap-certificate.ts";
 import { caBlastRadius, revokeCa } from "./revoke-ca.ts";
@@ -404,6 +404,46 @@ describe(`revocation, CRL and OCSP (${dbLabel()})`, () => {
       orderBy: { at: "desc" },
     });
     expect(event.details).toMatchObject({ clientTlsRevoked: 2, applicationRevoked: 2 });
+  });
+
+  it("a leaked bootstrapping key: rotations in flight while it is revoked leave no device of it with a valid certificate", async () => {
+    const { c } = await customerWithDevices(0);
+    const boot = await issueAndStore({
+      profile: "bootstrap",
+      csr: createCsr({ key: newPrivateKey() }),
+      customerId: c.customer.id,
+      uid: c.user.uid,
+      actor: system,
+    });
+    const identityOf = (der: Uint8Array) => authorizeDevice({ leaf: Buffer.from(der), presented: () => [], tlsAuthorized: true });
+    const deviceCsr = (id: string) =>
+      createCsr({ key: newPrivateKey(), subject: [{ oid: OID_SERIAL_NUMBER, value: id, encoding: "printable" }] });
+    const ids = Array.from({ length: 12 }, (_, i) => unique(`rot-${i}`));
+    const devices = [];
+    for (const id of ids) devices.push(await simpleEnroll({ identity: await identityOf(boot.der), csr: deviceCsr(id) }));
+    const identities = await Promise.all(devices.map((d) => identityOf(d.der)));
+    // every device rotates while the key is revoked with everything it enrolled: a rotation either commits first
+    // (and its new certificate is revoked too) or is refused
+    const results = await Promise.allSettled([
+      ...identities.map((identity, i) => simpleReenroll({ identity, csr: deviceCsr(ids[i]) })),
+      new Promise((r) => setTimeout(r, 5)).then(() =>
+        revokeBootstrapCertificate({
+          serial: boot.serialHex,
+          reason: "keyCompromise",
+          alsoRevokeDevicesEnrolledAfter: new Date(0),
+          customerId: c.customer.id,
+          actor: system,
+        }),
+      ),
+    ]);
+    expect(results.at(-1)?.status).toBe("fulfilled");
+    for (const r of results.slice(0, -1))
+      if (r.status === "rejected") expect(r.reason).toMatchObject({ code: expect.stringMatching(/^cert_revoked$|^issuer_changed$/) });
+    const valid = await db.certificate.findMany({
+      where: { customerId: c.customer.id, kind: "CLIENT_TLS", revokedAt: null },
+      select: { serial: true },
+    });
+    expect(valid).toEqual([]);
   });
 
   it("openssl ocsp reports good, revoked and unknown; SHA-256 CertIDs too; the nonce is checked", async () => {
