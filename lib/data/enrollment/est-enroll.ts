@@ -274,7 +274,7 @@ export function simpleEnroll({ identity, csr: input, now = new Date() }: EnrollI
             await lockCredential(tx, credential);
             await checkBudget(policy, credential, at, tx);
           }
-          if (useSecret) await consumeDeviceSecret(tx, identity.customerId, deviceId, now);
+          if (useSecret && facts.secret) await consumeDeviceSecret(tx, identity.customerId, deviceId, facts.secret.secretHash, now);
         },
       });
     } catch (e) {

@@ -26,6 +26,7 @@ import {
   setEnrollmentPolicy,
   showEnrollmentPolicies,
 } from "./manage-policy.ts";
+import { consumeDeviceSecret } from "./policy.ts";
 
 vi.mock("server-only", () => ({}));
 testDb();
@@ -227,6 +228,28 @@ describe(`device secrets (${dbLabel()})`, () => {
     expect(Object.keys(all[0]).sort()).toEqual(["createdAt", "deviceId", "usedAt"]);
     for (const s of secrets) expect(JSON.stringify(all)).not.toContain(s);
     expect((await listDeviceSecrets(b.customer.id)).rows.map((r) => r.deviceId)).toEqual(["other"]);
+  });
+});
+
+describe(`device secrets replaced during an enrollment (${dbLabel()})`, () => {
+  it("the enrollment that checked the old secret consumes nothing: the replacement stays unused", async () => {
+    const a = await customer();
+    await addDeviceSecret({ customerId: a.customer.id, deviceId: "r-1" }, system);
+    const where = { customerId_deviceId: { customerId: a.customer.id, deviceId: "r-1" } };
+    // what the enrollment read and checked before its transaction
+    const checked = (await db().deviceSecret.findUniqueOrThrow({ where })).secretHash;
+    // an admin replaces the (leaked) secret meanwhile
+    await addDeviceSecret({ customerId: a.customer.id, deviceId: "r-1" }, system);
+    await expect(db().$transaction((tx) => consumeDeviceSecret(tx, a.customer.id, "r-1", checked, new Date()))).rejects.toMatchObject({
+      code: "device_secret_used",
+      status: 403,
+    });
+    const row = await db().deviceSecret.findUniqueOrThrow({ where });
+    expect(row.secretHash).not.toBe(checked);
+    expect(row.usedAt).toBeNull();
+    // the secret it holds now is consumed once
+    await db().$transaction((tx) => consumeDeviceSecret(tx, a.customer.id, "r-1", row.secretHash, new Date()));
+    expect((await db().deviceSecret.findUniqueOrThrow({ where })).usedAt).toBeInstanceOf(Date);
   });
 });
 

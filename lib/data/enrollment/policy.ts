@@ -115,9 +115,13 @@ export async function checkSecretRow(
   return true;
 }
 
-export async function consumeDeviceSecret(tx: Tx, customerId: string, deviceId: string, now: Date): Promise<void> {
-  const r = await tx.deviceSecret.updateMany({ where: { customerId, deviceId, usedAt: null }, data: { usedAt: now } });
-  if (r.count === 0) throw forbidden("device_secret_used", "this one-time enrollment secret was already used");
+/**
+ * Marks the secret the request presented as used, in the issuing transaction — that secret, by its hash: one an
+ * admin replaced meanwhile (a leaked one, say) is not the one consumed, and its enrollment is refused.
+ */
+export async function consumeDeviceSecret(tx: Tx, customerId: string, deviceId: string, secretHash: string, now: Date): Promise<void> {
+  const r = await tx.deviceSecret.updateMany({ where: { customerId, deviceId, secretHash, usedAt: null }, data: { usedAt: now } });
+  if (r.count === 0) throw forbidden("device_secret_used", "this one-time enrollment secret was already used or replaced");
 }
 
 /** What an enrollment is counted against: the bootstrapping certificate, or the enrollment group. */
