@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { NextAuthOptions } from "next-auth";
 import CredentialsProvider from "next-auth/providers/credentials";
 import { z } from "zod";
-import { countInWindow, currentWindowCount } from "../data/api/rate-limit.ts";
+import { countInWindow, uncountInWindow } from "../data/api/rate-limit.ts";
 import { audit } from "../data/audit/record.ts";
 import { db } from "../db/client.ts";
 import { env } from "../env.ts";
@@ -26,7 +26,8 @@ const credentials = z.object({ email: z.email(), password: z.string().min(1).max
 /**
  * Failed sign-ins per email address and 15-minute window before that address is refused without a password
  * check until the window ends: password guessing is slowed to a crawl, and nobody can make the server run
- * argon2 (19 MiB, tens of ms) for one account without bound.
+ * argon2 (19 MiB, tens of ms) for one account without bound. Attempts still being checked count as failures, and
+ * so do refused ones: however many arrive at once, no more than the limit are checked per window.
  */
 export const SIGN_IN_FAILURES = { limit: 10, windowSeconds: 15 * 60 } as const;
 
@@ -45,12 +46,15 @@ export async function authorizeCredentials(raw: unknown, now = new Date()): Prom
     where: { email },
     select: { id: true, uid: true, email: true, role: true, customerId: true, passwordHash: true, disabledAt: true },
   });
-  const throttled = (await currentWindowCount(failures, SIGN_IN_FAILURES.windowSeconds, now)) >= SIGN_IN_FAILURES.limit;
+  // Every attempt is counted, in one atomic upsert, before its password is checked, and only the success gives its
+  // count back: were the failures counted after argon2, a burst of guesses sent at once would all read a count
+  // under the limit and all be checked.
+  const throttled = (await countInWindow(failures, SIGN_IN_FAILURES.windowSeconds, now)) > SIGN_IN_FAILURES.limit;
   let ok = false;
   if (!throttled) {
     const verified = await verifyPassword(user?.passwordHash ?? (await unknownUserHash()), parsed.data.password);
     ok = verified && !!user?.passwordHash && !user.disabledAt;
-    if (!ok) await countInWindow(failures, SIGN_IN_FAILURES.windowSeconds, now);
+    if (ok) await uncountInWindow(failures, SIGN_IN_FAILURES.windowSeconds, now);
   }
   await audit(
     null,

@@ -70,6 +70,17 @@ export async function countInWindow(key: string, windowSeconds: number, now = ne
   return count;
 }
 
+/**
+ * Take back one event countInWindow counted against `key` with the same `now`: for an attempt counted before the
+ * slow check that decides whether it should count at all. Never below 0.
+ */
+export async function uncountInWindow(key: string, windowSeconds: number, now = new Date()): Promise<void> {
+  await db().rateLimitBucket.updateMany({
+    where: { key, windowStart: new Date(windowOf(windowSeconds, now).start), count: { gt: 0 } },
+    data: { count: { decrement: 1 } },
+  });
+}
+
 /** Add `n` events counted elsewhere (in a process's memory) to the window starting at `windowStart`. */
 export async function addToWindow(key: string, windowStart: Date, n: number): Promise<void> {
   await db().$executeRaw`
