@@ -1,7 +1,7 @@
 // OAuth 2.0 client credentials (RFC 6749 §4.4) and the bearer check every other endpoint starts with.
 // Access tokens are JWTs (RFC 9068 typ "at+jwt"), HS256 under a key derived from the auth secret, so every
 // app process that shares NEXTAUTH_SECRET (mandatory with PostgreSQL) verifies every other's tokens.
-import { hkdfSync, randomUUID } from "node:crypto";
+import { createHash, hkdfSync, randomUUID } from "node:crypto";
 import { jwtVerify, SignJWT } from "jose";
 import { authSecret } from "../../auth/secret.ts";
 import { db } from "../../db/client.ts";
@@ -35,12 +35,24 @@ function tokenKey(): Uint8Array {
   return g.__pssTokenKey;
 }
 
-export type AccessTokenClaims = { sub: string; customerId: string; clientId: string };
+/**
+ * The `sgen` claim: which secret of its client a token was issued with, as a digest of the stored secret hash
+ * (never the hash itself; the holder can read its token). requireBearer accepts a token only while it equals the
+ * client's current one, so a rotation cuts off every token of the replaced secret exactly — whatever second it was
+ * issued in, and even when its request read the old secret before the rotation committed.
+ */
+function secretGeneration(secretHash: string): string {
+  return createHash("sha256").update("pss access token secret generation\0").update(secretHash).digest("base64url").slice(0, 22);
+}
+
+/** `secretHash`: the client's stored secret hash the token is issued under; a token without it is refused. */
+export type AccessTokenClaims = { sub: string; customerId: string; clientId: string; secretHash?: string };
 
 /** Sign an access token (exported for tests, which also need expired ones). */
 export async function signAccessToken(claims: AccessTokenClaims, now = new Date(), ttlSeconds: number = API_LIMITS.tokenTtlSeconds) {
   const iat = Math.floor(now.getTime() / 1000);
-  return new SignJWT({ customer_id: claims.customerId, client_id: claims.clientId })
+  const sgen = claims.secretHash === undefined ? {} : { sgen: secretGeneration(claims.secretHash) };
+  return new SignJWT({ customer_id: claims.customerId, client_id: claims.clientId, ...sgen })
     .setProtectedHeader({ alg: "HS256", typ: TOKEN_TYPE })
     .setIssuer(env().publicUrl)
     .setAudience(TOKEN_AUDIENCE)
@@ -96,8 +108,22 @@ export async function issueAccessToken(req: TokenRequest) {
   // Only tokens issued count against the client: a stranger who knows a client id cannot lock its owner out
   // with wrong secrets, and guessing a 256-bit secret needs no throttle.
   await limitClient("token", client.clientId);
-  await db().oAuthClient.update({ where: { clientId: client.clientId }, data: { lastUsedAt: new Date() } });
-  const accessToken = await signAccessToken({ sub: client.user.uid, customerId: client.customerId, clientId: client.clientId });
+  // Only while the secret verified is still the client's (and it is not disabled): a rotation or disabling that
+  // committed since the read answers invalid_client here rather than with a token requireBearer would refuse.
+  const { count } = await db().oAuthClient.updateMany({
+    where: { clientId: client.clientId, secretHash: client.secretHash, disabledAt: null },
+    data: { lastUsedAt: new Date() },
+  });
+  if (count === 0) {
+    await auditTokenRefusal(client, req);
+    throw new OAuthError("invalid_client", "unknown client or wrong secret", 401);
+  }
+  const accessToken = await signAccessToken({
+    sub: client.user.uid,
+    customerId: client.customerId,
+    clientId: client.clientId,
+    secretHash: client.secretHash,
+  });
   return { access_token: accessToken, token_type: "Bearer" as const, expires_in: API_LIMITS.tokenTtlSeconds };
 }
 
@@ -149,14 +175,14 @@ async function bearerCaller(req: Request): Promise<ApiCaller> {
   // a token of the configured external OIDC issuer is verified against its keys (external-token.ts)
   const external = externalIssuer();
   if (external && tokenIssuer(m[1]) === external) return externalCaller(m[1], external);
-  let claims: { sub?: string; customer_id?: unknown; client_id?: unknown; iat?: number };
+  let claims: { sub?: string; customer_id?: unknown; client_id?: unknown; sgen?: unknown };
   try {
     ({ payload: claims } = await jwtVerify(m[1], tokenKey(), {
       algorithms: ["HS256"],
       issuer: env().publicUrl,
       audience: TOKEN_AUDIENCE,
       typ: TOKEN_TYPE,
-      requiredClaims: ["sub", "exp", "iat"],
+      requiredClaims: ["sub", "exp", "iat", "sgen"],
       clockTolerance: 5,
     }));
   } catch {
@@ -169,7 +195,7 @@ async function bearerCaller(req: Request): Promise<ApiCaller> {
       clientId: true,
       customerId: true,
       disabledAt: true,
-      secretRotatedAt: true,
+      secretHash: true,
       user: { select: { id: true, uid: true, role: true, customerId: true, disabledAt: true } },
     },
   });
@@ -181,8 +207,8 @@ async function bearerCaller(req: Request): Promise<ApiCaller> {
     client.user.customerId !== client.customerId ||
     client.user.uid !== claims.sub ||
     client.user.role === "STAFF" ||
-    // a token of the secret a rotation replaced (iat has whole seconds: the rotation's second still passes)
-    (client.secretRotatedAt && (claims.iat ?? 0) < Math.floor(client.secretRotatedAt.getTime() / 1000))
+    // a token of a secret a rotation replaced, however close to the rotation it was issued
+    claims.sgen !== secretGeneration(client.secretHash)
   ) {
     throw invalidToken();
   }

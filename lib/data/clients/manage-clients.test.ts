@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { dbLabel, testDb, unique } from "../../../tests/db.ts";
 import { issueAccessToken, requireBearer } from "../api/access-token.ts";
+import * as rateLimit from "../api/rate-limit.ts";
 import { ensureHierarchy } from "../ca/hierarchy.ts";
 import { createCustomer } from "../customers/create-customer.ts";
 import { createUser } from "../users/create-user.ts";
@@ -19,24 +20,53 @@ async function customer() {
 }
 
 const token = (clientId: string, clientSecret: string) => issueAccessToken({ grantType: "client_credentials", clientId, clientSecret });
+const bearer = (t: { access_token: string }) =>
+  requireBearer(new Request("http://pss.test/", { headers: { authorization: `Bearer ${t.access_token}` } }));
 
 describe(`API client credentials (${dbLabel()})`, () => {
   it("rotation replaces the secret at once: the old one and its tokens are refused, the new one works", async () => {
     const c = await customer();
+    // at the start of a second, so that the token and the rotation share it: no token time may let a token of the
+    // replaced secret through
+    while (Date.now() % 1000 > 200) await new Promise((r) => setTimeout(r, 10));
     const before = await token(c.client.clientId, c.client.clientSecret);
-    const bearer = (t: { access_token: string }) =>
-      requireBearer(new Request("http://pss.test/", { headers: { authorization: `Bearer ${t.access_token}` } }));
     await expect(bearer(before)).resolves.toMatchObject({ clientId: c.client.clientId });
-    // token times are whole seconds: rotate in a later second than the token's (a timer may fire early, so check)
-    const issuedBy = Math.floor(Date.now() / 1000);
-    while (Math.floor(Date.now() / 1000) <= issuedBy) await new Promise((r) => setTimeout(r, 20));
     const rotated = await rotateClientSecret({ clientId: c.client.clientId, customerId: c.customer.id, actor: system });
     expect(rotated.clientSecret).not.toBe(c.client.clientSecret);
     await expect(token(c.client.clientId, c.client.clientSecret)).rejects.toMatchObject({ code: "invalid_client" });
-    // a token issued with the replaced secret stops working too
-    await expect(bearer(before)).rejects.toMatchObject({ code: "invalid_token" });
+    // a token issued with the replaced secret stops working too, even one of the rotation's own second
+    await expect(bearer(before)).rejects.toMatchObject({ code: "invalid_token", status: 401 });
     const after = await token(c.client.clientId, rotated.clientSecret);
     await expect(bearer(after)).resolves.toMatchObject({ clientId: c.client.clientId });
+  });
+
+  it("no token requested with the old secret while a rotation commits is accepted afterwards", async () => {
+    const c = await customer();
+    while (Date.now() % 1000 > 200) await new Promise((r) => setTimeout(r, 10));
+    const requests = Array.from({ length: 30 }, () => token(c.client.clientId, c.client.clientSecret));
+    const rotation = rotateClientSecret({ clientId: c.client.clientId, customerId: c.customer.id, actor: system });
+    const [settled, rotated] = await Promise.all([Promise.allSettled(requests), rotation]);
+    for (const r of settled) if (r.status === "rejected") expect(r.reason).toMatchObject({ code: "invalid_client" });
+    const issued = settled.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+    const accepted = (await Promise.allSettled(issued.map(bearer))).filter((r) => r.status === "fulfilled");
+    expect({ issued: issued.length, accepted: accepted.length }).toMatchObject({ accepted: 0 });
+    await expect(bearer(await token(c.client.clientId, rotated.clientSecret))).resolves.toMatchObject({ clientId: c.client.clientId });
+  });
+
+  it("a token request whose secret a rotation replaced after it was checked gets invalid_client, not a token", async () => {
+    const c = await customer();
+    const rotate = () => rotateClientSecret({ clientId: c.client.clientId, customerId: c.customer.id, actor: system });
+    // the rotation commits between the request's read of the secret and its issuance (limitClient runs in between)
+    const limit = vi.spyOn(rateLimit, "limitClient").mockImplementationOnce(async (...args) => {
+      await rotate();
+      return rateLimit.limitEach([[args[0], args[1]]]);
+    });
+    try {
+      await expect(token(c.client.clientId, c.client.clientSecret)).rejects.toMatchObject({ code: "invalid_client", status: 401 });
+      expect(limit).toHaveBeenCalledTimes(1);
+    } finally {
+      limit.mockRestore();
+    }
   });
 
   it("a user added with API credentials gets both in one transaction, or neither", async () => {
