@@ -75,6 +75,50 @@ describe(`manufacturing batches (${dbLabel()})`, () => {
     expect(await counts()).toEqual(before);
   });
 
+  it("Idempotency-Key: retries sent while the batch still runs wait for it and answer its certificates", async () => {
+    const csrs = ids(40).map((d) => csrPem(undefined, d));
+    const key = unique("idem-race");
+    const bodies = await Promise.all([1, 2, 3].map(() => batchBody(csrs)));
+    const rs = await Promise.all(bodies.map((body) => post(BATCH, body, a, { "idempotency-key": key })));
+    expect(rs.map((r) => r.status)).toEqual([201, 201, 201]);
+    expect(rs.filter((r) => r.headers.get("idempotent-replayed") !== "true")).toHaveLength(1);
+    for (const r of rs) expect(r.body).toEqual(rs[0].body);
+    const serials = (rs[0].body.certificates as { serial: string }[]).map((c) => c.serial);
+    expect(await db.certificate.count({ where: { serial: { in: serials } } })).toBe(40);
+  });
+
+  it("a key disabled while its batch is being signed: the batch is stored before the disabling, or refused", async () => {
+    const t = await tenant(api, unique("Disabling Mfg").replace(/-/g, " "));
+    const devices = ids(150);
+    const baseline = (await db.auditEvent.findFirst({ orderBy: { id: "desc" }, select: { id: true } }))?.id ?? 0n;
+    const body = signPayload(t.key, { csrs: devices.map((d) => csrPem(undefined, d)), ...freshClaims() }, { url: publicUrl(BATCH) });
+    const [batch, disabled] = await Promise.all([
+      body.then((b) => post(BATCH, b, t)),
+      body.then(async () => {
+        await new Promise((r) => setTimeout(r, 40));
+        return fetch(`${api.url}/api/v1/payload-signing-keys/${t.kid}`, {
+          method: "DELETE",
+          headers: { authorization: `Bearer ${t.token}` },
+        });
+      }),
+    ]);
+    expect(disabled.status).toBe(200);
+    const disabling = await db.auditEvent.findFirstOrThrow({ where: { action: "signing_key.disable", target: `signing_key:${t.kid}` } });
+    const issued = await db.auditEvent.findMany({
+      where: { action: "certificate.issue", outcome: "success", customerId: t.customerId, id: { gt: baseline } },
+      select: { id: true },
+    });
+    if (batch.status === 201) {
+      expect(issued).toHaveLength(150);
+      // committed while the key was active: every issuance was recorded before the disabling
+      expect(issued.every((e) => e.id < disabling.id)).toBe(true);
+    } else {
+      expect([batch.status, (batch.body.error as { code: string }).code]).toEqual([403, "key_disabled"]);
+      expect(issued).toHaveLength(0);
+      expect(await db.device.count({ where: { customerId: t.customerId } })).toBe(0);
+    }
+  });
+
   it.each([
     [
       "one CSR asking for CA:TRUE (all or nothing)",

@@ -12,6 +12,7 @@ import { limitClient } from "../api/rate-limit.ts";
 import { acceptPayload, parseJwsBody, verifyKeySigned } from "../api/signed-payload.ts";
 import { audit, markAudited } from "../audit/record.ts";
 import { writePolicy } from "../enrollment/manage-policy.ts";
+import { lockActiveSigningKey } from "../signing-keys/disable-signing-key.ts";
 import { type IssueRequest, prepare, store } from "./issue-certificate.ts";
 
 export type IssueBootstrapInput = { caller: ApiCaller; body: string; url: string | readonly string[]; ip?: string };
@@ -42,6 +43,7 @@ export async function issueBootstrapCertificate(input: IssueBootstrapInput) {
         actor: caller.actor,
       },
       {
+        signingKey: { userId: caller.user.id, kid: verified.kid },
         ...(payload.expectedDeviceIds !== undefined ? { expectedDeviceIds: payload.expectedDeviceIds } : {}),
         ...(payload.maxEnrollments !== undefined ? { maxEnrollments: payload.maxEnrollments } : {}),
         ...(payload.enrollRatePerMinute !== undefined ? { enrollRatePerMinute: payload.enrollRatePerMinute } : {}),
@@ -62,13 +64,18 @@ export type BootstrapPolicy = { expectedDeviceIds?: string[]; maxEnrollments?: n
  * Sign a bootstrapping certificate, then store it, its enrollment policy (when any field is given) and their
  * audit events in one transaction: a certificate never exists without the policy it was requested with.
  */
-export async function issueBootstrapWithPolicy(req: IssueRequest & { profile: "bootstrap" }, policy: BootstrapPolicy) {
+export async function issueBootstrapWithPolicy(
+  req: IssueRequest & { profile: "bootstrap" },
+  { signingKey, ...policy }: BootstrapPolicy & { signingKey?: { userId: string; kid: string } },
+) {
   const started = performance.now();
   if (policy.enrollUntil && policy.enrollUntil.getTime() <= Date.now())
     throw new AppError("policy_invalid", "enrollUntil must be in the future", 400);
   const hasPolicy = Object.values(policy).some((v) => v !== undefined);
   const prepared = await prepare(req);
   const record = await db().$transaction(async (tx) => {
+    // the payload-signing key that authorized an API request is still active when its certificate is stored
+    if (signingKey) await lockActiveSigningKey(tx, signingKey.userId, signingKey.kid);
     const r = await store(tx, req, prepared);
     if (hasPolicy && req.customerId)
       await writePolicy(

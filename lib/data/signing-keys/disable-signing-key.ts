@@ -1,4 +1,4 @@
-import { db } from "../../db/client.ts";
+import { db, type Tx } from "../../db/client.ts";
 import { AppError } from "../../errors.ts";
 import { type ApiCaller, requireAdmin } from "../api/access-token.ts";
 import { limitClient } from "../api/rate-limit.ts";
@@ -26,4 +26,16 @@ export async function disableSigningKey(caller: ApiCaller, kid: string, ip?: str
     });
     return { kid, disabledAt: now.toISOString() };
   });
+}
+
+/**
+ * Inside a write a payload-signing key authorized: the key is still active, and stays so until the write commits
+ * (FOR SHARE: disableSigningKey's update waits for it). A key disabled after the request's signature was verified
+ * — while a batch was being signed, say — authorizes nothing more.
+ */
+export async function lockActiveSigningKey(tx: Tx, userId: string, kid: string): Promise<void> {
+  const rows = await tx.$queryRaw<{ id: string }[]>`
+    SELECT id::text AS id FROM "PayloadSigningKey"
+    WHERE "userId" = ${userId}::uuid AND kid = ${kid} AND "disabledAt" IS NULL FOR SHARE`;
+  if (!rows.length) throw new AppError("key_disabled", "this payload-signing key is disabled", 403);
 }

@@ -23,6 +23,7 @@ import {
   verifySignature,
 } from "../api/signed-payload.ts";
 import { audit, markAudited } from "../audit/record.ts";
+import { lockActiveSigningKey } from "./disable-signing-key.ts";
 
 export type RegisterSigningKeyInput = {
   caller: ApiCaller;
@@ -117,6 +118,8 @@ export async function registerSigningKey(input: RegisterSigningKeyInput): Promis
     const row = await db().$transaction(async (tx) => {
       // one registration per user at a time: the "is this the first key?" answer must not race
       await tx.$queryRaw`SELECT id FROM "User" WHERE id = ${caller.user.id}::uuid FOR UPDATE`;
+      // the key that vouches for the new one is still active: one disabled meanwhile adds no successor
+      if (authorizedBy) await lockActiveSigningKey(tx, caller.user.id, authorizedBy);
       // "The first key" is the user's first ever: had disabling every key made the next one a first key again,
       // a stolen client secret alone could disable the user's keys and add its own (SPEC §4).
       const held = await tx.payloadSigningKey.count({ where: { userId: caller.user.id } });
