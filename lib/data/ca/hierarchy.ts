@@ -96,6 +96,17 @@ export async function lockScopes(tx: Tx, scopes: string[]): Promise<void> {
   await tx.$executeRaw`SELECT 1 FROM "CertificateAuthority" WHERE scope = ANY(${sorted}::text[]) ORDER BY scope, generation FOR UPDATE`;
 }
 
+/**
+ * Inside a write transaction: which of these CAs are still active, holding a share lock on their rows so
+ * a concurrent revocation (which updates the CA row first) waits for this commit and then revokes what it wrote.
+ */
+export async function lockActiveIssuers(tx: Tx, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await tx.$queryRaw<{ id: string }[]>`
+    SELECT id::text AS id FROM "CertificateAuthority" WHERE id = ANY(${ids}::uuid[]) AND status = 'ACTIVE' FOR SHARE`;
+  return new Set(rows.map((r) => r.id));
+}
+
 /** A new generation of a CA's scope, signed by the active generation of its parent's scope. */
 export async function nextGeneration(tx: Tx, ca: CaRow, customerName: string | undefined, now: Date): Promise<ActiveCa> {
   const parent = await activeCa({ kind: CA_SPEC[ca.kind].parent! }, tx);
@@ -120,6 +131,10 @@ export async function createCa(tx: Tx, s: CaScope, parent: ActiveCa | null, cust
     select: { generation: true },
   });
   const generation = (last?.generation ?? 0) + 1;
+  // the parent stays active until this commits: a revocation of it in flight (which locks its row first) waits,
+  // then revokes this CA with the rest; one that committed first is seen here
+  if (parent && !(await lockActiveIssuers(tx, [parent.ca.id])).has(parent.ca.id))
+    throw new AppError("ca_parent_changed", "The parent CA was rotated or revoked meanwhile; try again.", 409);
   const id = randomUUID();
   const keyRef = `ca/${id}`;
   // every CA key is P-256 but the root's, which may be P-384 (SPEC §2)

@@ -14,7 +14,7 @@ import { isPkiError } from "../../pki/errors.ts";
 import type { LeafProfileId } from "../../pki/profiles.ts";
 import { type Actor, audit, auditRow } from "../audit/record.ts";
 import { chainOf } from "../ca/chain.ts";
-import { type ActiveCa, activeCa, type CaScope, scopeKey } from "../ca/hierarchy.ts";
+import { type ActiveCa, activeCa, type CaScope, lockActiveIssuers, scopeKey } from "../ca/hierarchy.ts";
 import { writeIssuance } from "./write-batch.ts";
 
 export type IssueRequest = {
@@ -158,17 +158,6 @@ function cachedActiveCa(scope: CaScope): Promise<ActiveCa> {
   activeCas.set(key, { at: performance.now(), ca });
   ca.catch(() => activeCas.delete(key));
   return ca;
-}
-
-/**
- * Inside the write transaction: which of these CAs are still active, holding a share lock on their rows so
- * a concurrent revocation (which updates the CA row first) waits for this commit and then revokes what it wrote.
- */
-export async function lockActiveIssuers(tx: Tx, ids: string[]): Promise<Set<string>> {
-  if (ids.length === 0) return new Set();
-  const rows = await tx.$queryRaw<{ id: string }[]>`
-    SELECT id::text AS id FROM "CertificateAuthority" WHERE id = ANY(${ids}::uuid[]) AND status = 'ACTIVE' FOR SHARE`;
-  return new Set(rows.map((r) => r.id));
 }
 
 /** A key's advisory-lock id: the first 64 bits of its SPKI SHA-256, as PostgreSQL's signed bigint. */

@@ -9,11 +9,11 @@ import { metrics } from "../../metrics.ts";
 import { certificateIdentity } from "../../pki/certificate.ts";
 import { addToWindow, clientKey, countInWindow, previousWindowCount } from "../api/rate-limit.ts";
 import { type Actor, auditRow } from "../audit/record.ts";
+import { lockActiveIssuers } from "../ca/hierarchy.ts";
 import {
   type IssuedRecord,
   type IssueRequest,
   issuerChanged,
-  lockActiveIssuers,
   prepare,
   retryOnNewIssuer,
   store,
