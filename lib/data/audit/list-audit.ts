@@ -2,6 +2,7 @@ import "server-only";
 import type { Prisma } from "../../../generated/prisma/client.ts";
 import { db } from "../../db/client.ts";
 import type { AuditQuery } from "../../validations/audit.ts";
+import { isUuid } from "../../validations/common.ts";
 
 const PAGE = 50;
 
@@ -43,9 +44,7 @@ export async function listAudit(q: AuditQuery, customerId: string | null) {
   ]);
   const page = rows.slice(0, PAGE);
   // actors are user ids: show their email where we know it
-  const userIds = [...new Set(page.filter((r) => r.actorType === "user" && r.actorId).map((r) => r.actorId as string))].filter((id) =>
-    /^[0-9a-f-]{36}$/i.test(id),
-  );
+  const userIds = [...new Set(page.filter((r) => r.actorType === "user" && r.actorId).map((r) => r.actorId as string))].filter(isUuid);
   const users = userIds.length ? await db().user.findMany({ where: { id: { in: userIds } }, select: { id: true, email: true } }) : [];
   const email = new Map(users.map((u) => [u.id, u.email]));
   return {

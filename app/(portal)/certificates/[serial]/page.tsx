@@ -10,11 +10,13 @@ import { certificateDetail } from "@/lib/data/certificates/certificate-detail.ts
 import { isAppError } from "@/lib/errors.ts";
 import { REASON_OPTIONS } from "@/lib/validations/revocation.ts";
 
+// A page's params reach it URL-encoded (Next encodes them again for the page; a route handler's are decoded):
+// decoded here, and a malformed escape (a literal "%E0" in a serial) is a serial we do not have.
 async function load(serial: string, customerId: string | null) {
   try {
-    return await certificateDetail(serial, customerId);
+    return await certificateDetail(decodeURIComponent(serial), customerId);
   } catch (e) {
-    if (isAppError(e) || (e as { code?: string }).code === "serial_invalid") notFound();
+    if (isAppError(e) || e instanceof URIError || (e as { code?: string }).code === "serial_invalid") notFound();
     throw e;
   }
 }
@@ -22,7 +24,7 @@ async function load(serial: string, customerId: string | null) {
 export default async function CertificatePage({ params }: { params: Promise<{ serial: string }> }) {
   const user = await requireUser();
   const { serial } = await params;
-  const cert = await load(decodeURIComponent(serial), tenantOf(user));
+  const cert = await load(serial, tenantOf(user));
   const canRevoke = user.role === "STAFF" || user.role === "CUSTOMER_ADMIN";
   const link = "text-blue-700 underline dark:text-blue-400";
   return (

@@ -10,7 +10,8 @@ export async function GET(request: Request, { params }: { params: Promise<{ seri
   const user = await requireUser();
   const { serial } = await params;
   try {
-    const cert = await certificateDetail(decodeURIComponent(serial), tenantOf(user));
+    // a route handler's params are decoded already: decoding again would misread a "%" (and throw on "%E0")
+    const cert = await certificateDetail(serial, tenantOf(user));
     const withChain = new URL(request.url).searchParams.get("chain") === "1";
     const body = withChain ? [cert.pem, ...cert.chain.map((c) => c.pem)].join("") : cert.pem;
     return new Response(body, {
