@@ -10,6 +10,7 @@ import { resetDevice } from "../../lib/data/fleet/decommission-device.ts";
 import { db } from "../../lib/db/client.ts";
 import { AppError } from "../../lib/errors.ts";
 import { revocationReasonSchema } from "../../lib/pki/crl.ts";
+import { isUuid } from "../../lib/validations/common.ts";
 import { type Command, flags, readFile, required } from "../io.ts";
 
 const cli = { type: "system", id: "cli" } as const;
@@ -18,7 +19,7 @@ const cli = { type: "system", id: "cli" } as const;
 async function customerId(value: string | undefined): Promise<string> {
   const v = required(value, "customer");
   const c = await db().customer.findFirst({
-    where: /^[0-9a-f-]{36}$/i.test(v) ? { id: v } : { name: v },
+    where: isUuid(v) ? { id: v } : { name: v },
     select: { id: true },
   });
   if (!c) throw new AppError("customer_not_found", `no such customer: ${v}`, 404);

@@ -5,7 +5,7 @@ import { authenticatedCaller } from "../data/api/access-token.ts";
 import { clientKey, RateLimitedError } from "../data/api/rate-limit.ts";
 import { auditRefusalOnce, isAudited } from "../data/audit/record.ts";
 import { env } from "../env.ts";
-import { AppError, GENERIC_ERROR_MESSAGE, isAppError } from "../errors.ts";
+import { AppError, GENERIC_ERROR_MESSAGE, isAppError, isDataException } from "../errors.ts";
 import { log } from "../log.ts";
 import { API_LIMITS } from "../validations/api.ts";
 
@@ -28,6 +28,12 @@ export function errorResponse(e: unknown): Response {
   if (e instanceof ZodError) {
     const issue = e.issues[0];
     return json({ error: { code: "invalid_request", message: `${issue.path.join(".") || "request"}: ${issue.message}` } }, 400);
+  }
+  // a value the database refused that validation should have caught: the request's fault, not the server's, but
+  // logged so the missing check gets added
+  if (isDataException(e)) {
+    log.warn({ err: e }, "customer API request refused by the database (data exception)");
+    return json({ error: { code: "invalid_request", message: "the request holds a value that is not valid here" } }, 400);
   }
   log.error({ err: e }, "customer API request failed");
   return json({ error: { code: "internal_error", message: GENERIC_ERROR_MESSAGE } }, 500);

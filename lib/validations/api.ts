@@ -3,6 +3,7 @@
 import { z } from "zod";
 import { revocationReasonSchema as pkiRevocationReasonSchema } from "../pki/crl.ts";
 import { DEVICE_ID_PATTERN } from "../pki/names.ts";
+import { dateTimeSchema, hasNoNul, NUL_MESSAGE } from "./common.ts";
 import { ENROLL_RATE_MAX } from "./enrollment.ts";
 import { MAX_EXPIRING_DAYS } from "./fleet.ts";
 
@@ -27,6 +28,9 @@ export type JwsAlgorithm = (typeof JWS_ALGORITHMS)[number];
 
 const base64url = z.string().regex(/^[A-Za-z0-9_-]*$/, "must be base64url without padding");
 
+/** A payload-signing key's kid: its RFC 7638 thumbprint, base64url. A kid of any other form names no key. */
+export const KID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+
 // ---- errors ---------------------------------------------------------------------------------------
 
 export const apiErrorSchema = z
@@ -47,8 +51,8 @@ export const oauthErrorSchema = z
 export const tokenRequestSchema = z
   .object({
     grant_type: z.string().max(64).describe('must be "client_credentials"'),
-    client_id: z.string().max(200).optional().describe("when not sent with HTTP Basic"),
-    client_secret: z.string().max(200).optional().describe("when not sent with HTTP Basic"),
+    client_id: z.string().max(200).refine(hasNoNul, NUL_MESSAGE).optional().describe("when not sent with HTTP Basic"),
+    client_secret: z.string().max(200).refine(hasNoNul, NUL_MESSAGE).optional().describe("when not sent with HTTP Basic"),
     scope: z.string().max(1000).optional().describe("ignored"),
   })
   .meta({ id: "TokenRequest" });
@@ -99,8 +103,7 @@ export const protectedHeaderSchema = z
     alg: z.enum(JWS_ALGORITHMS),
     kid: z
       .string()
-      .min(1)
-      .max(128)
+      .regex(KID_PATTERN)
       .optional()
       .describe("the RFC 7638 thumbprint of a registered key (every request but a key's own proof of possession)"),
     jwk: z.record(z.string(), z.unknown()).optional().describe("the public key being registered (key registration only)"),
@@ -141,7 +144,7 @@ export const bootstrapPayloadSchema = z
     iat,
     expectedDeviceIds: z.array(deviceId).max(10_000).optional().describe("enrollment policy: allow-list of device ids"),
     maxEnrollments: z.number().int().min(1).max(10_000_000).optional().describe("enrollment policy: at most this many devices"),
-    enrollUntil: z.iso.datetime({ offset: true }).optional().describe("enrollment policy: enroll only until this time"),
+    enrollUntil: dateTimeSchema.optional().describe("enrollment policy: enroll only until this time"),
     enrollRatePerMinute: enrollRate.optional().describe("enrollment policy: simpleenroll attempts per minute (0: no limit)"),
   })
   .meta({ id: "BootstrapPayload" });
@@ -222,8 +225,20 @@ export const devicePageSchema = z
 
 export const deviceQuerySchema = z
   .object({
-    uid: z.string().min(1).max(200).optional().describe("only devices whose current certificate carries this UID"),
-    q: z.string().min(1).max(128).optional().describe("device id (exact or prefix), UID or certificate serial"),
+    uid: z
+      .string()
+      .min(1)
+      .max(200)
+      .refine(hasNoNul, NUL_MESSAGE)
+      .optional()
+      .describe("only devices whose current certificate carries this UID"),
+    q: z
+      .string()
+      .min(1)
+      .max(128)
+      .refine(hasNoNul, NUL_MESSAGE)
+      .optional()
+      .describe("device id (exact or prefix), UID or certificate serial"),
     status: z.enum(["active", "revoked", "expired", "quarantined"]).optional(),
     expiring: z.coerce
       .number()
@@ -259,8 +274,7 @@ export const deviceResetSchema = z.object({ deviceId: z.string(), certificatesRe
 export const revokeBootstrapRequestSchema = z
   .strictObject({
     reason: revocationReasonSchema.default("keyCompromise"),
-    alsoRevokeDevicesEnrolledAfter: z.iso
-      .datetime({ offset: true })
+    alsoRevokeDevicesEnrolledAfter: dateTimeSchema
       .optional()
       .describe(
         "also revoke every Client TLS certificate this bootstrapping certificate enrolled at or after this time, and the application certificates of those devices",
@@ -301,7 +315,7 @@ export const enrollmentPolicyUpdateSchema = z
       .nullable()
       .optional()
       .describe("at most this many devices (null: no budget); past it the bootstrapping certificate is quarantined"),
-    enrollUntil: z.iso.datetime({ offset: true }).nullable().optional().describe("enroll only until this time (null: no end)"),
+    enrollUntil: dateTimeSchema.nullable().optional().describe("enroll only until this time (null: no end)"),
     requireDeviceSecret: z.boolean().optional().describe("each device must present its one-time secret (CSR challengePassword)"),
     enrollRatePerMinute: enrollRate
       .nullable()

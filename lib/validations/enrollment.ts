@@ -1,6 +1,7 @@
 // Enrollment policy input (SPEC §5, §8): device id lists as uploaded or pasted, and the portal forms and URLs.
 import { z } from "zod";
 import { DEVICE_ID_PATTERN } from "../pki/names.ts";
+import { isStorableTime } from "./common.ts";
 import { firstValue } from "./search-params.ts";
 
 /** Device id lists above this go through the CLI or API: a server action's body is capped at 1 MB. */
@@ -12,11 +13,11 @@ export const ENROLL_RATE_MAX = 1_000_000;
 
 const blankToNull = (v: unknown) => (typeof v === "string" && v.trim() === "" ? null : v);
 
-/** A `datetime-local` value has no zone; the forms say UTC. Blank: null. */
+/** A `datetime-local` value has no zone; the forms say UTC. Blank: null. From 1970 to 9999, as the API takes them. */
 export const utcDateTime = z.preprocess((v) => {
   const t = blankToNull(v);
   return typeof t === "string" && !/(Z|[+-]\d\d:?\d\d)$/.test(t.trim()) ? `${t.trim()}Z` : t;
-}, z.coerce.date({ error: "Not a date." }).nullable());
+}, z.coerce.date({ error: "Not a date." }).refine(isStorableTime, "A time from 1970 to 9999.").nullable());
 
 /**
  * Enrollment attempts per minute as typed in a form: a whole number 0…ENROLL_RATE_MAX (0: no limit); blank gives

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { dateTimeSchema, hasNoNul } from "./common.ts";
 import { firstValue } from "./search-params.ts";
 
 export const FLEET_SORTS = ["enrolled", "expiry", "rotation"] as const;
@@ -14,7 +15,7 @@ export const cursorSchema = z
   .max(200)
   .transform((s, ctx) => {
     try {
-      const v = z.object({ v: z.iso.datetime().nullable(), id: z.uuid() }).parse(JSON.parse(Buffer.from(s, "base64url").toString("utf8")));
+      const v = z.object({ v: dateTimeSchema.nullable(), id: z.uuid() }).parse(JSON.parse(Buffer.from(s, "base64url").toString("utf8")));
       return v;
     } catch {
       ctx.addIssue({ code: "custom", message: "bad cursor" });
@@ -31,7 +32,7 @@ export function encodeCursor(v: Date | null, id: string): string {
  * failing the page: the URL is user-editable. The customer filter is honoured for staff only (the caller decides).
  */
 export const fleetQuerySchema = z.object({
-  q: z.preprocess(firstValue, z.string().trim().max(128).optional().catch(undefined)),
+  q: z.preprocess(firstValue, z.string().trim().max(128).refine(hasNoNul).optional().catch(undefined)),
   status: z.preprocess(firstValue, z.enum(FLEET_STATUSES).default("all").catch("all")),
   overdue: z.preprocess(firstValue, z.enum(["1"]).optional().catch(undefined)),
   expiring: z.preprocess(firstValue, z.coerce.number().int().min(1).max(MAX_EXPIRING_DAYS).optional().catch(undefined)),

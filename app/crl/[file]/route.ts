@@ -1,5 +1,6 @@
 import { crlUnchangedSince, currentCrl } from "@/lib/data/revocation/crl.ts";
 import { isAppError } from "@/lib/errors.ts";
+import { isUuid } from "@/lib/validations/common.ts";
 
 export const dynamic = "force-dynamic";
 
@@ -8,8 +9,9 @@ export const dynamic = "force-dynamic";
 // which the CRL number as a strong ETag and its thisUpdate as Last-Modified make a 304 while nothing changed.
 export async function GET(req: Request, { params }: { params: Promise<{ file: string }> }) {
   const { file } = await params;
-  const id = /^([0-9a-f-]{36})\.crl$/i.exec(file)?.[1]?.toLowerCase();
-  if (!id) return new Response("not found\n", { status: 404 });
+  const id = /^(.+)\.crl$/.exec(file)?.[1]?.toLowerCase();
+  // not a CA id: not looked up (the database refuses a malformed uuid)
+  if (!id || !isUuid(id)) return new Response("not found\n", { status: 404 });
   try {
     const crl = await currentCrl(id);
     const etag = `"${crl.number}"`;

@@ -9,6 +9,7 @@ import { errorResponse } from "../../api/http.ts";
 import { freshClaims, kidOf, publicJwk, signKeyRegistration, signPayload } from "../../api/sign.ts";
 import { type ApiServer, csrPem, ecKey, publicUrl, startApiServer, type TestTenant, tenant } from "../../api/testing/api-server.ts";
 import { env } from "../../env.ts";
+import { log } from "../../log.ts";
 import { createCsr } from "../../pki/csr.ts";
 import { boolean, sequence, toPem } from "../../pki/der.ts";
 import { encodeGeneralNames } from "../../pki/names.ts";
@@ -892,5 +893,138 @@ describe(`customer API: reading and revoking (${dbLabel()})`, () => {
     for (const [path, ops] of Object.entries(paths))
       for (const [method, op] of Object.entries(ops))
         if (method !== "get" && path !== "/oauth/token") expect(Object.keys(op.responses), `${method} ${path}`).toContain("403");
+  });
+});
+
+describe(`customer API: values PostgreSQL would refuse answer a 4xx with a code, never a 500 (${dbLabel()})`, () => {
+  const TOKEN = "/api/v1/oauth/token";
+  const POLICY = "/api/v1/enrollment-policy";
+  const FORM = "application/x-www-form-urlencoded";
+  const NUL = "\u0000";
+  let h: TestTenant;
+  beforeAll(async () => {
+    h = await tenant(api, unique("Hostile").replace(/-/g, " "));
+  });
+  const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
+  const basic = (userPass: string) => ({ authorization: `Basic ${Buffer.from(userPass).toString("base64")}` });
+  const cursor = (v: string) => b64({ v, id: "00000000-0000-4000-8000-000000000000" });
+  const signed = async (path: string, fields: Record<string, unknown>) =>
+    signPayload(h.key, { ...fields, ...freshClaims() }, { url: publicUrl(path) });
+
+  it.each([
+    // no login needed: a NUL in the credentials, in the form or in HTTP Basic
+    [
+      "a NUL client_id",
+      TOKEN,
+      { token: null, type: FORM, body: form({ grant_type: "client_credentials", client_id: NUL, client_secret: "x" }) },
+    ],
+    [
+      "a NUL client_secret",
+      TOKEN,
+      { token: null, type: FORM, body: form({ grant_type: "client_credentials", client_id: "x", client_secret: NUL }) },
+    ],
+    ["a NUL Basic client id", TOKEN, { token: null, type: FORM, headers: basic(`${NUL}:x`), body: "grant_type=client_credentials" }],
+    ["a NUL Basic secret", TOKEN, { token: null, type: FORM, headers: basic(`x:${NUL}`), body: "grant_type=client_credentials" }],
+    ["a NUL search", "/api/v1/devices?q=%00", {}],
+    ["a NUL UID filter", "/api/v1/devices?uid=ab%00cd", {}],
+    ["a cursor in year 0000", `/api/v1/devices?cursor=${cursor("0000-01-01T00:00:00Z")}`, {}],
+    ["a cursor before 1970", `/api/v1/devices?cursor=${cursor("1969-12-31T23:59:59Z")}`, {}],
+    ["a cursor an offset moves past 9999", `/api/v1/devices?cursor=${cursor("9999-12-31T23:00:00-05:00")}`, {}],
+  ] as const)("%s: 400 invalid_request", async (_name, path, init) => {
+    await refused(400, "invalid_request", path, { token: h.token, ...init });
+  });
+
+  it.each([
+    ["a NUL device id to reset", 404, "device_not_found", "/api/v1/devices/%00/reset", { body: "{}", type: "application/json" }],
+    ["a device id outside the pattern", 404, "device_not_found", "/api/v1/devices/a%20b/reset", { body: "{}", type: "application/json" }],
+    ["a NUL kid to disable", 404, "key_not_found", `${KEYS}/%00`, { method: "DELETE" }],
+    ["a kid that is no thumbprint", 404, "key_not_found", `${KEYS}/a%2Bb`, { method: "DELETE" }],
+  ] as const)("%s: %i %s", async (_name, status, code, path, init) => {
+    await refused(status, code, path, { token: h.token, ...init });
+  });
+
+  it("a signature naming a kid that is no thumbprint answers key_unknown (403), like an unknown key", async () => {
+    for (const kid of [NUL, `x${NUL}`, "a b", "é"]) {
+      const body = rawJws({ alg: "ES256", kid }, { maxEnrollments: 1, ...freshClaims() }, h.key.privateKey, "ieee-p1363");
+      await refused(403, "key_unknown", POLICY, { method: "PUT", token: h.token, body });
+    }
+  });
+
+  it("a date-time before 1970 or after 9999 (its offset applied) in a signed payload answers payload_invalid", async () => {
+    const serial = (await send(BOOT, { token: h.token, body: await signed(BOOT, { csr: csrPem() }) })).body.serial as string;
+    const linePolicy = `${BOOT}/${serial}/policy`;
+    for (const enrollUntil of ["0000-01-01T00:00:00Z", "1969-12-31T23:59:59Z", "9999-12-31T23:00:00-05:00"]) {
+      await refused(400, "payload_invalid", POLICY, { method: "PUT", token: h.token, body: await signed(POLICY, { enrollUntil }) });
+      await refused(400, "payload_invalid", linePolicy, { method: "PUT", token: h.token, body: await signed(linePolicy, { enrollUntil }) });
+      await refused(400, "payload_invalid", BOOT, { token: h.token, body: await signed(BOOT, { csr: csrPem(), enrollUntil }) });
+    }
+    const ok = await send(POLICY, {
+      method: "PUT",
+      token: h.token,
+      body: await signed(POLICY, { enrollUntil: "9999-12-31T18:59:59-05:00" }),
+    });
+    expect(ok).toMatchObject({ status: 200, body: { enrollUntil: "9999-12-31T23:59:59.000Z" } });
+  });
+
+  it("a leaked key's revocation with a moment in year 0000 is refused clearly (400), and the same revocation then succeeds", async () => {
+    const serial = (await send(BOOT, { token: h.token, body: await signed(BOOT, { csr: csrPem() }) })).body.serial as string;
+    const revoke = `${BOOT}/${serial}/revoke`;
+    for (const moment of ["0000-01-01T00:00:00Z", "-000001-01-01T00:00:00Z", "9999-12-31T23:00:00-05:00"])
+      await refused(400, "invalid_request", revoke, {
+        token: h.token,
+        type: "application/json",
+        body: JSON.stringify({ alsoRevokeDevicesEnrolledAfter: moment }),
+      });
+    expect((await db.certificate.findUniqueOrThrow({ where: { serial } })).revokedAt).toBeNull();
+    const r = await send(revoke, {
+      token: h.token,
+      type: "application/json",
+      body: JSON.stringify({ alsoRevokeDevicesEnrolledAfter: "1970-01-01T00:00:00Z" }),
+    });
+    expect(r).toMatchObject({ status: 200, body: { serial, reason: "keyCompromise", alreadyRevoked: false } });
+  });
+
+  it("a value PostgreSQL refuses that got past validation answers 400 invalid_request, logged as a warning", async () => {
+    const failing = [
+      db.user.findFirst({ where: { uid: NUL } }), // 22021 invalid byte sequence
+      db.customer.findUnique({ where: { id: "0".repeat(36) } }), // 22P02 invalid uuid
+      db.auditEvent.findFirst({ where: { at: { gte: new Date("0000-01-01T00:00:00Z") } } }), // 22008 date/time out of range
+      db.auditEvent.findFirst({ where: { id: { lt: 2n ** 63n } } }), // 22003 out of range for bigint
+      db.$queryRaw`SELECT ${NUL}::text`, // a raw query
+      db.$transaction(async (tx) => tx.user.findFirst({ where: { email: NUL } })), // inside a transaction
+    ];
+    const errors = await Promise.all(
+      failing.map((p) =>
+        Promise.resolve(p).then(
+          () => null,
+          (e: unknown) => e,
+        ),
+      ),
+    );
+    const warn = vi.spyOn(log, "warn");
+    const error = vi.spyOn(log, "error");
+    try {
+      for (const e of errors) {
+        expect(e).not.toBeNull();
+        const res = errorResponse(e);
+        const body = (await res.json()) as { error: { code: string; message: string } };
+        expect([res.status, body.error.code]).toEqual([400, "invalid_request"]);
+        // the database's own words stay in the log
+        expect(body.error.message).not.toMatch(/uuid|UTF8|bigint|prisma|invocation/i);
+      }
+      expect(warn).toHaveBeenCalledTimes(errors.length);
+      expect(error).not.toHaveBeenCalled();
+      // anything else is still a logged 500; so is another kind of database error (a unique violation)
+      const taken = (await db.customer.findUniqueOrThrow({ where: { id: a.customerId } })).name;
+      const dup = await db.customer.create({ data: { name: taken } }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      for (const e of [new Error("boom"), dup]) expect(errorResponse(e).status).toBe(500);
+      expect(error).toHaveBeenCalledTimes(2);
+    } finally {
+      warn.mockRestore();
+      error.mockRestore();
+    }
   });
 });

@@ -7,7 +7,7 @@ import type { z } from "zod";
 import { db } from "../../db/client.ts";
 import { AppError, isUniqueViolation } from "../../errors.ts";
 import { rsaModulusBits } from "../../pki/csr.ts";
-import { API_LIMITS, JWS_ALGORITHMS, type JwsAlgorithm } from "../../validations/api.ts";
+import { API_LIMITS, JWS_ALGORITHMS, type JwsAlgorithm, KID_PATTERN } from "../../validations/api.ts";
 
 export type FlattenedJws = { protected: string; payload: string; signature: string };
 
@@ -106,10 +106,13 @@ export async function verifyKeySigned(jws: FlattenedJws, userId: string): Promis
   const header = readProtectedHeader(jws);
   if (!header.kid) throw new AppError("jws_kid_missing", "the protected header must name the signing key (kid)", 400);
   if (header.jwk) throw new AppError("jws_header_invalid", "send kid, not jwk, with a registered key", 400);
-  const key = await db().payloadSigningKey.findUnique({
-    where: { userId_kid: { userId, kid: header.kid } },
-    select: { kid: true, alg: true, jwk: true, disabledAt: true },
-  });
+  // a kid that is no thumbprint names no key (and a NUL in it would fail the look-up)
+  const key = KID_PATTERN.test(header.kid)
+    ? await db().payloadSigningKey.findUnique({
+        where: { userId_kid: { userId, kid: header.kid } },
+        select: { kid: true, alg: true, jwk: true, disabledAt: true },
+      })
+    : null;
   // another user's kid is indistinguishable from an unknown one
   if (!key) throw new AppError("key_unknown", "no payload-signing key with this kid is registered for this user", 403);
   if (key.disabledAt) throw new AppError("key_disabled", "this payload-signing key is disabled", 403);

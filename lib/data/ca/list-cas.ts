@@ -2,6 +2,7 @@ import type { CaKind } from "../../../generated/prisma/client.ts";
 import { db } from "../../db/client.ts";
 import { AppError } from "../../errors.ts";
 import { toPem } from "../../pki/der.ts";
+import { isUuid } from "../../validations/common.ts";
 import { activeParentEnds, rotationDue } from "./hierarchy.ts";
 
 export type CaSummary = {
@@ -63,7 +64,7 @@ export async function exportCaPem(which: string): Promise<string> {
         orderBy: { generation: "desc" },
         select: { certDer: true },
       })
-    : /^[0-9a-f-]{36}$/i.test(which)
+    : isUuid(which)
       ? await db().certificateAuthority.findUnique({ where: { id: which }, select: { certDer: true } })
       : null;
   if (!ca)

@@ -2,12 +2,13 @@ import "server-only";
 import { db } from "../../db/client.ts";
 import { AppError } from "../../errors.ts";
 import type { RevocationReason } from "../../pki/crl.ts";
+import { isUuid } from "../../validations/common.ts";
 import type { Actor } from "../audit/record.ts";
 import { caBlastRadius, revokeCa } from "../revocation/revoke-ca.ts";
 
 /** The revoke-confirmation page's data: the CA, its customer and what revoking it cuts off. */
 export async function customerIssuingCaForRevocation(caId: string) {
-  if (!/^[0-9a-f-]{36}$/i.test(caId)) throw new AppError("ca_not_found", "No such CA.", 404);
+  if (!isUuid(caId)) throw new AppError("ca_not_found", "No such CA.", 404);
   const ca = await db().certificateAuthority.findUnique({
     where: { id: caId },
     select: { id: true, kind: true, status: true, subject: true, generation: true, customer: { select: { id: true, name: true } } },

@@ -1,10 +1,11 @@
 import "server-only";
 import { db } from "../../db/client.ts";
 import { AppError } from "../../errors.ts";
+import { isUuid } from "../../validations/common.ts";
 
 /** One customer with its users (no secrets) and device count; 404 when it does not exist. */
 export async function getCustomer(id: string) {
-  if (!/^[0-9a-f-]{36}$/i.test(id)) throw new AppError("customer_not_found", "No such customer.", 404);
+  if (!isUuid(id)) throw new AppError("customer_not_found", "No such customer.", 404);
   const customer = await db().customer.findUnique({
     where: { id },
     select: {

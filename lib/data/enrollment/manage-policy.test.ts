@@ -193,6 +193,21 @@ describe(`enrollment rate limit (${dbLabel()})`, () => {
   });
 });
 
+describe(`enrollUntil (${dbLabel()})`, () => {
+  it("is refused before 1970 or after 9999 with policy_invalid, and writes nothing (year 0000 once failed the save)", async () => {
+    const c = await customer();
+    for (const bad of ["0000-01-01T00:00:00Z", new Date("0000-01-01T00:00:00Z"), new Date(-1), new Date("+010000-01-01T00:00:00Z")])
+      await expect(setEnrollmentPolicy({ customerId: c.customer.id, enrollUntil: bad }, system)).rejects.toMatchObject({
+        code: "policy_invalid",
+        status: 400,
+        message: expect.stringMatching(/^enrollUntil: /),
+      });
+    expect(await db().enrollmentPolicy.count({ where: { customerId: c.customer.id } })).toBe(0);
+    const at = new Date("9999-12-31T23:59:59.999Z");
+    expect((await setEnrollmentPolicy({ customerId: c.customer.id, enrollUntil: at }, system)).enrollUntil).toEqual(at);
+  });
+});
+
 describe(`concurrent saves (${dbLabel()})`, () => {
   it("of a new customer-wide policy leave exactly one row, holding one of the saves", async () => {
     const c = await customer();

@@ -9,6 +9,7 @@ import { readCertificate } from "../../pki/certificate.ts";
 import { pemCertificates } from "../../pki/der.ts";
 import { DEVICE_ID_PATTERN } from "../../pki/names.ts";
 import { normalizeSerial } from "../../pki/serial.ts";
+import { isStorableTime, TIME_RANGE_MESSAGE } from "../../validations/common.ts";
 import { ENROLL_RATE_MAX } from "../../validations/enrollment.ts";
 import { type Actor, audit } from "../audit/record.ts";
 import { hashDeviceSecret } from "./device-secret-hash.ts";
@@ -23,7 +24,7 @@ export const policyInput = z.object({
   allowDeviceIds: deviceIds.optional(),
   denyDeviceIds: deviceIds.optional(),
   maxEnrollments: z.number().int().min(0).nullable().optional(),
-  enrollUntil: z.coerce.date().nullable().optional(),
+  enrollUntil: z.coerce.date().refine(isStorableTime, TIME_RANGE_MESSAGE).nullable().optional(),
   requireDeviceSecret: z.boolean().optional(),
   /** simpleenroll attempts per minute (0: no limit; null: inherit the customer's, then the server default) */
   enrollRatePerMinute: z.number().int().min(0).max(ENROLL_RATE_MAX).nullable().optional(),

@@ -2,7 +2,9 @@ import "server-only";
 import { db, type Tx } from "../../db/client.ts";
 import { AppError } from "../../errors.ts";
 import type { RevocationReason } from "../../pki/crl.ts";
+import { DEVICE_ID_PATTERN } from "../../pki/names.ts";
 import { normalizeSerial } from "../../pki/serial.ts";
+import { isUuid } from "../../validations/common.ts";
 import { type Actor, audit } from "../audit/record.ts";
 import { publishCrl } from "../revocation/crl.ts";
 import { markCurrentRevoked } from "./current-certificate.ts";
@@ -13,13 +15,18 @@ type DeviceInput = DeviceKey & { customerId: string | null; reason: RevocationRe
 
 const DEVICE = { id: true, deviceId: true, customerId: true, status: true, resetAt: true, enrolledById: true } as const;
 
-/** The device, in the caller's customer (another customer's device is a 404), or in any for staff. */
+/**
+ * The device, in the caller's customer (another customer's device is a 404), or in any for staff. A key of the
+ * wrong form (from a URL: the API's {deviceId}) names no device, and is not looked up: the database would refuse it.
+ */
 async function findDevice(input: DeviceInput) {
   const tenant = input.customerId ? { customerId: input.customerId } : {};
   const device =
     "deviceRef" in input
-      ? await db().device.findFirst({ where: { id: input.deviceRef, ...tenant }, select: DEVICE })
-      : input.customerId
+      ? isUuid(input.deviceRef)
+        ? await db().device.findFirst({ where: { id: input.deviceRef, ...tenant }, select: DEVICE })
+        : null
+      : input.customerId && DEVICE_ID_PATTERN.test(input.deviceId)
         ? await db().device.findUnique({
             where: { customerId_deviceId: { customerId: input.customerId, deviceId: input.deviceId } },
             select: DEVICE,

@@ -1,6 +1,7 @@
 import "server-only";
 import { db } from "../../db/client.ts";
 import { AppError } from "../../errors.ts";
+import { isUuid } from "../../validations/common.ts";
 
 const NOT_FOUND = () => new AppError("device_not_found", "No such device.", 404);
 
@@ -9,7 +10,7 @@ const NOT_FOUND = () => new AppError("device_not_found", "No such device.", 404)
  * newest first. The customer is part of the query (STYLE habit 5): another customer's device is a 404.
  */
 export async function getDevice(id: string, customerId: string | null, now = new Date()) {
-  if (!/^[0-9a-f-]{36}$/i.test(id)) throw NOT_FOUND();
+  if (!isUuid(id)) throw NOT_FOUND();
   const device = await db().device.findFirst({
     where: customerId ? { id, customerId } : { id },
     select: {

@@ -294,6 +294,21 @@ describe(`revocation, CRL and OCSP (${dbLabel()})`, () => {
     expect((await get({ "if-none-match": (await get()).headers.get("etag")! })).status).toBe(304);
   });
 
+  it("a CRL file name that is no CA id answers 404 without a look-up (36 hex digits, 36 dashes, a NUL); a CA id in any case is served", async () => {
+    const crl = (file: string) => crlRoute.GET(new Request(`${base}/crl/${file}`), { params: Promise.resolve({ file }) });
+    for (const id of [
+      "0".repeat(36),
+      "-".repeat(36),
+      "\u0000",
+      "0000000-00000-0000-0000-000000000000",
+      "00000000-0000-0000-0000-00000000000g",
+    ])
+      expect((await crl(`${id}.crl`)).status, id).toBe(404);
+    expect((await crl("00000000-0000-4000-8000-000000000000.crl")).status).toBe(404);
+    const root = (await activeCa({ kind: "ROOT" })).ca.id;
+    expect((await crl(`${root.toUpperCase()}.crl`)).status).toBe(200);
+  });
+
   it("an OCSP GET answer may be cached a minute, well within its thisUpdate..nextUpdate (RFC 5019 §6.2); an error not at all", async () => {
     const { certs } = await customerWithDevices(1);
     const s = scratchDir();

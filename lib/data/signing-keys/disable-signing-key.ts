@@ -1,5 +1,6 @@
 import { db, type Tx } from "../../db/client.ts";
 import { AppError } from "../../errors.ts";
+import { KID_PATTERN } from "../../validations/api.ts";
 import { type ApiCaller, requireAdmin } from "../api/access-token.ts";
 import { limitClient } from "../api/rate-limit.ts";
 import { audit } from "../audit/record.ts";
@@ -8,6 +9,8 @@ import { audit } from "../audit/record.ts";
 export async function disableSigningKey(caller: ApiCaller, kid: string, ip?: string) {
   requireAdmin(caller);
   await limitClient("keys", caller.clientId);
+  // a kid that is no thumbprint names no key (and a NUL in it would fail the look-up)
+  if (!KID_PATTERN.test(kid)) throw new AppError("key_not_found", "No such payload-signing key.", 404);
   const now = new Date();
   return db().$transaction(async (tx) => {
     const key = await tx.payloadSigningKey.findUnique({

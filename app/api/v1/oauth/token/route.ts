@@ -5,6 +5,8 @@ import { tokenRequestSchema } from "@/lib/validations/api.ts";
 
 export const dynamic = "force-dynamic";
 
+const BASIC_SCHEMA = tokenRequestSchema.pick({ client_id: true, client_secret: true });
+
 const oauthError = (error: string, description: string, status: number, headers: Record<string, string> = {}) =>
   json({ error, error_description: description }, status, { pragma: "no-cache", ...headers });
 
@@ -40,6 +42,9 @@ export async function POST(req: Request) {
       return oauthError("invalid_client", "malformed Basic credentials", 401, { "www-authenticate": 'Basic realm="pss"' });
     if (creds && (parsed.data.client_id !== undefined || parsed.data.client_secret !== undefined))
       return oauthError("invalid_request", "use one client authentication method", 400);
+    // credentials sent with HTTP Basic are held to the form's rules (a NUL would fail the client's look-up)
+    const basicChecked = creds && BASIC_SCHEMA.safeParse({ client_id: creds.id, client_secret: creds.secret });
+    if (basicChecked && !basicChecked.success) return oauthError("invalid_request", basicChecked.error.issues[0].message, 400);
     const token = await issueAccessToken({
       grantType: parsed.data.grant_type,
       clientId: creds?.id ?? parsed.data.client_id,
