@@ -325,7 +325,8 @@ describe("enrollment groups under the customer-wide policy", () => {
         chainPem: [leaf.pem, ca.pem].join("\n"),
       };
     };
-    const enroll = async (deviceId: string, subject?: string) => est(l, "simpleenroll", await device(deviceId, subject), deviceCsr(deviceId));
+    const enroll = async (deviceId: string, subject?: string) =>
+      est(l, "simpleenroll", await device(deviceId, subject), deviceCsr(deviceId));
     return { c, group, enroll };
   }
 
