@@ -30,6 +30,13 @@ describe("pss --json", () => {
     expect(JSON.parse(r.out)).toEqual({ error: { code: "usage", message: "unknown command: ca bogus" } });
   });
 
+  it("an unknown command is named by the words before its flags: a flag's value (a password) is not echoed", async () => {
+    const r = await pss(["user", "creat", "--email", "a@b.test", "--password", "S3CRET-hunter2-value", "--json"]);
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.out)).toEqual({ error: { code: "usage", message: "unknown command: user creat" } });
+    expect(r.out).not.toContain("S3CRET");
+  });
+
   it("a PSS_PUBLIC_URL that is no URL stops the command before anything is issued", async () => {
     const r = await pss(["ca", "list", "--json"], { PSS_PUBLIC_URL: "not a url" });
     expect(r.code).toBe(1);
@@ -212,6 +219,30 @@ describe("pss policy set --rate-per-minute", () => {
       expect((await run("policy", "set", "--customer", customer, "--rate-per-minute", "inherit")).json).toMatchObject({
         enrollRatePerMinute: null,
       });
+      // a chosen device secret from a file (kept out of the process list); both forms at once are refused
+      const secretFile = path.join(dir, "device-secret");
+      fs.writeFileSync(secretFile, "a-chosen-device-secret-1234\n", { mode: 0o600 });
+      expect(
+        await run("device", "secret", "add", "--customer", customer, "--device-id", "cli-dev-1", "--secret-file", secretFile),
+      ).toMatchObject({
+        code: 0,
+        json: { deviceId: "cli-dev-1", secret: "a-chosen-device-secret-1234" },
+      });
+      expect(
+        await run(
+          "device",
+          "secret",
+          "add",
+          "--customer",
+          customer,
+          "--device-id",
+          "cli-dev-2",
+          "--secret-file",
+          secretFile,
+          "--secret",
+          "x",
+        ),
+      ).toMatchObject({ code: 2, json: { error: { code: "usage" } } });
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

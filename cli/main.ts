@@ -86,8 +86,11 @@ async function main(argv: string[]): Promise<number> {
   if (!cmd) {
     const help = argv.length === 0 || argv.includes("--help");
     // a script asked for JSON: it gets the error as JSON too, the usage stays on stderr for a person
+    // named by the words before the first flag only: a flag's value (a password) is never echoed to stdout
+    const first = argv.findIndex((a) => a.startsWith("-"));
+    const named = (first < 0 ? argv : argv.slice(0, first)).slice(0, 3);
     if (json && !help)
-      console.log(JSON.stringify({ error: { code: "usage", message: `unknown command: ${words.join(" ") || "(none)"}` } }));
+      console.log(JSON.stringify({ error: { code: "usage", message: `unknown command: ${named.join(" ") || "(none)"}` } }));
     console.error(usage());
     return help ? 0 : 2;
   }

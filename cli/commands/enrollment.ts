@@ -11,7 +11,7 @@ import { db } from "../../lib/db/client.ts";
 import { AppError } from "../../lib/errors.ts";
 import { revocationReasonSchema } from "../../lib/pki/crl.ts";
 import { isUuid } from "../../lib/validations/common.ts";
-import { type Command, flags, readFile, required } from "../io.ts";
+import { type Command, flags, readFile, required, secretArg } from "../io.ts";
 
 const cli = { type: "system", id: "cli" } as const;
 
@@ -111,15 +111,22 @@ export const policyRelease: Command = {
 export const deviceSecretAdd: Command = {
   name: "device secret add",
   summary: "register a one-time enrollment secret for a device id (printed once; the device sends it as CSR challengePassword)",
-  usage: "pss device secret add --customer C --device-id D [--secret S] [--json]",
+  usage: "pss device secret add --customer C --device-id D [--secret-file F | --secret S] [--json]",
   needsDb: true,
   async run({ args }) {
-    const { values } = flags(args, { customer: { type: "string" }, "device-id": { type: "string" }, secret: { type: "string" } });
+    const { values } = flags(args, {
+      customer: { type: "string" },
+      "device-id": { type: "string" },
+      secret: { type: "string" },
+      "secret-file": { type: "string" },
+    });
+    // a chosen secret from a file keeps it out of the process list and the shell history
+    const secret = secretArg(values.secret, values["secret-file"], "secret");
     return addDeviceSecret(
       {
         customerId: await customerId(values.customer),
         deviceId: required(values["device-id"], "device-id"),
-        ...(values.secret ? { secret: values.secret } : {}),
+        ...(secret ? { secret } : {}),
       },
       cli,
     );

@@ -63,6 +63,17 @@ export async function signAccessToken(claims: AccessTokenClaims, now = new Date(
     .sign(tokenKey());
 }
 
+/** The client ids we issue: `pss_` and 24 hex digits. */
+const ISSUED_CLIENT_ID = /^pss_[0-9a-f]{24}$/;
+
+/**
+ * How a refused token request's unknown client id is recorded: as sent only in the shape we issue (lib/data/clients/
+ * secrets.ts), else "unknown" — a script that swapped the fields would otherwise put its client secret in the audit log.
+ */
+export function refusedClientId(clientId: string | undefined): string {
+  return clientId !== undefined && ISSUED_CLIENT_ID.test(clientId) ? clientId : "unknown";
+}
+
 export type TokenRequest = { grantType?: string; clientId?: string; clientSecret?: string; ip?: string };
 
 /**
@@ -73,7 +84,7 @@ export type TokenRequest = { grantType?: string; clientId?: string; clientSecret
 function auditTokenRefusal(client: { clientId: string; customerId: string } | null, req: TokenRequest): Promise<void> {
   return auditRefusalOnce(
     `token:${client ? `client:${client.clientId}` : "unknown-client"}`,
-    { type: "client", id: client?.clientId ?? (req.clientId ?? "").slice(0, 200), customerId: client?.customerId ?? "" },
+    { type: "client", id: client?.clientId ?? refusedClientId(req.clientId), customerId: client?.customerId ?? "" },
     { action: "api.token", customerId: client?.customerId ?? null, ...(req.ip ? { ip: req.ip } : {}) },
   );
 }

@@ -16,7 +16,7 @@ import { encodeGeneralNames } from "../../pki/names.ts";
 import { opensslAsync, scratchDir } from "../../pki/testing/ca-fixture.ts";
 import { auditRow } from "../audit/record.ts";
 import { ensureHierarchy } from "../ca/hierarchy.ts";
-import { signAccessToken } from "./access-token.ts";
+import { refusedClientId, signAccessToken } from "./access-token.ts";
 import { currentWindowCount, hitRateLimit, hitRateLimitShedding, RATE_LIMITS, RateLimitedError, SHED_MS } from "./rate-limit.ts";
 
 vi.mock("server-only", () => ({}));
@@ -206,6 +206,11 @@ describe(`customer API: token (${dbLabel()})`, () => {
     expect(await db.rateLimitBucket.count({ where: { key: { contains: madeUp } } })).toBe(0);
     // an unknown client's refusal is audited without a customer (it once failed on its empty customer id)
     expect(auditRow({ type: "client", id: madeUp, customerId: "" }, { action: "api.token", customerId: null }).customerId).toBeNull();
+    // fields swapped by a script: the secret sent as client_id is recorded as "unknown", never as sent
+    expect((await tokenRequest(c.clientSecret, c.clientId)).status).toBe(401);
+    expect(refusedClientId(c.clientSecret)).toBe("unknown");
+    expect(refusedClientId(c.clientId)).toBe(c.clientId);
+    expect(refusedClientId(undefined)).toBe("unknown");
   });
 
   it("counts a fixed window atomically in the database", async () => {
