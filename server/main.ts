@@ -9,7 +9,7 @@ import path from "node:path";
 import next from "next";
 import { ensureHierarchy } from "../lib/data/ca/hierarchy.ts";
 import { keyStore } from "../lib/data/ca/key-store.ts";
-import { ensureInitialStaff } from "../lib/data/users/ensure-initial-staff.ts";
+import { ensureInitialStaff, handOverInitialPassword } from "../lib/data/users/ensure-initial-staff.ts";
 import { closeDb, openDatabase } from "../lib/db/client.ts";
 import { serveEmbedded } from "../lib/db/embedded.ts";
 import { dbTarget, embeddedDir, embeddedSocketDir } from "../lib/db/target.ts";
@@ -101,10 +101,9 @@ async function main() {
   const embedded = e.embedded ? await serveEmbedded(embeddedDir(e.dataDir), embeddedSocketDir(e.dataDir)) : null;
   if (embedded) openDatabase(embedded.target);
   const staff = await ensureInitialStaff();
-  if (staff?.generatedPassword) {
-    // Printed once, on the console only (never in the structured log).
-    console.log(`\nCreated the first staff account: ${staff.email}\nIts generated password (shown only now): ${staff.generatedPassword}\n`);
-  } else if (staff) log.info({ email: staff.email }, "created the first staff account");
+  // never in the structured log: printed on a terminal, else written to a file only this user can read
+  if (staff?.generatedPassword) handOverInitialPassword({ email: staff.email, generatedPassword: staff.generatedPassword }, e.dataDir);
+  else if (staff) log.info({ email: staff.email }, "created the first staff account");
 
   await keyStore(); // checks the master key against the database's canary: fail closed at start
   const hierarchy = await ensureHierarchy();

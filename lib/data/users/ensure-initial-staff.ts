@@ -1,5 +1,8 @@
+import fs from "node:fs";
+import path from "node:path";
 import { generatePassword } from "../../auth/password.ts";
 import { db } from "../../db/client.ts";
+import { writeNewSecretFile } from "../../db/target.ts";
 import { env } from "../../env.ts";
 import { isAppError } from "../../errors.ts";
 import { createUser } from "./create-user.ts";
@@ -26,4 +29,28 @@ export async function ensureInitialStaff(): Promise<{ email: string; generatedPa
     throw err;
   }
   return { email, generatedPassword };
+}
+
+/**
+ * Hands the generated first password to the operator, once: on a terminal it is printed; otherwise standard output
+ * is a log (journald, a container's log driver) that keeps it for ever, so it goes into a file of the data directory
+ * only the service's user can read, and the console names the file. Returns where it went.
+ */
+export function handOverInitialPassword(
+  staff: { email: string; generatedPassword: string },
+  dataDir: string,
+  out: { isTTY?: boolean; write(s: string): unknown } = process.stdout,
+): { printed: true } | { file: string } {
+  if (out.isTTY) {
+    out.write(`\nCreated the first staff account: ${staff.email}\nIts generated password (shown only now): ${staff.generatedPassword}\n\n`);
+    return { printed: true };
+  }
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const file = path.join(dataDir, "initial-staff-password");
+  fs.rmSync(file, { force: true });
+  writeNewSecretFile(file, `${staff.email}\n${staff.generatedPassword}\n`);
+  out.write(
+    `\nCreated the first staff account: ${staff.email}\nIts generated password is in ${file} (readable only by this user): sign in, then delete the file.\n\n`,
+  );
+  return { file };
 }
