@@ -4,6 +4,7 @@
 // loser gets a clean refusal; a duplicate CRL is harmless; sweeps serialize on the fleet lock.
 import { rotateDueCas } from "../lib/data/ca/hierarchy.ts";
 import { sweepFleetState } from "../lib/data/fleet/sweep-fleet-state.ts";
+import { pruneExpiredRows } from "../lib/data/maintenance/prune.ts";
 import { reissueStaleCrls } from "../lib/data/revocation/crl.ts";
 import { isAppError } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
@@ -27,6 +28,12 @@ export async function runScheduledChecks(): Promise<void> {
     if (published) log.info({ published }, "reissued CRLs older than 12 h");
   } catch (e) {
     log.error({ err: e instanceof Error ? e.message : String(e) }, "scheduled CRL reissue failed");
+  }
+  try {
+    const pruned = await pruneExpiredRows();
+    if (Object.values(pruned).some((n) => n > 0)) log.info(pruned, "deleted expired rate-limit windows, nonces and batch answers");
+  } catch (e) {
+    log.error({ err: e instanceof Error ? e.message : String(e) }, "scheduled prune failed");
   }
 }
 

@@ -54,12 +54,7 @@ async function countEach(events: readonly Counted[], now: Date): Promise<number[
     VALUES ${Prisma.join(events.map((e, i) => Prisma.sql`(${e.key}, ${starts[i].toISOString()}::timestamp, 1)`))}
     ON CONFLICT ("key", "windowStart") DO UPDATE SET "count" = "RateLimitBucket"."count" + 1
     RETURNING "key", "count"`;
-  // Old windows are useless: prune them now and then, not on every request.
-  if (Math.random() < 0.01) {
-    await db()
-      .rateLimitBucket.deleteMany({ where: { windowStart: { lt: new Date(starts[0].getTime() - 24 * 3600_000) } } })
-      .catch(() => {});
-  }
+  // old windows are deleted by the scheduled check (lib/data/maintenance/prune.ts)
   const counts = new Map(rows.map((r) => [r.key, Number(r.count)]));
   return events.map((e) => counts.get(e.key) ?? 0);
 }

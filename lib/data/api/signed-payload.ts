@@ -175,11 +175,7 @@ export async function consumeNonce(scope: string, nonce: string): Promise<void> 
     if (isUniqueViolation(e)) throw new AppError("nonce_replayed", "this nonce was used before (replay)", 409);
     throw e;
   }
-  if (Math.random() < 0.01) {
-    await db()
-      .nonce.deleteMany({ where: { createdAt: { lt: new Date(Date.now() - 24 * 3600_000) } } })
-      .catch(() => {});
-  }
+  // spent nonces older than a day are deleted by the scheduled check (lib/data/maintenance/prune.ts)
 }
 
 /** RFC 7638 thumbprint (SHA-256, base64url): the kid of a payload-signing key. */
