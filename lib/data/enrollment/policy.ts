@@ -13,7 +13,7 @@ import { type Actor, audit } from "../audit/record.ts";
 import { deviceSecretMatches } from "./device-secret-hash.ts";
 
 export type EffectivePolicy = {
-  allowLists: string[][];
+  allowLists: Set<string>[];
   deny: Set<string>;
   maxEnrollments: number | null;
   enrollUntil: Date | null;
@@ -73,7 +73,7 @@ export function policyFromRows(rows: PolicyRow[]): EffectivePolicy {
   const cert = rows.find((r) => r.bootstrapCertId !== null);
   const both = [customer, cert].filter((r) => r !== undefined);
   return {
-    allowLists: both.map((r) => r.allowDeviceIds).filter((l) => l.length > 0),
+    allowLists: both.filter((r) => r.allowDeviceIds.length > 0).map((r) => new Set(r.allowDeviceIds)),
     deny: new Set(both.flatMap((r) => r.denyDeviceIds)),
     maxEnrollments: cert?.maxEnrollments ?? customer?.maxEnrollments ?? null,
     enrollUntil: cert?.enrollUntil ?? customer?.enrollUntil ?? null,
@@ -85,7 +85,7 @@ export function policyFromRows(rows: PolicyRow[]): EffectivePolicy {
 /** Allow- and deny-lists. */
 export function checkDeviceLists(p: EffectivePolicy, deviceId: string): void {
   if (p.deny.has(deviceId)) throw forbidden("device_denied", `device ${deviceId} is on the enrollment deny-list`);
-  if (p.allowLists.some((l) => !l.includes(deviceId)))
+  if (p.allowLists.some((l) => !l.has(deviceId)))
     throw forbidden("device_not_allowed", `device ${deviceId} is not an expected device id`);
 }
 
