@@ -383,7 +383,7 @@ function revokedCas(): Promise<Set<string>> {
 
 // ---- enrollment groups ------------------------------------------------------------------------------------
 
-type GroupRow = { id: string; name: string; customerId: string; uid: string; caCertDer: Buffer; caSha256: string };
+type GroupRow = { id: string; name: string; customerId: string; uid: string; caCertDer: Buffer; caSha256: string; caSubject: Buffer };
 
 /** Enabled groups, at most REVOKED_CA_TTL_MS old (disabling a group takes effect as fast as a revocation). */
 function enabledGroups(): Promise<GroupRow[]> {
@@ -395,7 +395,12 @@ function enabledGroups(): Promise<GroupRow[]> {
         where: { disabledAt: null },
         select: { id: true, name: true, customerId: true, uid: true, caCertDer: true, caSha256: true },
       })
-      .then((rows) => rows.map((r) => ({ ...r, caCertDer: Buffer.from(r.caCertDer) })));
+      .then((rows) =>
+        rows.map((r) => {
+          const caCertDer = Buffer.from(r.caCertDer);
+          return { ...r, caCertDer, caSubject: readCertificate(caCertDer).subject };
+        }),
+      );
     c.groups = { at: now, value };
     value.catch(() => {
       c.groups = undefined;
@@ -413,8 +418,18 @@ function enabledGroups(): Promise<GroupRow[]> {
 async function groupIdentity(leafDer: Buffer, presented: Buffer[], now: Date): Promise<GroupIdentity | null> {
   const groups = await enabledGroups();
   if (!groups.length) return null;
+  // A path to a group's CA needs a certificate of the chain issued under that CA's name (path.ts checks names
+  // byte for byte): only those groups are validated, not every group of every customer for each stranger.
+  const issuers = [leafDer, ...presented].flatMap((der) => {
+    try {
+      return [readCertificate(der).issuer];
+    } catch {
+      return [];
+    }
+  });
+  const candidates = groups.filter((group) => issuers.some((issuer) => issuer.equals(group.caSubject)));
   const matches: { group: GroupRow; depth: number }[] = [];
-  for (const group of groups) {
+  for (const group of candidates) {
     let path: ValidatedPath;
     try {
       path = await validatePath({ leafDer, presented, trustedRoot: group.caCertDer, now, requiredEku: "clientAuth" });
