@@ -105,7 +105,7 @@ export async function authorizeDevice(input: AuthorizeInput): Promise<DeviceIden
   }
 
   const row = (await certificateRow(serial)) ?? null;
-  let path: ValidatedPath | undefined;
+  let path: CheckedPath | undefined;
   let pssError: unknown;
   if (row) {
     try {
@@ -320,7 +320,9 @@ const derKey = (d: Uint8Array) => {
  * (dates here, revocation above). A chain outside its validity window is validated afresh for a precise error.
  */
 const VALIDATED_MAX = 20_000;
-const validated = new Map<string, { path: ValidatedPath; from: number; until: number }>();
+/** What the authorizer reads of a validated path: kept small (DER and two strings, not parsed certificates). */
+type CheckedPath = Pick<ValidatedPath, "chainDer" | "leaf">;
+const validated = new Map<string, { path: CheckedPath; from: number; until: number }>();
 
 async function validatedPath(
   input: Required<Pick<ValidatePathInput, "leafDer" | "presented" | "trustedRoot" | "knownCas" | "now" | "requiredEku">>,
@@ -331,9 +333,10 @@ async function validatedPath(
   const hit = validated.get(key);
   const t = input.now.getTime();
   if (hit && t >= hit.from && t <= hit.until) return hit.path;
-  const path = await validatePath(input);
-  const from = Math.max(...path.chain.map((c) => c.notBefore.getTime()));
-  const until = Math.min(...path.chain.map((c) => c.notAfter.getTime()));
+  const full = await validatePath(input);
+  const from = Math.max(...full.chain.map((c) => c.notBefore.getTime()));
+  const until = Math.min(...full.chain.map((c) => c.notAfter.getTime()));
+  const path: CheckedPath = { chainDer: full.chainDer, leaf: full.leaf };
   if (validated.size >= VALIDATED_MAX) validated.delete(validated.keys().next().value as string);
   validated.set(key, { path, from, until });
   return path;
