@@ -296,6 +296,25 @@ describe("parseCsr refuses hostile input (built in the test)", () => {
     return sequence(oid("1.2.840.113549.1.9.7"), set(printableString(v)));
   }
 
+  it.each([
+    ["a subject attribute type", (huge: Buffer) => buildCsr({ key: p256, subject: sequence(set(sequence(huge, printableString("x")))) })],
+    [
+      "an extension id",
+      (huge: Buffer) =>
+        buildCsr({
+          key: p256,
+          attributes: [sequence(oid("1.2.840.113549.1.9.14"), set(sequence(sequence(huge, octetString(nullValue())))))],
+        }),
+    ],
+    ["an attribute type", (huge: Buffer) => buildCsr({ key: p256, attributes: [sequence(huge, set(printableString("x")))] })],
+  ])("refuses a 60 KB OID as %s: csr_malformed, 400 (the OID decoder reads at most 128 octets)", (_name, build) => {
+    // one arc of 60 KB: decoding it in full cost ~0.4 s of event loop per request
+    const huge = tlv(0x06, Buffer.concat([Buffer.from([0x2a]), Buffer.alloc(60_000, 0xff), Buffer.from([0x7f])]));
+    const csr = build(huge);
+    expect(csr.length).toBeLessThan(64 * 1024); // within the body limit: it reaches the parser
+    expect(() => parseCsr(csr)).toThrow(expect.objectContaining({ code: "csr_malformed", status: 400 }));
+  });
+
   it("keeps refusal messages free of request bytes", () => {
     try {
       parseCsr(fixture("bad-signature.der"));

@@ -118,9 +118,41 @@ describe("decodeOid edge cases", () => {
     expect(der.decodeOid(der.oid(o).subarray(2))).toBe(o);
   });
 
+  it.each([
+    ["2.999.3 (first arc past 2.39)", "883703", "2.999.3"],
+    ["2.100", "8134", "2.100"],
+    ["1.39", "4f", "1.39"],
+    ["0.9.2342.19200300.100.1.1", "0992268993f22c640101", "0.9.2342.19200300.100.1.1"],
+    ["multi-byte arcs", "2a864886f70d01010b", "1.2.840.113549.1.1.11"],
+  ])("decodes %s from fixed bytes", (_name, content, dotted) => {
+    expect(der.decodeOid(Buffer.from(content, "hex"))).toBe(dotted);
+  });
+
+  it.each([2 ** 46 - 1, 2 ** 46, 2 ** 46 + 1, 2 ** 53 - 1])("reads arc %d exactly, either side of the plain-number bound", (n) => {
+    expect(der.decodeOid(der.oid(`1.2.${n}.7`).subarray(2))).toBe(`1.2.${n}.7`);
+    expect(der.decodeOid(der.oid(`2.${n}`).subarray(2))).toBe(`2.${n}`);
+  });
+
+  it("reads arcs past 2^53 (a UUID OID) as their exact value", () => {
+    for (const o of ["1.2.9007199254740992", "2.25.340282366920938463463374607431768211455", "2.18446744073709551616.1"]) {
+      expect(der.decodeOid(der.oid(o).subarray(2))).toBe(o);
+    }
+  });
+
   it("refuses non-minimal and truncated arcs", () => {
-    expect(() => der.decodeOid(Buffer.from("2a8001", "hex"))).toThrow(RangeError);
-    expect(() => der.decodeOid(Buffer.from("2a86", "hex"))).toThrow(RangeError);
-    expect(() => der.decodeOid(Buffer.alloc(0))).toThrow(RangeError);
+    expect(() => der.decodeOid(Buffer.from("2a8001", "hex"))).toThrow(der.DerError);
+    expect(() => der.decodeOid(Buffer.from("80012a", "hex"))).toThrow(der.DerError);
+    expect(() => der.decodeOid(Buffer.from("2a86", "hex"))).toThrow(der.DerError);
+    expect(() => der.decodeOid(Buffer.alloc(0))).toThrow(der.DerError);
+  });
+
+  it(`reads OIDs up to ${der.MAX_OID_BYTES} octets and refuses longer ones before decoding`, () => {
+    const arcs = (n: number) => Buffer.concat([Buffer.from([0x2a]), Buffer.alloc(n - 1, 0x01)]); // 1.2.1.1…
+    expect(der.decodeOid(arcs(der.MAX_OID_BYTES))).toBe(`1.2${".1".repeat(der.MAX_OID_BYTES - 1)}`);
+    expect(() => der.decodeOid(arcs(der.MAX_OID_BYTES + 1))).toThrow(der.DerError);
+    // one arc of ~60 KB (what a 64 KiB OCSP request can carry): refused by its length, not decoded
+    const huge = Buffer.concat([Buffer.from([0x2a]), Buffer.alloc(60_000, 0xff), Buffer.from([0x7f])]);
+    expect(() => der.decodeOid(huge)).toThrow(der.DerError);
+    expect(() => der.decodeOid(huge)).toThrow(/longer than 128 octets/);
   });
 });

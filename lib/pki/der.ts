@@ -113,22 +113,36 @@ export function oid(dotted: string): Der {
   return encoded;
 }
 
-/** Dotted form of OID content bytes (the value of an OID TLV). Numbers on the fast path, BigInt for huge arcs. */
+/**
+ * The longest OID content decodeOid reads. Real OIDs are far shorter: the deepest registered arcs take under 40
+ * octets, a UUID OID (2.25.<128-bit>, X.667) 20. The bound is what keeps decoding linear and cheap on input
+ * from anyone (an OCSP request's hash algorithm, a CSR, a device certificate's extensions): without it one
+ * 64 KiB request held a single arc whose decimal form took ~0.4 s of event loop to build.
+ */
+export const MAX_OID_BYTES = 128;
+
+/**
+ * Dotted form of OID content bytes (the value of an OID TLV). Arcs are plain numbers; one that does not fit a
+ * double exactly (above 2^53, such as a UUID arc) is read as a BigInt once, from its at most MAX_OID_BYTES octets.
+ */
 export function decodeOid(content: Uint8Array): string {
-  if (content.length === 0 || content[content.length - 1] & 0x80) throw new RangeError("malformed OID");
+  if (content.length === 0 || content[content.length - 1] & 0x80) throw new DerError("malformed OID");
+  if (content.length > MAX_OID_BYTES) throw new DerError(`OID longer than ${MAX_OID_BYTES} octets`);
   const arcs: (number | bigint)[] = [];
   let v = 0;
-  let big: bigint | undefined;
+  let start = 0;
+  let big = false;
   for (let i = 0; i < content.length; i++) {
     const b = content[i];
-    if (v === 0 && big === undefined && b === 0x80) throw new RangeError("non-minimal OID arc");
-    if (big !== undefined) big = (big << 7n) | BigInt(b & 0x7f);
-    else if (v < 2 ** 45) v = v * 128 + (b & 0x7f);
-    else big = (BigInt(v) << 7n) | BigInt(b & 0x7f);
+    if (i === start && b === 0x80) throw new DerError("non-minimal OID arc");
+    // v * 128 + 127 stays exact below 2^53 while v < 2^46; past that the arc is re-read whole as a BigInt
+    if (v >= 2 ** 46) big = true;
+    else v = v * 128 + (b & 0x7f);
     if (!(b & 0x80)) {
-      arcs.push(big ?? v);
+      arcs.push(big ? bigArc(content, start, i + 1) : v);
       v = 0;
-      big = undefined;
+      big = false;
+      start = i + 1;
     }
   }
   const first = arcs[0];
@@ -137,6 +151,18 @@ export function decodeOid(content: Uint8Array): string {
       ? [Math.floor(first / 40), first % 40]
       : [2, typeof first === "number" ? first - 80 : first - 80n];
   return [...parts, ...arcs.slice(1)].join(".");
+}
+
+/** One arc's base-128 octets [start, end) as a BigInt, seven octets (49 bits) per step. */
+function bigArc(content: Uint8Array, start: number, end: number): bigint {
+  let big = 0n;
+  for (let i = start; i < end; i += 7) {
+    const stop = Math.min(i + 7, end);
+    let chunk = 0;
+    for (let j = i; j < stop; j++) chunk = chunk * 128 + (content[j] & 0x7f);
+    big = (big << BigInt(7 * (stop - i))) | BigInt(chunk);
+  }
+  return big;
 }
 
 export const utf8String = (s: string): Der => tlv(TAG.UTF8_STRING, Buffer.from(s, "utf8"));

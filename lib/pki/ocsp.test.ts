@@ -44,11 +44,18 @@ const statusTable = new Map<string, CertStatus>();
 let cas: (OcspIssuer & { name: string })[] = [];
 let failLookups = false;
 
+/** Every callback call of the responder, to check that a request costs one look-up of each kind. */
+const calls = { findIssuer: 0, statuses: [] as (readonly string[])[] };
+
 const options = () => ({
-  findIssuer: (certId: OcspCertId) => cas.find((ca) => certIdMatchesIssuer(certId, ca.certDer)) ?? null,
-  status: (_issuer: OcspIssuer, serialHex: string): CertStatus => {
+  findIssuer: (certId: OcspCertId) => {
+    calls.findIssuer++;
+    return cas.find((ca) => certIdMatchesIssuer(certId, ca.certDer)) ?? null;
+  },
+  statuses: (_issuer: OcspIssuer, serialHexes: readonly string[]): Map<string, CertStatus> => {
+    calls.statuses.push(serialHexes);
     if (failLookups) throw new Error("database down");
-    return statusTable.get(serialHex) ?? { status: "unknown" };
+    return new Map(serialHexes.flatMap((s) => (statusTable.has(s) ? [[s, statusTable.get(s)!] as const] : [])));
   },
   now: new Date(),
 });
@@ -212,6 +219,55 @@ describe("openssl ocsp against the responder (POST)", () => {
   });
 });
 
+describe("look-ups per request", () => {
+  /** The CertIDs openssl writes for these certificates of `issuer`, in order (`hash`: "-sha1" or "-sha256"). */
+  const certIdsOf = async (hash: string, issuer: string, ...certs: string[]) => {
+    const file = `${tmp.dir}/ids-${Math.random().toString(16).slice(2)}.der`;
+    const made = await opensslAsync(["ocsp", "-no_nonce", hash, "-issuer", issuer, ...certs.flatMap((c) => ["-cert", c]), "-reqout", file]);
+    expect(made.code, made.out).toBe(0);
+    return parseOk(readFileSync(file)).certIds.map((c) => c.der);
+  };
+  const requestOf = (certIds: Buffer[]) => der.sequence(der.sequence(der.sequence(...certIds.map((c) => der.sequence(c)))));
+  const reset = () => {
+    calls.findIssuer = 0;
+    calls.statuses = [];
+  };
+
+  it("answers 20 CertIDs (SHA-1 and SHA-256; good, revoked, unknown) with one issuer look-up and one status look-up", async () => {
+    const [good1, revoked1, unknown1] = await certIdsOf("-sha1", files.issuing, files.leaf, files.revoked, files.unknown);
+    const [good256, revoked256] = await certIdsOf("-sha256", files.issuing, files.leaf, files.revoked);
+    const pattern = [good1, revoked256, unknown1, good256, revoked1];
+    const certIds = Array.from({ length: OCSP_LIMITS.maxCertIds }, (_, i) => pattern[i % pattern.length]);
+    reset();
+    const response = await handleOcsp(requestOf(certIds), options());
+    expect(calls.findIssuer).toBe(1);
+    expect(calls.statuses).toEqual([[serialOf(h.leaf), serialOf(revokedLeaf), serialOf(unknownLeaf)]]);
+
+    const respin = tmp.write("twenty.der", response);
+    const { out } = await opensslAsync(["ocsp", "-respin", respin, "-CAfile", files.chain, "-verify_other", files.chain, "-resp_text"]);
+    expect(out).toMatch(/Response verify OK/);
+    const expected = ["good", "revoked", "unknown", "good", "revoked"];
+    expect([...out.matchAll(/Cert Status: (\w+)/g)].map((m) => m[1])).toEqual(certIds.map((_, i) => expected[i % 5]));
+    expect([...out.matchAll(/Hash Algorithm: (\w+)/g)].map((m) => m[1])).toEqual(
+      certIds.map((c) => (c === good256 || c === revoked256 ? "sha256" : "sha1")),
+    );
+  });
+
+  it("refuses CertIDs naming two of our CAs as unauthorized after one issuer look-up and no status look-up", async () => {
+    const [leaf] = await certIdsOf("-sha1", files.issuing, files.leaf);
+    // the issuing CA's own certificate, whose issuer is the intermediate: another CA of ours
+    const [otherCa] = await certIdsOf("-sha1", files.intermediate, files.issuing);
+    for (const certIds of [
+      [leaf, otherCa],
+      [otherCa, ...Array.from({ length: OCSP_LIMITS.maxCertIds - 1 }, () => leaf)],
+    ]) {
+      reset();
+      expect(ocspResponseStatus(await handleOcsp(requestOf(certIds), options()))).toBe("unauthorized");
+      expect(calls).toEqual({ findIssuer: 1, statuses: [] });
+    }
+  });
+});
+
 describe("GET requests (RFC 6960 A.1)", () => {
   it.each([
     ["standard base64, URL-encoded", (b: Buffer) => encodeURIComponent(b.toString("base64"))],
@@ -301,6 +357,20 @@ describe("parsing untrusted requests", () => {
     ["no requests", () => der.sequence(der.sequence(der.sequence()))],
     ["oversized", () => Buffer.alloc(OCSP_LIMITS.maxRequestBytes + 1, 0x30)],
     ["indefinite length", () => Buffer.from([0x30, 0x80, 0x00, 0x00])],
+    [
+      // one 60 KB arc: decoding it in full took ~0.4 s of event loop; the OID decoder now reads at most 128 octets
+      "a 60 KB hash algorithm OID",
+      () => {
+        const hugeOid = der.tlv(der.TAG.OID, Buffer.concat([Buffer.from([0x2a]), Buffer.alloc(60_000, 0xff), Buffer.from([0x7f])]));
+        const certId = der.sequence(
+          der.sequence(hugeOid, der.nullValue()),
+          der.octetString(Buffer.alloc(20)),
+          der.octetString(Buffer.alloc(20)),
+          der.integer(Buffer.from([1])),
+        );
+        return der.sequence(der.sequence(der.sequence(der.sequence(certId))));
+      },
+    ],
     [
       "too many CertIDs",
       () => {

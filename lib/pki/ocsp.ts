@@ -224,10 +224,18 @@ export interface OcspIssuer {
 export type CertStatus = { status: "good" } | { status: "revoked"; revokedAt: Date; reason?: RevocationReason } | { status: "unknown" };
 
 export interface RespondOcspOptions<I extends OcspIssuer> {
-  /** The CA the CertID names (match name hash + key hash under certId.hashAlgorithm), or null if not ours. */
+  /**
+   * The CA the CertID names (match name hash + key hash under certId.hashAlgorithm), or null if not ours. Called
+   * once per request, for its first CertID: the others must name the same CA, which is checked against its
+   * certificate in memory.
+   */
   findIssuer(certId: OcspCertId): I | null | Promise<I | null>;
-  /** Status of a serial under that CA; "unknown" for a serial it never issued. */
-  status(issuer: I, serialHex: string): CertStatus | Promise<CertStatus>;
+  /**
+   * Statuses of serials under that CA, called once per request with its distinct serials (at most
+   * OCSP_LIMITS.maxCertIds): one batched look-up, not one per CertID. A serial left out of the map is "unknown"
+   * (never issued by this CA).
+   */
+  statuses(issuer: I, serialHexes: readonly string[]): ReadonlyMap<string, CertStatus> | Promise<ReadonlyMap<string, CertStatus>>;
   now: Date;
   /** defaults to OCSP_RESPONSE_VALIDITY_MS */
   validityMs?: number;
@@ -238,7 +246,8 @@ export interface RespondOcspOptions<I extends OcspIssuer> {
 /**
  * Answers a parsed request. Never throws: a lookup or signing failure becomes `internalError`, a CertID that
  * names a CA that is not ours becomes `unauthorized`. One signature covers the whole response, so every CertID
- * in a request must name the same CA of ours.
+ * in a request must name the same CA of ours. The callbacks run once each, whatever the number of CertIDs: an
+ * unauthenticated request costs a bounded number of look-ups.
  */
 export async function respondOcsp<I extends OcspIssuer>(parsed: ParsedOcspRequest, options: RespondOcspOptions<I>): Promise<Buffer> {
   if (!parsed.ok) return parsed.response;
@@ -246,11 +255,14 @@ export async function respondOcsp<I extends OcspIssuer>(parsed: ParsedOcspReques
     const { certIds, nonce } = parsed.request;
     const issuer = await options.findIssuer(certIds[0]);
     if (!issuer) return errorResponse("unauthorized");
-    for (const certId of certIds.slice(1)) {
-      const other = await options.findIssuer(certId);
-      if (!other || !Buffer.from(other.certDer).equals(Buffer.from(issuer.certDer))) return errorResponse("unauthorized");
-    }
-    const statuses = await Promise.all(certIds.map((c) => options.status(issuer, c.serialHex)));
+    // The CA's own hashes under both algorithms: a CertID matching them names the very CA findIssuer found
+    // (key hashes are unique among our CAs), so no further look-up is needed.
+    const hashes = ocspIssuerHashes(issuer.certDer);
+    const sameIssuer = (c: OcspCertId) =>
+      hashes[c.hashAlgorithm].issuerNameHash === c.issuerNameHash && hashes[c.hashAlgorithm].issuerKeyHash === c.issuerKeyHash;
+    if (!certIds.every(sameIssuer)) return errorResponse("unauthorized");
+    const found = await options.statuses(issuer, [...new Set(certIds.map((c) => c.serialHex))]);
+    const statuses = certIds.map((c): CertStatus => found.get(c.serialHex) ?? { status: "unknown" });
     return await signResponse(issuer, certIds, statuses, nonce, options);
   } catch (error) {
     options.onError?.(error);

@@ -1,4 +1,4 @@
-import { crlUnchangedSince, currentCrl } from "@/lib/data/revocation/crl.ts";
+import { type CrlVersion, crlBytes, crlUnchangedSince, currentCrlVersion } from "@/lib/data/revocation/crl.ts";
 import { isAppError } from "@/lib/errors.ts";
 import { isUuid } from "@/lib/validations/common.ts";
 
@@ -13,17 +13,24 @@ export async function GET(req: Request, { params }: { params: Promise<{ file: st
   // not a CA id: not looked up (the database refuses a malformed uuid)
   if (!id || !isUuid(id)) return new Response("not found\n", { status: 404 });
   try {
-    const crl = await currentCrl(id);
-    const etag = `"${crl.number}"`;
-    const validators = { "cache-control": "public, no-cache", etag, "last-modified": crl.thisUpdate.toUTCString() };
-    if (await notModified(req, etag, (since) => crlUnchangedSince(id, crl, since)))
-      return new Response(null, { status: 304, headers: validators });
-    return new Response(new Uint8Array(crl.der), { headers: { "content-type": "application/pkix-crl", ...validators } });
+    // A 304 is decided from the CRL's number and thisUpdate alone: its DER (megabytes for a big CA) is read for a 200 only.
+    const current = await currentCrlVersion(id);
+    if (await notModified(req, etag(current), (since) => crlUnchangedSince(id, current, since)))
+      return new Response(null, { status: 304, headers: validators(current) });
+    const crl = await crlBytes(id, current);
+    return new Response(new Uint8Array(crl.der), { headers: { "content-type": "application/pkix-crl", ...validators(crl) } });
   } catch (e) {
     if (isAppError(e) && e.status === 404) return new Response("not found\n", { status: 404 });
     throw e;
   }
 }
+
+const etag = (crl: CrlVersion) => `"${crl.number}"`;
+const validators = (crl: CrlVersion) => ({
+  "cache-control": "public, no-cache",
+  etag: etag(crl),
+  "last-modified": crl.thisUpdate.toUTCString(),
+});
 
 /**
  * RFC 9110 §13.1.2-3: If-None-Match (weak comparison, `*` matches) decides when present, If-Modified-Since only

@@ -44,9 +44,19 @@ export interface Published {
 }
 
 /**
+ * How many CRLs of a CA are kept: the new one and the one before it. Only the newest is ever served
+ * (/crl/<ca-id>.crl); the one before lets crlUnchangedSince see that two CRLs share a second (thisUpdate rises
+ * with the number, so any older CRL in the newest one's second would make the one before it share that second
+ * too), and lets a reader that picked it just before a reissue still fetch its bytes. Anything older is dead
+ * weight: at one reissue a minute a CA would otherwise keep ~1,440 copies, each up to megabytes.
+ */
+export const CRLS_KEPT = 2;
+
+/**
  * Sign and store a new CRL for one CA. One CA's CRLs are made one at a time (a transaction-scoped advisory
- * lock), so a higher CRL number never carries an older thisUpdate or fewer entries than a lower one. CRLs of the
- * CA whose nextUpdate has passed are deleted: no relying party may use them any more.
+ * lock), so a higher CRL number never carries an older thisUpdate or fewer entries than a lower one. In the same
+ * transaction the CA's older CRLs are deleted, all but CRLS_KEPT, and any whose nextUpdate has passed: no relying
+ * party may use those any more.
  * With `unlessFresh`, an existing CRL that `unlessFresh` accepts (read under the lock) is returned instead: many
  * concurrent readers of a stale CRL make one new CRL, not one each.
  */
@@ -61,13 +71,12 @@ export async function publishCrl(
   return db().$transaction(
     async (tx) => {
       await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`crl:${ca.id}`}, 0))`;
-      const latest = await tx.crl.findFirst({
-        where: { caId },
-        orderBy: { number: "desc" },
-        select: { number: true, der: true, thisUpdate: true },
-      });
-      if (latest && unlessFresh && (await unlessFresh(latest, tx)))
-        return { number: latest.number, der: Buffer.from(latest.der), thisUpdate: latest.thisUpdate };
+      // without its DER (megabytes for a big CA): read only if it is the answer
+      const latest = await tx.crl.findFirst({ where: { caId }, orderBy: { number: "desc" }, select: { number: true, thisUpdate: true } });
+      if (latest && unlessFresh && (await unlessFresh(latest, tx))) {
+        const { der } = await tx.crl.findUniqueOrThrow({ where: { number: latest.number }, select: { der: true } });
+        return { number: latest.number, der: Buffer.from(der), thisUpdate: latest.thisUpdate };
+      }
       // never earlier than the CRL before it, whatever the caller's clock said
       const thisUpdate = latest && latest.thisUpdate > now ? latest.thisUpdate : now;
       const nextUpdate = new Date(thisUpdate.getTime() + CRL_VALIDITY_MS);
@@ -81,30 +90,57 @@ export async function publishCrl(
         revoked: await revokedUnder(tx, ca.id, new Date(thisUpdate.getTime() - CRL_VALIDITY_MS)),
       });
       await tx.crl.create({ data: { caId: ca.id, number, der: bytes(der), thisUpdate, nextUpdate } });
-      await tx.crl.deleteMany({ where: { caId: ca.id, nextUpdate: { lte: thisUpdate } } });
+      // CRLS_KEPT = 2: the new one and `latest`, the newest before it (no other CRL of this CA can appear meanwhile: we
+      // hold its lock)
+      const older = latest ? [{ number: { lt: latest.number } }] : [];
+      await tx.crl.deleteMany({ where: { caId: ca.id, OR: [...older, { nextUpdate: { lte: thisUpdate } }] } });
       return { number, der, thisUpdate };
     },
     { timeout: 60_000, maxWait: 30_000 },
   );
 }
 
+/** Which CRL is current, without its bytes: all a conditional GET (ETag = number, Last-Modified = thisUpdate) needs. */
+export interface CrlVersion {
+  number: bigint;
+  thisUpdate: Date;
+  /** present when the CRL was just made for this caller */
+  der?: Buffer;
+}
+
 /**
- * The current CRL of a CA: the latest one, or a fresh one when none is younger than 12 h, or when something
+ * Which CRL of a CA is current: the latest one, or a fresh one when none is younger than 12 h, or when something
  * under the CA was revoked after the latest and that one is over a minute old (the reissue that follows every
  * revocation failed, or a coalesced one is late). A reader can thus trigger at most one CRL per CA per minute.
+ * The DER is not read: an unchanged CRL is answered 304 from its number and thisUpdate (see crlBytes).
  */
-export async function currentCrl(caId: string, now = new Date()): Promise<Published> {
+export async function currentCrlVersion(caId: string, now = new Date()): Promise<CrlVersion> {
   const fresh = async (latest: { thisUpdate: Date }, client: Tx = db()) => {
     const age = now.getTime() - latest.thisUpdate.getTime();
     return age < CRL_REISSUE_AFTER_MS && (age < CRL_COALESCE_MS || !(await revokedSince(client, caId, latest.thisUpdate)));
   };
-  const latest = await db().crl.findFirst({
-    where: { caId },
-    orderBy: { number: "desc" },
-    select: { number: true, der: true, thisUpdate: true },
-  });
-  if (latest && (await fresh(latest))) return { number: latest.number, der: Buffer.from(latest.der), thisUpdate: latest.thisUpdate };
+  const latest = await db().crl.findFirst({ where: { caId }, orderBy: { number: "desc" }, select: { number: true, thisUpdate: true } });
+  if (latest && (await fresh(latest))) return latest;
   return publishCrl(caId, now, fresh);
+}
+
+/**
+ * The bytes of a CRL `currentCrlVersion` chose. Should two reissues have replaced it meanwhile (only CRLS_KEPT are
+ * kept), the CA's newest CRL is returned instead: newer is always fine to serve, with its own number and thisUpdate.
+ */
+export async function crlBytes(caId: string, version: CrlVersion): Promise<Published> {
+  if (version.der) return { number: version.number, thisUpdate: version.thisUpdate, der: version.der };
+  const select = { number: true, der: true, thisUpdate: true } as const;
+  const row =
+    (await db().crl.findFirst({ where: { caId, number: version.number }, select })) ??
+    (await db().crl.findFirst({ where: { caId }, orderBy: { number: "desc" }, select }));
+  if (!row) throw new AppError("crl_not_found", "No CRL for this CA.", 404);
+  return { number: row.number, der: Buffer.from(row.der), thisUpdate: row.thisUpdate };
+}
+
+/** The current CRL of a CA with its DER (see currentCrlVersion). */
+export async function currentCrl(caId: string, now = new Date()): Promise<Published> {
+  return crlBytes(caId, await currentCrlVersion(caId, now));
 }
 
 /**

@@ -2,22 +2,26 @@
 import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { PGlite } from "@electric-sql/pglite";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import * as crlRoute from "../../../app/crl/[file]/route.ts";
 import * as ocspRoute from "../../../app/ocsp/[...request]/route.ts";
 import * as ocspPostRoute from "../../../app/ocsp/route.ts";
 import { dbLabel, testDb, unique } from "../../../tests/db.ts";
 import { createCsr } from "../../pki/csr.ts";
+import * as der from "../../pki/der.ts";
 import { toPem } from "../../pki/der.ts";
 import { newPrivateKey } from "../../pki/keygen.ts";
 import { OID_CN, OID_SERIAL_NUMBER } from "../../pki/names.ts";
+import { OCSP_LIMITS, ocspIssuerHashes, ocspResponseStatus } from "../../pki/ocsp.ts";
 import { opensslAsync, scratchDir } from "../../pki/testing/ca-fixture.ts";
 import { activeCa, ensureHierarchy, rotateCa } from "../ca/hierarchy.ts";
 import { issueAndStore } from "../certificates/issue-certificate.ts";
 import { createCustomer } from "../customers/create-customer.ts";
 import { authorizeDevice, supersede } from "../devices/authorize.ts";
 import { applicationEnroll, simpleEnroll, simpleReenroll } from "../enrollment/est-enroll.ts";
-import { CRL_COALESCE_MS, currentCrl, publishCrl, reissueStaleCrls } from "./crl.ts";
+import { CRL_COALESCE_MS, CRLS_KEPT, currentCrl, publishCrl, reissueStaleCrls } from "./crl.ts";
 import { revokeBootstrapCertificate } from "./revoke-bootstrap-certificate.ts";
 import { caBlastRadius, revokeCa } from "./revoke-ca.ts";
 import { revokeCertificate } from "./revoke-certificate.ts";
@@ -116,6 +120,39 @@ async function ocsp(leafPem: string, chainPem: string[], extra: string[] = []) {
   }
 }
 
+/**
+ * The SQL statements this process sends to the database while `fn` runs, seen at the driver (PGlite's query, or
+ * node-postgres's Client.query, which its pool and Prisma's adapter go through): what a request really costs,
+ * whichever layer issued them. Nothing else in this file runs meanwhile.
+ */
+async function statementsDuring(fn: () => Promise<unknown>): Promise<string[]> {
+  const spy =
+    dbLabel() === "pglite"
+      ? vi.spyOn(PGlite.prototype, "query")
+      : vi.spyOn(pg.Client.prototype as unknown as { query(q: unknown): unknown }, "query");
+  try {
+    await fn();
+    return spy.mock.calls.map(([q]) => (typeof q === "string" ? q : (q as { text: string }).text));
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+/** A DER CertID for `serialHex` under the CA certificate `caCertDer` (RFC 6960 §4.1.1). */
+function certIdFor(caCertDer: Uint8Array, serialHex: string, alg: "sha1" | "sha256"): Buffer {
+  const h = ocspIssuerHashes(caCertDer)[alg];
+  return der.sequence(
+    der.sequence(der.oid(alg === "sha1" ? "1.3.14.3.2.26" : "2.16.840.1.101.3.4.2.1"), der.nullValue()),
+    der.octetString(Buffer.from(h.issuerNameHash, "hex")),
+    der.octetString(Buffer.from(h.issuerKeyHash, "hex")),
+    der.integer(Buffer.from(serialHex.padStart(serialHex.length + (serialHex.length % 2), "0"), "hex")),
+  );
+}
+
+const ocspRequest = (certIds: Buffer[]) => der.sequence(der.sequence(der.sequence(...certIds.map((c) => der.sequence(c)))));
+const postOcsp = async (body: der.Der) =>
+  Buffer.from(await (await fetch(url, { method: "POST", headers: { "content-type": "application/ocsp-request" }, body })).arrayBuffer());
+
 describe(`revocation, CRL and OCSP (${dbLabel()})`, () => {
   it("a revoked certificate is listed in a CRL that openssl verifies, with its reason", async () => {
     const { certs } = await customerWithDevices(2);
@@ -176,14 +213,85 @@ describe(`revocation, CRL and OCSP (${dbLabel()})`, () => {
     const caId = certs[0].issuerId;
     const base = Date.now();
     // callers whose clocks were read in the opposite order of the CRL numbers they will get
-    await Promise.all([0, 1, 2, 3, 4, 5].map((i) => publishCrl(caId, new Date(base - i * 1000))));
-    const crls = await db.crl.findMany({ where: { caId }, orderBy: { number: "asc" }, select: { thisUpdate: true } });
-    expect(crls.length).toBeGreaterThanOrEqual(6);
-    for (let i = 1; i < crls.length; i++) expect(crls[i].thisUpdate.getTime()).toBeGreaterThanOrEqual(crls[i - 1].thisUpdate.getTime());
+    const made = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => publishCrl(caId, new Date(base - i * 1000))));
+    made.sort((a, b) => (a.number < b.number ? -1 : 1));
+    for (let i = 1; i < made.length; i++) expect(made[i].thisUpdate.getTime()).toBeGreaterThanOrEqual(made[i - 1].thisUpdate.getTime());
 
     // a day later every earlier CRL has passed its nextUpdate: only the new one is kept
     const later = await publishCrl(caId, new Date(base + 25 * 3_600_000));
     expect(await db.crl.findMany({ where: { caId }, select: { number: true } })).toEqual([{ number: later.number }]);
+  });
+
+  it(`a CA keeps only its ${CRLS_KEPT} newest CRLs; the newest is served, verifies, and answers 304 to either validator`, async () => {
+    const { certs } = await customerWithDevices(2);
+    const caId = certs[0].issuerId;
+    await revokeCertificate({ serial: certs[1].serialHex, reason: "keyCompromise", actor: system });
+    const at = new Date();
+    const made = [];
+    for (let i = 0; i < 5; i++) made.push(await publishCrl(caId, at)); // one thisUpdate for all five
+    const kept = await db.crl.findMany({ where: { caId }, orderBy: { number: "asc" }, select: { number: true } });
+    expect(kept.map((c) => c.number)).toEqual(made.slice(-CRLS_KEPT).map((c) => c.number));
+
+    const crlUrl = `${base}/crl/${caId}.crl`;
+    const res = await fetch(crlUrl);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("etag")).toBe(`"${made[4].number}"`);
+    const served = Buffer.from(await res.arrayBuffer());
+    expect(served.equals(made[4].der)).toBe(true);
+    const s = scratchDir();
+    try {
+      const r = await opensslAsync([
+        "crl",
+        "-inform",
+        "DER",
+        "-in",
+        s.write("ca.crl", served),
+        "-CAfile",
+        s.write("chain.pem", certs[0].chainPem.join("")),
+        "-noout",
+        "-verify",
+        "-text",
+      ]);
+      expect(r.out).toContain("verify OK");
+      expect(r.out).toContain("Key Compromise");
+    } finally {
+      s.cleanup();
+    }
+    // the last two CRLs share a second: If-Modified-Since cannot tell them apart (200), the ETag can (304)
+    const conditional = (headers: Record<string, string>) => fetch(crlUrl, { headers });
+    expect((await conditional({ "if-none-match": res.headers.get("etag")! })).status).toBe(304);
+    expect((await conditional({ "if-modified-since": res.headers.get("last-modified")! })).status).toBe(200);
+    // a CRL a second later: If-Modified-Since of it is a 304 again
+    const next = await publishCrl(caId, new Date(made[4].thisUpdate.getTime() + 1000));
+    expect(await db.crl.count({ where: { caId } })).toBe(CRLS_KEPT);
+    expect((await conditional({ "if-modified-since": next.thisUpdate.toUTCString() })).status).toBe(304);
+  });
+
+  it("a 304 never reads a CRL's DER; a 200 reads it once", async () => {
+    const { certs } = await customerWithDevices(1);
+    const caId = certs[0].issuerId;
+    const crl = await publishCrl(caId);
+    const crlUrl = `${base}/crl/${caId}.crl`;
+    const readsDer = (sql: string) => /\bFROM\s+"[^"]*"\."Crl"/i.test(sql) && /"der"/.test(sql);
+    const conditionals: Record<string, string>[] = [
+      { "if-none-match": `"${crl.number}"` },
+      { "if-modified-since": crl.thisUpdate.toUTCString() },
+    ];
+    for (const headers of conditionals) {
+      let status = 0;
+      const sql = await statementsDuring(async () => {
+        status = (await fetch(crlUrl, { headers })).status;
+      });
+      expect(status).toBe(304);
+      expect(sql.length).toBeGreaterThan(0);
+      expect(sql.filter(readsDer)).toEqual([]);
+    }
+    let body = Buffer.alloc(0);
+    const sql = await statementsDuring(async () => {
+      body = Buffer.from(await (await fetch(crlUrl)).arrayBuffer());
+    });
+    expect(body.equals(crl.der)).toBe(true);
+    expect(sql.filter(readsDer)).toHaveLength(1);
   });
 
   it("concurrent readers of a stale CRL make one new CRL between them", async () => {
@@ -341,6 +449,85 @@ describe(`revocation, CRL and OCSP (${dbLabel()})`, () => {
     }
     const malformed = await fetch(`${url}/AAAA`);
     expect(malformed.headers.get("cache-control")).toBe("no-store");
+  });
+
+  it(`an OCSP request of ${OCSP_LIMITS.maxCertIds} CertIDs is answered in full with at most 3 queries, not 3 per CertID`, async () => {
+    const { certs } = await customerWithDevices(4);
+    await revokeCertificate({ serial: certs[2].serialHex, reason: "keyCompromise", actor: system });
+    await revokeCertificate({ serial: certs[3].serialHex, reason: "superseded", actor: system });
+    const ca = await db.certificateAuthority.findUniqueOrThrow({ where: { id: certs[0].issuerId }, select: { certDer: true } });
+    // good, good, revoked, revoked, never issued; SHA-1 and SHA-256 CertIDs alternating
+    const serials = [...certs.map((c) => c.serialHex), "1234567890abcdef"];
+    const expected = ["good", "good", "revoked", "revoked", "unknown"];
+    const certIds = Array.from({ length: OCSP_LIMITS.maxCertIds }, (_, i) =>
+      certIdFor(ca.certDer, serials[i % serials.length], i % 2 ? "sha256" : "sha1"),
+    );
+    await postOcsp(ocspRequest(certIds.slice(0, 1))); // the CA's signer is loaded (and cached) once per process
+
+    let response = Buffer.alloc(0);
+    const sql = await statementsDuring(async () => {
+      response = await postOcsp(ocspRequest(certIds));
+    });
+    // the CA by its key hash, its certificates by serial, its child CAs for the serials that are no certificate
+    expect(sql.length).toBeGreaterThanOrEqual(1);
+    expect(sql.length).toBeLessThanOrEqual(3);
+    const s = scratchDir();
+    try {
+      const r = await opensslAsync([
+        "ocsp",
+        "-respin",
+        s.write("resp.der", response),
+        "-resp_text",
+        "-CAfile",
+        s.write("root.pem", certs[0].chainPem.at(-1)!),
+        "-verify_other",
+        s.write("chain.pem", certs[0].chainPem.join("")),
+      ]);
+      expect(r.out).toContain("Response verify OK");
+      expect([...r.out.matchAll(/Cert Status: (\w+)/g)].map((m) => m[1])).toEqual(certIds.map((_, i) => expected[i % serials.length]));
+      expect([...r.out.matchAll(/Hash Algorithm: (\w+)/g)].map((m) => m[1])).toEqual(certIds.map((_, i) => (i % 2 ? "sha256" : "sha1")));
+      expect(r.out).toContain("Reason: keyCompromise");
+      expect(r.out).toContain("Reason: superseded");
+    } finally {
+      s.cleanup();
+    }
+  });
+
+  it("an OCSP request naming two of our CAs is unauthorized (one response, one signer) after one query", async () => {
+    const { certs } = await customerWithDevices(1);
+    const ca = await db.certificateAuthority.findUniqueOrThrow({
+      where: { id: certs[0].issuerId },
+      select: { certDer: true, serial: true, parent: { select: { certDer: true } } },
+    });
+    // a device certificate under the customer's CA, then that CA's own certificate under the TLS intermediate
+    const mixed = ocspRequest([
+      certIdFor(ca.certDer, certs[0].serialHex, "sha1"),
+      ...Array.from({ length: OCSP_LIMITS.maxCertIds - 1 }, () => certIdFor(ca.parent!.certDer, ca.serial, "sha256")),
+    ]);
+    let response = Buffer.alloc(0);
+    const sql = await statementsDuring(async () => {
+      response = await postOcsp(mixed);
+    });
+    expect(ocspResponseStatus(response)).toBe("unauthorized");
+    expect(sql).toHaveLength(1); // the CA the first CertID names
+  });
+
+  it("an OCSP POST whose hash algorithm is a 60 KB OID answers malformedRequest, without touching the database", async () => {
+    const hugeOid = der.tlv(der.TAG.OID, Buffer.concat([Buffer.from([0x2a]), Buffer.alloc(60_000, 0xff), Buffer.from([0x7f])]));
+    const certId = der.sequence(
+      der.sequence(hugeOid, der.nullValue()),
+      der.octetString(Buffer.alloc(20)),
+      der.octetString(Buffer.alloc(20)),
+      der.integer(Buffer.from([1])),
+    );
+    const body = ocspRequest([certId]);
+    expect(body.length).toBeLessThanOrEqual(OCSP_LIMITS.maxRequestBytes);
+    let response = Buffer.alloc(0);
+    const sql = await statementsDuring(async () => {
+      response = await postOcsp(body);
+    });
+    expect(ocspResponseStatus(response)).toBe("malformedRequest");
+    expect(sql).toEqual([]);
   });
 
   it("revoking twice answers already_revoked; a foreign customer gets 404", async () => {
