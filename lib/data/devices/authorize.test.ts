@@ -4,40 +4,21 @@
 // then is refused and revoked as superseded, by the request that finds it or by the scheduled sweep.
 // Its own database on PostgreSQL too: the sweep revokes stale certificates anywhere in the database.
 import { describe, expect, it } from "vitest";
-import { dbLabel, testDb, unique } from "../../../tests/db.ts";
-import { createCsr } from "../../pki/csr.ts";
-import { newPrivateKey } from "../../pki/keygen.ts";
-import { OID_SERIAL_NUMBER } from "../../pki/names.ts";
-import { ensureHierarchy } from "../ca/hierarchy.ts";
-import { issueAndStore } from "../certificates/issue-certificate.ts";
-import { createCustomer } from "../customers/create-customer.ts";
+import { dbLabel, testDb } from "../../../tests/db.ts";
 import { simpleEnroll, simpleReenroll } from "../enrollment/est-enroll.ts";
-import { authorizeDevice, SUPERSEDE_GRACE_MS, supersedeStale } from "./authorize.ts";
+import { customerWithBootstrap, deviceCsr, identityOf } from "../enrollment/testing.ts";
+import { SUPERSEDE_GRACE_MS, supersedeStale } from "./authorize.ts";
 
 const db = testDb({ own: true });
-const system = { type: "system", id: "test" } as const;
+const _system = { type: "system", id: "test" } as const;
 const HOUR = 3_600_000;
 
-const deviceCsr = (deviceId: string) =>
-  createCsr({ key: newPrivateKey(), subject: [{ oid: OID_SERIAL_NUMBER, value: deviceId, encoding: "printable" }] });
-const authorize = (der: Uint8Array, now?: Date) =>
-  authorizeDevice({ leaf: Buffer.from(der), presented: () => [], tlsAuthorized: true, ...(now ? { now } : {}) });
+const authorize = identityOf;
 
 /** A customer's device, enrolled with a bootstrapping certificate: its Client TLS certificate. */
 async function enrolledDevice(deviceId: string) {
-  await ensureHierarchy(system);
-  const c = await createCustomer(
-    { name: unique("Authz").replace(/-/g, " "), adminEmail: `${unique()}@authz.test`, adminPassword: "a-long-password-1" },
-    system,
-  );
-  const boot = await issueAndStore({
-    profile: "bootstrap",
-    csr: createCsr({ key: newPrivateKey() }),
-    customerId: c.customer.id,
-    uid: c.user.uid,
-    actor: system,
-  });
-  const cert = await simpleEnroll({ identity: await authorize(boot.der), csr: deviceCsr(deviceId) });
+  const { c, boot } = await customerWithBootstrap("Authz");
+  const cert = await simpleEnroll({ identity: await identityOf(boot.der), csr: deviceCsr(deviceId) });
   return { c, cert };
 }
 

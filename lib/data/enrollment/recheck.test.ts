@@ -4,43 +4,17 @@
 // commit's path (simpleenroll) and on the transactional one (application certificates). Runs on PGlite and
 // PostgreSQL; the steps run one after another, as they interleave when the admin action commits mid-request.
 import { describe, expect, it } from "vitest";
-import { dbLabel, testDb, unique } from "../../../tests/db.ts";
-import { createCsr } from "../../pki/csr.ts";
-import { newPrivateKey } from "../../pki/keygen.ts";
-import { OID_SERIAL_NUMBER } from "../../pki/names.ts";
-import { ensureHierarchy } from "../ca/hierarchy.ts";
-import { issueAndStore } from "../certificates/issue-certificate.ts";
-import { createCustomer } from "../customers/create-customer.ts";
-import { authorizeDevice } from "../devices/authorize.ts";
+import { dbLabel, testDb } from "../../../tests/db.ts";
 import { revokeCertificate } from "../revocation/revoke-certificate.ts";
 import { applicationEnroll, simpleEnroll } from "./est-enroll.ts";
+import { customerWithBootstrap, deviceCsr, identityOf } from "./testing.ts";
 
 const db = testDb();
 const system = { type: "system", id: "test" } as const;
 
-const deviceCsr = (deviceId: string) =>
-  createCsr({ key: newPrivateKey(), subject: [{ oid: OID_SERIAL_NUMBER, value: deviceId, encoding: "printable" }] });
-const identityOf = (der: Uint8Array) => authorizeDevice({ leaf: Buffer.from(der), presented: () => [], tlsAuthorized: true });
-
-async function customerWithBootstrap() {
-  await ensureHierarchy(system);
-  const c = await createCustomer(
-    { name: unique("Recheck").replace(/-/g, " "), adminEmail: `${unique()}@recheck.test`, adminPassword: "a-long-password-1" },
-    system,
-  );
-  const boot = await issueAndStore({
-    profile: "bootstrap",
-    csr: createCsr({ key: newPrivateKey() }),
-    customerId: c.customer.id,
-    uid: c.user.uid,
-    actor: system,
-  });
-  return { c, boot };
-}
-
 describe(`the write re-checks the authenticating certificate and the device (${dbLabel()})`, () => {
   it("simpleenroll: a bootstrapping certificate revoked after the authorizer read it enrolls nothing", async () => {
-    const { c, boot } = await customerWithBootstrap();
+    const { c, boot } = await customerWithBootstrap("Recheck");
     const identity = await identityOf(boot.der);
     await revokeCertificate({ serial: boot.serialHex, reason: "keyCompromise", actor: system });
     await expect(simpleEnroll({ identity, csr: deviceCsr("late-1") })).rejects.toMatchObject({ code: "cert_revoked", status: 403 });
@@ -49,7 +23,7 @@ describe(`the write re-checks the authenticating certificate and the device (${d
   });
 
   it("application certificates: a Client TLS certificate revoked, or a device decommissioned, after authorization gets none", async () => {
-    const { c, boot } = await customerWithBootstrap();
+    const { c, boot } = await customerWithBootstrap("Recheck");
     const enrolled = await simpleEnroll({ identity: await identityOf(boot.der), csr: deviceCsr("app-1") });
     const device = await identityOf(enrolled.der);
 

@@ -19,8 +19,9 @@ import { opensslAsync, scratchDir } from "../../pki/testing/ca-fixture.ts";
 import { activeCa, ensureHierarchy, rotateCa } from "../ca/hierarchy.ts";
 import { issueAndStore } from "../certificates/issue-certificate.ts";
 import { createCustomer } from "../customers/create-customer.ts";
-import { authorizeDevice, supersede } from "../devices/authorize.ts";
+import { supersede } from "../devices/authorize.ts";
 import { applicationEnroll, simpleEnroll, simpleReenroll } from "../enrollment/est-enroll.ts";
+import { customerWithBootstrap, deviceCsr, identityOf } from "../enrollment/testing.ts";
 import { CRL_COALESCE_MS, CRLS_KEPT, currentCrl, publishCrl, reissueStaleCrls } from "./crl.ts";
 import { revokeBootstrapCertificate } from "./revoke-bootstrap-certificate.ts";
 import { caBlastRadius, revokeCa } from "./revoke-ca.ts";
@@ -542,17 +543,7 @@ describe(`revocation, CRL and OCSP (${dbLabel()})`, () => {
   });
 
   it("a leaked bootstrapping key: the devices it enrolled after the moment lose their Client TLS and application certificates", async () => {
-    const { c } = await customerWithDevices(0);
-    const boot = await issueAndStore({
-      profile: "bootstrap",
-      csr: createCsr({ key: newPrivateKey() }),
-      customerId: c.customer.id,
-      uid: c.user.uid,
-      actor: system,
-    });
-    const identityOf = (der: Uint8Array) => authorizeDevice({ leaf: Buffer.from(der), presented: () => [], tlsAuthorized: true });
-    const deviceCsr = (id: string) =>
-      createCsr({ key: newPrivateKey(), subject: [{ oid: OID_SERIAL_NUMBER, value: id, encoding: "printable" }] });
+    const { c, boot } = await customerWithBootstrap("Initech");
     // what a device does over EST: simpleenroll with the bootstrapping certificate, then c2pa/simpleenroll with its
     // Client TLS certificate
     const enroll = async (id: string) => {
@@ -609,17 +600,7 @@ describe(`revocation, CRL and OCSP (${dbLabel()})`, () => {
   });
 
   it("a leaked bootstrapping key: rotations in flight while it is revoked leave no device of it with a valid certificate", async () => {
-    const { c } = await customerWithDevices(0);
-    const boot = await issueAndStore({
-      profile: "bootstrap",
-      csr: createCsr({ key: newPrivateKey() }),
-      customerId: c.customer.id,
-      uid: c.user.uid,
-      actor: system,
-    });
-    const identityOf = (der: Uint8Array) => authorizeDevice({ leaf: Buffer.from(der), presented: () => [], tlsAuthorized: true });
-    const deviceCsr = (id: string) =>
-      createCsr({ key: newPrivateKey(), subject: [{ oid: OID_SERIAL_NUMBER, value: id, encoding: "printable" }] });
+    const { c, boot } = await customerWithBootstrap("Initech");
     const ids = Array.from({ length: 12 }, (_, i) => unique(`rot-${i}`));
     const devices = [];
     for (const id of ids) devices.push(await simpleEnroll({ identity: await identityOf(boot.der), csr: deviceCsr(id) }));
