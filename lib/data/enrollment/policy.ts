@@ -85,8 +85,7 @@ export function policyFromRows(rows: PolicyRow[]): EffectivePolicy {
 /** Allow- and deny-lists. */
 export function checkDeviceLists(p: EffectivePolicy, deviceId: string): void {
   if (p.deny.has(deviceId)) throw forbidden("device_denied", `device ${deviceId} is on the enrollment deny-list`);
-  if (p.allowLists.some((l) => !l.has(deviceId)))
-    throw forbidden("device_not_allowed", `device ${deviceId} is not an expected device id`);
+  if (p.allowLists.some((l) => !l.has(deviceId))) throw forbidden("device_not_allowed", `device ${deviceId} is not an expected device id`);
 }
 
 /** The one-time secret (CSR challengePassword), checked before signing; consumed in the issuing transaction. */
