@@ -10,6 +10,18 @@ describe("parseEnv", () => {
     expect(e.publicUrl).toBe("http://localhost:3000");
   });
 
+  it("caps connections per address and times handshakes by default; 0 lifts the per-address cap", () => {
+    const e = parseEnv({});
+    expect([e.DEVICE_MAX_CONNECTIONS, e.DEVICE_MAX_CONNECTIONS_PER_ADDRESS, e.DEVICE_HANDSHAKE_TIMEOUT_MS, e.WEB_MAX_CONNECTIONS]).toEqual([
+      10_000, 1_000, 10_000, 10_000,
+    ]);
+    expect(e.DEVICE_HANDSHAKE_TIMEOUT_MS).toBeLessThan(e.DEVICE_REQUEST_TIMEOUT_MS);
+    const custom = parseEnv({ DEVICE_MAX_CONNECTIONS_PER_ADDRESS: "0", DEVICE_HANDSHAKE_TIMEOUT_MS: "5000", WEB_MAX_CONNECTIONS: "2000" });
+    expect([custom.DEVICE_MAX_CONNECTIONS_PER_ADDRESS, custom.DEVICE_HANDSHAKE_TIMEOUT_MS, custom.WEB_MAX_CONNECTIONS]).toEqual([
+      0, 5_000, 2_000,
+    ]);
+  });
+
   it("switches to PostgreSQL with DATABASE_URL", () => {
     const e = parseEnv({ DATABASE_URL: "postgresql://u:p@db.example:5432/pss" });
     expect(e.embedded).toBe(false);
@@ -29,6 +41,11 @@ describe("parseEnv", () => {
     ["API_OIDC_ISSUER", "http://idp.example.com/pool"],
     ["API_OIDC_JWKS_URL", "ftp://idp.example.com/jwks.json"],
     ["API_OIDC_USER_FIELD", "name"],
+    ["DEVICE_MAX_CONNECTIONS_PER_ADDRESS", "-1"],
+    ["DEVICE_MAX_CONNECTIONS_PER_ADDRESS", "many"],
+    ["DEVICE_HANDSHAKE_TIMEOUT_MS", "50"],
+    ["DEVICE_HANDSHAKE_TIMEOUT_MS", "600001"],
+    ["WEB_MAX_CONNECTIONS", "0"],
   ])("refuses %s=%s with one readable line", (key, value) => {
     expect(() => parseEnv({ [key]: value })).toThrow(ConfigError);
     try {

@@ -51,9 +51,25 @@ const schema = z.object({
     (v) => (v === "" || v === undefined ? undefined : v),
     z.union([z.literal("auto"), z.coerce.number().int().min(0).max(256)]).default(DEVICE_WORKERS_DEFAULT),
   ),
-  /** device listener: the TLS handshake, then each request's headers and body, must arrive within this (ms) */
+  /** device listener: open connections per listener process; more are closed on arrival */
   DEVICE_MAX_CONNECTIONS: z.preprocess((v) => (v === "" ? undefined : v), z.coerce.number().int().min(1).max(1_000_000).default(10_000)),
+  /**
+   * device listener: open connections per client address (IPv6 by /64) and listener process; 0: no cap. A factory
+   * enrolls from behind one NAT address, each device holding its connection for its requests and at most 5 s idle
+   * after them: 1,000 at once is some 170 devices a second, more than a production line runs, while one host can
+   * hold no more than a tenth of the default DEVICE_MAX_CONNECTIONS.
+   */
+  DEVICE_MAX_CONNECTIONS_PER_ADDRESS: z.preprocess(
+    (v) => (v === "" ? undefined : v),
+    z.coerce.number().int().min(0).max(1_000_000).default(1_000),
+  ),
+  /** device listener: each request's headers and body must arrive within this (ms) */
   DEVICE_REQUEST_TIMEOUT_MS: z.preprocess((v) => (v === "" ? undefined : v), z.coerce.number().int().min(100).max(600_000).default(30_000)),
+  /** device listener: the TLS handshake must complete within this of the TCP connection (ms; at most DEVICE_REQUEST_TIMEOUT_MS) */
+  DEVICE_HANDSHAKE_TIMEOUT_MS: z.preprocess(
+    (v) => (v === "" ? undefined : v),
+    z.coerce.number().int().min(100).max(600_000).default(10_000),
+  ),
   /** simpleenroll attempts per bootstrapping certificate (or enrollment group) and minute where no enrollment policy sets them; 0: no limit */
   DEVICE_ENROLL_RATE_PER_MINUTE: z.preprocess(
     (v) => (v === "" ? undefined : v),
@@ -61,6 +77,8 @@ const schema = z.object({
   ),
   /** certificate requests (simplereenroll, application enroll and renew) per device and hour; 0: no limit */
   DEVICE_CERT_RATE_PER_HOUR: z.preprocess((v) => (v === "" ? undefined : v), z.coerce.number().int().min(0).max(1_000_000).default(60)),
+  /** the web port (portal, customer API, OCSP, CRL): open connections; more are closed on arrival */
+  WEB_MAX_CONNECTIONS: z.preprocess((v) => (v === "" ? undefined : v), z.coerce.number().int().min(1).max(1_000_000).default(10_000)),
   /** reverse proxies in front of the portal that append to X-Forwarded-For; 0: the socket's peer is the client */
   TRUST_PROXY_HOPS: z.preprocess((v) => (v === "" ? undefined : v), z.coerce.number().int().min(0).max(10).default(0)),
   /** when set, /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` (a scraper's credential) */

@@ -3,7 +3,8 @@
 // authorizer on every HTTP request (keep-alive and resumed sessions skip the handshake), which insists that
 // the TLS layer verified the chain too. TLS 1.2 and 1.3, session resumption on (tickets, their keys rotated
 // hourly, and session ids),
-// time limits on handshakes, requests and idle sockets (est/limits.ts).
+// time limits on handshakes, requests and idle sockets, and caps on open connections, overall and per client
+// address (est/limits.ts).
 import https from "node:https";
 import type { TLSSocket } from "node:tls";
 import { supersedeStale } from "../lib/data/devices/authorize.ts";
@@ -28,7 +29,7 @@ export type DeviceListenerOptions = {
   tickets?: TicketKeyRatchet;
   /** how often the 72-hour supersession sweep runs (0: never; default 10 minutes) */
   sweepMs?: number;
-  /** time limits (est/limits.ts); default DEVICE_REQUEST_TIMEOUT_MS */
+  /** time limits and connection caps (est/limits.ts); default the DEVICE_* settings */
   limits?: DeviceLimits;
 };
 

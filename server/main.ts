@@ -2,7 +2,7 @@
 // process, and PGlite allows one opener), then the portal + customer API on PORT and the mTLS device
 // listener on DEVICE_PORT. SIGTERM/SIGINT close both and the database.
 import { spawnSync } from "node:child_process";
-import http from "node:http";
+import type http from "node:http";
 import type https from "node:https";
 import type { Server } from "node:net";
 import path from "node:path";
@@ -20,7 +20,7 @@ import { type DeviceCluster, startDeviceCluster } from "./device-cluster.ts";
 import { createDeviceListener, replaceListenerTls } from "./device-listener.ts";
 import { issueListenerTls, keepListenerTlsFresh } from "./device-tls.ts";
 import { startScheduler } from "./scheduler.ts";
-import { metricsAllowed, prepareWebRequest } from "./web-request.ts";
+import { createWebServer, metricsAllowed, prepareWebRequest } from "./web-request.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 
@@ -70,7 +70,7 @@ async function main() {
   let handle: ((req: http.IncomingMessage, res: http.ServerResponse) => void) | null = null;
   // the device workers, once started: /metrics adds theirs
   let deviceCluster: DeviceCluster | null = null;
-  const web = http.createServer((req, res) => {
+  const web = createWebServer({ maxConnections: e.WEB_MAX_CONNECTIONS }, (req, res) => {
     if (req.url === "/metrics") {
       if (!metricsAllowed(req.headers.authorization, e.METRICS_TOKEN)) {
         res.writeHead(401, { "www-authenticate": 'Bearer realm="metrics"', "content-type": "text/plain" }).end("unauthorized\n");

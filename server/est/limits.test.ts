@@ -4,9 +4,10 @@ import net, { type AddressInfo } from "node:net";
 import tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EstError, estRequest } from "../../lib/device-sdk/index.ts";
+import { metrics } from "../../lib/metrics.ts";
 import { testDb } from "../../tests/db.ts";
 import { issueListenerTls } from "../device-tls.ts";
-import { type Listener, startListener } from "./testing.ts";
+import { est, type Listener, startListener } from "./testing.ts";
 
 testDb();
 const LIMIT_MS = 600;
@@ -17,6 +18,22 @@ beforeAll(async () => {
 afterAll(() => l.close());
 
 const port = () => Number(new URL(l.url).port);
+
+/** How many connections pss_refusals_total has counted under `code`. */
+async function refused(code: string): Promise<number> {
+  return (await metrics.refusals.get()).values.find((v) => v.labels.code === code)?.value ?? 0;
+}
+
+/** Resolves true once the server has `n` connections open, false if it has not within `ms`. */
+async function connectionsReach(server: Listener["server"], n: number, ms = 5_000): Promise<boolean> {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    const open = await new Promise<number>((r) => server.getConnections((_e, count) => r(count)));
+    if (open === n) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return false;
+}
 
 /** Milliseconds until the server closes `socket` (read on, or the end of the stream is never seen). */
 function closedAfter(socket: net.Socket, started: number): Promise<number> {
@@ -68,6 +85,85 @@ describe("device listener time limits", () => {
   });
 });
 
+describe("device listener handshake deadline", () => {
+  it("a TCP client that sends nothing is closed after the handshake deadline, long before the request timeout", async () => {
+    const short = await startListener({ requestTimeoutMs: 20_000, handshakeTimeoutMs: 300 });
+    try {
+      const started = performance.now();
+      const s = net.connect({ host: "127.0.0.1", port: Number(new URL(short.url).port) });
+      const ms = await closedAfter(s, started);
+      expect(ms).toBeGreaterThanOrEqual(250);
+      expect(ms).toBeLessThan(10_000);
+    } finally {
+      await short.close();
+    }
+  });
+
+  it("a handshake that completes in time is not cut off by the deadline", async () => {
+    const short = await startListener({ requestTimeoutMs: 20_000, handshakeTimeoutMs: 300 });
+    try {
+      const s = tls.connect({ host: "127.0.0.1", port: Number(new URL(short.url).port), ca: short.rootPem, servername: "localhost" });
+      await new Promise<void>((r) => s.once("secureConnect", () => r()));
+      let closed = false;
+      s.once("close", () => {
+        closed = true;
+      });
+      await new Promise((r) => setTimeout(r, 900));
+      expect(closed).toBe(false);
+      s.destroy();
+    } finally {
+      await short.close();
+    }
+  });
+});
+
+describe("device listener cap per client address", () => {
+  it("closes one address's connections beyond DEVICE_MAX_CONNECTIONS_PER_ADDRESS at once; other addresses are served", async () => {
+    const capped = await startListener({ requestTimeoutMs: 20_000, handshakeTimeoutMs: 20_000, maxConnectionsPerAddress: 3 });
+    const port = Number(new URL(capped.url).port);
+    const silent = () => net.connect({ host: "127.0.0.1", port, localAddress: "127.0.0.1" });
+    const held: net.Socket[] = [];
+    try {
+      const before = await refused("device_address_connection_limit");
+      for (let i = 0; i < 3; i++) {
+        const s = silent();
+        s.on("error", () => {});
+        held.push(s);
+      }
+      expect(await connectionsReach(capped.server, 3)).toBe(true);
+
+      // four more from the same address, sending nothing: each closed on arrival, not after the handshake deadline
+      const started = performance.now();
+      const closes = await Promise.all(Array.from({ length: 4 }, () => closedAfter(silent(), started)));
+      expect(Math.max(...closes)).toBeLessThan(10_000);
+      expect(held.map((s) => s.destroyed)).toEqual([false, false, false]);
+      expect((await refused("device_address_connection_limit")) - before).toBe(4);
+
+      // a device on another address completes its handshake and is answered
+      const r = await est(capped, "cacerts", null, undefined, undefined, "127.0.0.2");
+      expect(r.status).toBe(200);
+
+      // the count goes down when a connection closes: the first address gets a slot again
+      held.shift()?.destroy();
+      // (a refused connection fails the request with a reset: status 0)
+      const fromFirst = () =>
+        est(capped, "cacerts", null, undefined, undefined, "127.0.0.1").then(
+          (x) => x.status,
+          () => 0,
+        );
+      let status = await fromFirst();
+      for (let i = 0; status !== 200 && i < 50; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        status = await fromFirst();
+      }
+      expect(status).toBe(200);
+    } finally {
+      for (const s of held) s.destroy();
+      await capped.close();
+    }
+  });
+});
+
 describe("device SDK time limit", () => {
   let silent: tls.Server;
   let url: string;
@@ -103,7 +199,9 @@ describe("device listener connection cap", () => {
     try {
       const [a, b] = [await connect(), await connect()];
       expect([a.ok, b.ok]).toEqual([true, true]);
+      const before = await refused("device_connection_limit");
       expect((await connect()).ok).toBe(false);
+      expect((await refused("device_connection_limit")) - before).toBe(1);
       a.socket.destroy();
       // the server frees the slot when it handles the close: try again until it has
       let d = await connect();
