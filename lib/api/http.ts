@@ -65,7 +65,7 @@ async function auditApiRefusal(req: Request, e: unknown): Promise<void> {
   const ip = clientIp(req);
   await auditRefusalOnce(
     // an unauthenticated caller by address, IPv6 by its /64: a prefix of addresses is one caller
-    `api:${caller ? caller.clientId : `ip:${clientKey(ip ?? null)}`}:${e.code}`,
+    `api:${caller ? caller.clientId : `ip:${clientKey(ip ?? null, 48)}`}:${e.code}`,
     caller?.actor ?? { type: "client", id: "unauthenticated", customerId: "" },
     {
       action: "api.request",

@@ -176,8 +176,12 @@ export function limitClient(kind: RateLimitKind, clientId: string): Promise<void
   return limitEach([[kind, clientId]]);
 }
 
-/** The rate-limit key of a client address: IPv4 as is, IPv6 by its /64 (one subscriber usually holds a /64). */
-export function clientKey(ip: string | null): string {
+/**
+ * The rate-limit key of a client address: IPv4 as is, IPv6 by its /64 (one subscriber usually holds a /64), or by
+ * its /48 (one site) where a caller must not multiply its keys: the refusal audit of unknown callers, which a
+ * caller with a /48 could otherwise spread over 65,536 keys a minute.
+ */
+export function clientKey(ip: string | null, v6Prefix: 48 | 64 = 64): string {
   if (!ip) return "unknown";
   const address = ip.replace(/%.*$/, "");
   const v4 = address.replace(/^::ffff:/i, "");
@@ -188,7 +192,7 @@ export function clientKey(ip: string | null): string {
   const t = tail ? tail.split(":") : [];
   const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill("0"), ...t];
   return `${groups
-    .slice(0, 4)
+    .slice(0, v6Prefix / 16)
     .map((g) => Number.parseInt(g, 16).toString(16))
-    .join(":")}::/64`;
+    .join(":")}::/${v6Prefix}`;
 }

@@ -84,7 +84,11 @@ export async function auditRefusal(
   details: Prisma.InputJsonObject = {},
   now = new Date(),
 ): Promise<void> {
-  const subject = who.groupId ? `group:${who.groupId}` : who.customerId && who.serial ? `cert:${who.serial}` : `ip:${clientKey(who.ip)}`;
+  const subject = who.groupId
+    ? `group:${who.groupId}`
+    : who.customerId && who.serial
+      ? `cert:${who.serial}`
+      : `ip:${clientKey(who.ip, 48)}`;
   const key = `refusal:${subject}:${e.code}`;
   const windowMs = REFUSAL_AUDIT_WINDOW_SECONDS * 1000;
   const windowStart = Math.floor(now.getTime() / windowMs) * windowMs;
