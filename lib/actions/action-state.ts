@@ -1,7 +1,7 @@
 import "server-only";
 import { unstable_rethrow } from "next/navigation";
 import type { ZodError } from "zod";
-import { GENERIC_ERROR_MESSAGE, isAppError } from "../errors.ts";
+import { GENERIC_ERROR_MESSAGE, isAppError, isDataException } from "../errors.ts";
 import { log } from "../log.ts";
 
 /** What a form's server action hands back to `useActionState` (STYLE habit 7: two error channels). */
@@ -30,6 +30,12 @@ export function invalid(error: ZodError, values?: Record<string, string>): Actio
 export function failed(e: unknown, action: string): ActionState<never> {
   unstable_rethrow(e);
   if (isAppError(e)) return { status: "error", message: e.message };
+  // a value the database refused (a NUL character, a date out of its range) that validation let through: the
+  // form's fault, said as such, and logged so the missing check gets added
+  if (isDataException(e)) {
+    log.warn({ err: e, action }, "portal action refused by the database (data exception)");
+    return { status: "error", message: "A value in the form cannot be stored (a control character, or a date out of range?)." };
+  }
   log.error({ err: e, action }, "portal action failed");
   return { status: "error", message: GENERIC_ERROR_MESSAGE };
 }
