@@ -150,12 +150,15 @@ export async function showEnrollmentPolicies(customerId: string) {
 /** Release a quarantined bootstrapping certificate. */
 export async function releaseBootstrap(customerId: string, serial: string, actor: Actor) {
   const id = await bootstrapCertOf(customerId, serial);
-  const r = await db().certificate.updateMany({
-    where: { id: id!, quarantinedAt: { not: null } },
-    data: { quarantinedAt: null, quarantineReason: null },
+  // the release and its audit event together: a security decision (SPEC §5) is never in force unrecorded
+  await db().$transaction(async (tx) => {
+    const r = await tx.certificate.updateMany({
+      where: { id: id!, quarantinedAt: { not: null } },
+      data: { quarantinedAt: null, quarantineReason: null },
+    });
+    if (!r.count) throw new AppError("not_quarantined", "This bootstrapping certificate is not quarantined.", 409);
+    await audit(tx, actor, { action: "bootstrap.release", customerId, target: `certificate:${normalizeSerial(serial)}` });
   });
-  if (!r.count) throw new AppError("not_quarantined", "This bootstrapping certificate is not quarantined.", 409);
-  await audit(null, actor, { action: "bootstrap.release", customerId, target: `certificate:${normalizeSerial(serial)}` });
   return { serial: normalizeSerial(serial), released: true };
 }
 
