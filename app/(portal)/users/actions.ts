@@ -7,6 +7,7 @@ import { requireRole } from "@/lib/auth/session.ts";
 import { tenantOf } from "@/lib/auth/tenant.ts";
 import { createClient, disableClient, rotateClientSecret } from "@/lib/data/clients/manage-clients.ts";
 import { createUser } from "@/lib/data/users/create-user.ts";
+import { isAppError } from "@/lib/errors.ts";
 import { addCustomerUserFormSchema, clientIdSchema, uidSchema } from "@/lib/validations/users.ts";
 
 export type NewCredentials = { label: string; clientId?: string; clientSecret?: string; email?: string; password?: string; uid?: string };
@@ -39,6 +40,9 @@ export async function addUserAction(_prev: ActionState<NewCredentials>, form: Fo
       },
     };
   } catch (e) {
+    // Addresses are unique across customers (they sign in): a customer admin is not told that one belongs to a
+    // user somewhere, perhaps of another customer or on staff.
+    if (isAppError(e) && e.code === "user_exists") return { status: "error", message: "This email address cannot be used for a new user." };
     return failed(e, "user.create");
   }
 }
