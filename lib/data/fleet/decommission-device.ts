@@ -6,7 +6,7 @@ import { DEVICE_ID_PATTERN } from "../../pki/names.ts";
 import { normalizeSerial } from "../../pki/serial.ts";
 import { isUuid } from "../../validations/common.ts";
 import { type Actor, audit } from "../audit/record.ts";
-import { publishCrl } from "../revocation/crl.ts";
+import { publishCrlsAfterRevocation } from "../revocation/crl.ts";
 import { markCurrentRevoked } from "./current-certificate.ts";
 
 /** A device by its row id (the portal) or by its device id within the caller's customer (the API). */
@@ -72,7 +72,7 @@ export async function decommissionDevice(input: DeviceInput) {
     });
     return held;
   });
-  for (const id of issuers) await publishCrl(id, now);
+  await publishCrlsAfterRevocation(issuers, now);
   return { deviceId: device.deviceId, certificatesRevoked: revoked };
 }
 
@@ -142,7 +142,7 @@ export async function resetDevice(input: DeviceInput & { bootstrapSerial?: strin
     });
     return held;
   });
-  for (const id of issuers) await publishCrl(id, now);
+  await publishCrlsAfterRevocation(issuers, now);
   return { deviceId: device.deviceId, certificatesRevoked: revoked };
 }
 

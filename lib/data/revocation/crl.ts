@@ -173,6 +173,27 @@ export function scheduleCrlReissue(caId: string, onError: (e: unknown) => void):
   }, CRL_COALESCE_MS).unref();
 }
 
+/**
+ * After a revocation committed: a fresh CRL from each of these CAs, now. A CA that cannot sign one at this moment
+ * (its token, a busy database) neither undoes nor fails the revocation, which is in force already (OCSP and the
+ * device authorizer read the database): it is logged and retried within a minute (scheduleCrlReissue), and a
+ * reader of the CA's CRL gets a new one once a revocation is newer than it (currentCrlVersion). Telling the caller
+ * "failed" would be wrong — a retry would answer already_revoked. Returns the CAs whose CRL was deferred.
+ */
+export async function publishCrlsAfterRevocation(caIds: Iterable<string>, now: Date): Promise<string[]> {
+  const deferred: string[] = [];
+  for (const caId of new Set(caIds)) {
+    try {
+      await publishCrl(caId, now);
+    } catch (e) {
+      deferred.push(caId);
+      log.error({ err: e instanceof Error ? e.message : String(e), caId }, "CRL after a revocation failed: retried within a minute");
+      scheduleCrlReissue(caId, (err) => log.error({ err, caId }, "CRL reissue after a revocation failed"));
+    }
+  }
+  return deferred;
+}
+
 /** Whether a certificate or child CA of this CA was revoked after `since` (index look-ups). */
 async function revokedSince(client: Tx, caId: string, since: Date): Promise<boolean> {
   const [leaf, ca] = await Promise.all([

@@ -17,6 +17,7 @@ import { OID_CN, OID_SERIAL_NUMBER } from "../../pki/names.ts";
 import { OCSP_LIMITS, ocspIssuerHashes, ocspResponseStatus } from "../../pki/ocsp.ts";
 import { opensslAsync, scratchDir } from "../../pki/testing/ca-fixture.ts";
 import { activeCa, ensureHierarchy, rotateCa } from "../ca/hierarchy.ts";
+import { keyStore } from "../ca/key-store.ts";
 import { issueAndStore } from "../certificates/issue-certificate.ts";
 import { createCustomer } from "../customers/create-customer.ts";
 import { supersede } from "../devices/authorize.ts";
@@ -597,6 +598,23 @@ describe(`revocation, CRL and OCSP (${dbLabel()})`, () => {
       orderBy: { at: "desc" },
     });
     expect(event.details).toMatchObject({ clientTlsRevoked: 2, applicationRevoked: 2 });
+  });
+
+  it("a CA that cannot sign its CRL right after a revocation: the revocation still succeeds, and the next CRL lists it", async () => {
+    const { certs } = await customerWithDevices(2);
+    const store = await keyStore();
+    const signer = vi.spyOn(store, "signer").mockRejectedValueOnce(new Error("the token is gone for a moment"));
+    try {
+      const r = await revokeCertificate({ serial: certs[0].serialHex, reason: "keyCompromise", actor: system });
+      expect(r).toMatchObject({ serial: certs[0].serialHex });
+      expect(signer).toHaveBeenCalled();
+    } finally {
+      signer.mockRestore();
+    }
+    expect((await db.certificate.findFirstOrThrow({ where: { serial: certs[0].serialHex } })).revocationReason).toBe("keyCompromise");
+    // a reader a minute on (the reissue this process scheduled, or any process's reader) gets a CRL that lists it
+    const later = await currentCrl(certs[0].issuerId, new Date(Date.now() + CRL_COALESCE_MS + 1000));
+    expect(await crlSerials(later.der)).toContain(certs[0].serialHex);
   });
 
   it("a leaked bootstrapping key: rotations in flight while it is revoked leave no device of it with a valid certificate", async () => {

@@ -7,7 +7,7 @@ import type { RevocationReason } from "../../pki/crl.ts";
 import { normalizeSerial } from "../../pki/serial.ts";
 import { type Actor, audit } from "../audit/record.ts";
 import { markCurrentRevoked } from "../fleet/current-certificate.ts";
-import { publishCrl } from "./crl.ts";
+import { publishCrlsAfterRevocation } from "./crl.ts";
 
 export type RevokeBootstrapInput = {
   serial: string;
@@ -108,7 +108,7 @@ export async function revokeBootstrapCertificate(input: RevokeBootstrapInput) {
     { maxWait: ADMIN_TX_MAX_WAIT, timeout: 60_000 },
   );
   const issuers = new Set([cert.issuerId, ...[...result.victims, ...result.applications].map((v) => v.issuerId)]);
-  for (const id of issuers) await publishCrl(id, now);
+  await publishCrlsAfterRevocation(issuers, now);
   return {
     serial,
     revokedAt: (cert.revokedAt ?? now).toISOString(),

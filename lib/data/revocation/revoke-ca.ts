@@ -5,7 +5,7 @@ import { type RevocationReason, revocationReasonSchema } from "../../pki/crl.ts"
 import { type Actor, audit } from "../audit/record.ts";
 import { type CaRow, lockScopes, nextGeneration, PARENTS_FIRST } from "../ca/hierarchy.ts";
 import { markCurrentRevoked } from "../fleet/current-certificate.ts";
-import { publishCrl } from "./crl.ts";
+import { publishCrlsAfterRevocation } from "./crl.ts";
 
 export type RevokeCaInput = {
   caId: string;
@@ -187,7 +187,7 @@ export async function revokeCa(input: RevokeCaInput) {
     },
     { timeout: 60_000, maxWait: ADMIN_TX_MAX_WAIT },
   );
-  for (const id of result.crlIssuers) await publishCrl(id, now);
+  await publishCrlsAfterRevocation(result.crlIssuers, now);
   const { crlIssuers: _, ...summary } = result;
   return summary;
 }

@@ -4,7 +4,7 @@ import { type RevocationReason, revocationReasonSchema } from "../../pki/crl.ts"
 import { normalizeSerial } from "../../pki/serial.ts";
 import { type Actor, audit } from "../audit/record.ts";
 import { markCurrentRevoked } from "../fleet/current-certificate.ts";
-import { publishCrl } from "./crl.ts";
+import { publishCrlsAfterRevocation } from "./crl.ts";
 
 export type RevokeCertificateInput = {
   serial: string;
@@ -47,6 +47,6 @@ export async function revokeCertificate(input: RevokeCertificateInput) {
     });
     return { serial, revokedAt: now, reason };
   });
-  await publishCrl(cert.issuerId, now);
+  await publishCrlsAfterRevocation([cert.issuerId], now);
   return updated;
 }
