@@ -2,13 +2,48 @@
 // and never extractable, signatures checked by node:crypto and by openssl, and every refusal fails closed.
 import { createPublicKey, randomUUID, verify } from "node:crypto";
 import pkcs11js from "pkcs11js";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { issueCaCertificate } from "./certificate.ts";
 import { oid, toPem } from "./der.ts";
 import { Pkcs11KeyStore, Pkcs11Token } from "./pkcs11.ts";
 import { openssl, scratchDir } from "./testing/ca-fixture.ts";
 import { keyErrorCode as codeOf, MemoryRepo } from "./testing/key-repo.ts";
 import { TEST_TOKENS, testTokenConfig } from "./testing/softhsm.ts";
+
+/** Faults the binding below injects, each taken once: set by a test, 0 when done. */
+const faults = vi.hoisted(() => ({ loseSessionAfterGenerate: 0, loseSessionAtFind: 0 }));
+
+// The real binding, except that the session can be lost under a call (what an HSM failover or a lost reply looks
+// like to this process): C_GenerateKeyPair after making the pair on the token, C_FindObjectsInit before searching.
+vi.mock("pkcs11js", async (importOriginal) => {
+  const real = (await importOriginal<{ default: typeof pkcs11js }>()).default;
+  class PKCS11 extends real.PKCS11 {
+    constructor() {
+      super();
+      const generate = this.C_GenerateKeyPairAsync.bind(this);
+      this.C_GenerateKeyPairAsync = async (session, ...rest) => {
+        const pair = await generate(session, ...rest);
+        if (faults.loseSessionAfterGenerate > 0) {
+          faults.loseSessionAfterGenerate--;
+          this.C_CloseSession(session);
+          throw new real.Pkcs11Error("CKR_DEVICE_ERROR:48", 0x30, "C_GenerateKeyPair");
+        }
+        return pair;
+      };
+      const findInit = this.C_FindObjectsInit.bind(this);
+      this.C_FindObjectsInit = (session, template) => {
+        if (faults.loseSessionAtFind > 0) {
+          faults.loseSessionAtFind--;
+          this.C_CloseSession(session);
+          throw new real.Pkcs11Error("CKR_SESSION_HANDLE_INVALID:179", 0xb3, "C_FindObjectsInit");
+        }
+        return findInit(session, template);
+      };
+    }
+  }
+  const mocked = { ...real, PKCS11 };
+  return { ...mocked, default: mocked };
+});
 
 const ref = () => `ca/${randomUUID()}`;
 const openMain = () => Pkcs11Token.open(testTokenConfig());
@@ -142,6 +177,47 @@ describe("Pkcs11KeyStore on SoftHSM2", () => {
     raw().p11.C_CloseAllSessions(raw().slot); // what a token reset does to this process: sessions and login gone
     const results = await Promise.all(Array.from({ length: 8 }, () => verifies(signer)));
     expect(results.every(Boolean)).toBe(true);
+  });
+
+  it("a generation whose answer is lost leaves one key pair under its ref, and the recorded key signs", async () => {
+    const repo = new MemoryRepo();
+    const r = ref();
+    faults.loseSessionAfterGenerate = 1; // the pair is made on the token, then the session is gone
+    const created = await new Pkcs11KeyStore(await openMain(), repo).generate(r, "ECDSA-P256");
+    expect(faults.loseSessionAfterGenerate).toBe(0);
+
+    const { p11, session } = raw();
+    const count = (cls: number) => {
+      p11.C_FindObjectsInit(session, [
+        { type: pkcs11js.CKA_CLASS, value: cls },
+        { type: pkcs11js.CKA_LABEL, value: r },
+      ]);
+      try {
+        return p11.C_FindObjects(session, 8).length;
+      } finally {
+        p11.C_FindObjectsFinal(session);
+      }
+    };
+    expect([count(pkcs11js.CKO_PRIVATE_KEY), count(pkcs11js.CKO_PUBLIC_KEY)]).toEqual([1, 1]);
+    p11.C_CloseSession(session);
+
+    expect(repo.rows.get(r)).toMatchObject({ spki: created.spki });
+    const again = await new Pkcs11KeyStore(await openMain(), repo).signer(r);
+    expect(again.spki.equals(created.spki)).toBe(true);
+    expect(await verifies(again)).toBe(true);
+    expect(await verifies(created)).toBe(true);
+  });
+
+  it("refuses to generate under a label the token already holds, even when asked directly", async () => {
+    const token = await openMain();
+    const r = ref();
+    const first = await token.generate(r, "ECDSA-P256");
+    expect(await codeOf(() => token.generate(r, "ECDSA-P256"))).toBe("key_exists");
+    // the session lost before the label was seen: the retry must not take the existing key for a leftover
+    faults.loseSessionAtFind = 1;
+    expect(await codeOf(() => token.generate(r, "ECDSA-P256"))).toBe("key_exists");
+    expect(faults.loseSessionAtFind).toBe(0);
+    expect((await token.signer(r)).spki.equals(first.spki)).toBe(true);
   });
 
   it.each<[string, { extractable?: boolean; otherId?: boolean }, string]>([

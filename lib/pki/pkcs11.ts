@@ -5,7 +5,8 @@
 // The key store records each key's public key and the token's serial number in the key-material row; a load
 // checks both against the token, and that the objects are one non-extractable key pair that signs for its public
 // key (a swapped token, a re-created object, a mislabelled or planted key fails closed). A session or login the
-// token drops (a reset, an HSM failover) is replaced once per operation.
+// token drops (a reset, an HSM failover) is replaced once per operation; a key generation retried so first destroys
+// what the lost attempt may have made under its label.
 //
 // Error codes (all 500 unless noted): pkcs11_module_unavailable, pkcs11_token_not_found, pkcs11_token_ambiguous,
 // pkcs11_login_failed, pkcs11_error, pkcs11_key_mismatch, pkcs11_key_exportable, key_exists (409), key_not_found (404),
@@ -250,11 +251,15 @@ export class Pkcs11Token {
     });
   }
 
+  /** The private and public key objects labelled `label` (at most two of each). */
+  #labelled(s: Handle, label: string): Handle[] {
+    return [...this.#find(s, this.#lib.CKO_PRIVATE_KEY, label), ...this.#find(s, this.#lib.CKO_PUBLIC_KEY, label)];
+  }
+
   /** Destroys every object (private and public key) labelled `label`; returns how many. */
   async destroy(label: string): Promise<number> {
-    const l = this.#lib;
     return this.#withSession((s) => {
-      const objects = [...this.#find(s, l.CKO_PRIVATE_KEY, label), ...this.#find(s, l.CKO_PUBLIC_KEY, label)];
+      const objects = this.#labelled(s, label);
       try {
         for (const o of objects) this.#p11.C_DestroyObject(s, o);
       } catch (e) {
@@ -266,11 +271,16 @@ export class Pkcs11Token {
 
   /** True when the token holds any object labelled `label`. */
   async has(label: string): Promise<boolean> {
-    const { CKO_PRIVATE_KEY, CKO_PUBLIC_KEY } = this.#lib;
-    return this.#withSession((s) => this.#find(s, CKO_PRIVATE_KEY, label).length + this.#find(s, CKO_PUBLIC_KEY, label).length > 0);
+    return this.#withSession((s) => this.#labelled(s, label).length > 0);
   }
 
-  /** Generates a key pair on the token; the private key is sensitive and can never be exported. */
+  /**
+   * Generates a key pair on the token under `label`, which must be free; the private key is sensitive and can never
+   * be exported. Idempotent across the session retry: a token can make the pair and then lose the session before
+   * the answer arrives (an HSM failover, a lost reply), and a second pair under the label would make the key
+   * unusable (`signer` refuses two). Once the label was seen free, whatever carries it on the retry is the first
+   * attempt's, and is destroyed before generating again.
+   */
   async generate(label: string, algorithm: KeyAlgorithm): Promise<Signer> {
     const curve = CURVES[algorithm];
     if (!curve) throw new PkiError("key_algorithm_unsupported", "unsupported key algorithm");
@@ -281,9 +291,19 @@ export class Pkcs11Token {
       { type: l.CKA_LABEL, value: label },
       { type: l.CKA_ID, value: id },
     ];
-    const pair = await this.#withSession(async (s) => {
+    let free = false; // the label was seen free before this call could have made anything under it
+    const made = await this.#withSession(async (s) => {
+      const leftover = this.#labelled(s, label);
+      if (leftover.length && !free) throw new PkiError("key_exists", `the PKCS#11 token already holds a key ${label}`, 409);
+      free = true;
       try {
-        return await this.#p11.C_GenerateKeyPairAsync(
+        for (const o of leftover) this.#p11.C_DestroyObject(s, o);
+      } catch (e) {
+        throw tokenError("C_DestroyObject", e);
+      }
+      let pair: { privateKey: Handle; publicKey: Handle };
+      try {
+        pair = await this.#p11.C_GenerateKeyPairAsync(
           s,
           { mechanism: l.CKM_EC_KEY_PAIR_GEN },
           [...common, { type: l.CKA_EC_PARAMS, value: oid(curve.oid) }, { type: l.CKA_VERIFY, value: true }],
@@ -298,8 +318,10 @@ export class Pkcs11Token {
       } catch (e) {
         throw tokenError("C_GenerateKeyPair", e);
       }
+      // read in the same session: a loss here is retried whole, so the pair returned is the one whose key we read
+      return { key: pair.privateKey, pub: this.#publicKey(s, pair.publicKey) };
     });
-    return this.#signer(label, pair.privateKey, await this.#withSession((s) => this.#publicKey(s, pair.publicKey)));
+    return this.#signer(label, made.key, made.pub);
   }
 
   /** The one private and one public key labelled `label`. */
