@@ -1,8 +1,10 @@
 // Manufacturing batches, the `pss factory enroll` tool, the device list and the leaked-bootstrap-key answer,
 // over real HTTP against the route handlers.
 import { execFile } from "node:child_process";
-import { generateKeyPairSync } from "node:crypto";
+import { createHash, createPublicKey, generateKeyPairSync, type KeyObject, X509Certificate } from "node:crypto";
 import fs from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -10,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { dbLabel, testDb, unique } from "../../../tests/db.ts";
 import { freshClaims, signPayload } from "../../api/sign.ts";
 import { type ApiServer, csrPem, publicUrl, startApiServer, type TestTenant, tenant } from "../../api/testing/api-server.ts";
-import { createCsr } from "../../pki/csr.ts";
+import { createCsr, parseCsr } from "../../pki/csr.ts";
 import { boolean, sequence, toPem } from "../../pki/der.ts";
 import { ensureHierarchy } from "../ca/hierarchy.ts";
 import { issueAndStore } from "../certificates/issue-certificate.ts";
@@ -197,40 +199,15 @@ describe(`manufacturing batches (${dbLabel()})`, () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pss-factory-"));
     try {
       const t = await tenant(api, unique("Factory").replace(/-/g, " "));
-      fs.writeFileSync(path.join(dir, "secret"), t.clientSecret);
-      fs.writeFileSync(path.join(dir, "key.pem"), t.key.privateKey.export({ type: "pkcs8", format: "pem" }));
       const prefix = `${unique("line").slice(0, 30)}-`;
-      const { stdout } = await promisify(execFile)(
-        process.execPath,
-        [
-          "bin/pss.mjs",
-          "factory",
-          "enroll",
-          "--api",
-          api.url,
-          "--client-id",
-          t.clientId,
-          "--client-secret-file",
-          path.join(dir, "secret"),
-          "--key",
-          path.join(dir, "key.pem"),
-          "--generate",
-          "3",
-          "--prefix",
-          prefix,
-          "--out",
-          path.join(dir, "out"),
-          "--json",
-        ],
-        { encoding: "utf8" },
-      ).catch((e) => {
-        throw new Error(`pss factory enroll failed: ${e.stdout} ${e.stderr}`);
-      });
-      const out = JSON.parse(stdout);
+      const r = await factoryEnroll(dir, t, api.url, ["--generate", "3", "--prefix", prefix]);
+      if (r.code !== 0) throw new Error(`pss factory enroll failed: ${r.stdout} ${r.stderr}`);
+      const out = JSON.parse(r.stdout);
       expect(out.issued).toBe(3);
       for (const i of [1, 2, 3]) {
         expect(fs.readFileSync(path.join(dir, "out", `${prefix}${i}.crt.pem`), "utf8")).toContain("BEGIN CERTIFICATE");
         expect(fs.existsSync(path.join(dir, "out", `${prefix}${i}.key.pem`))).toBe(true);
+        expect(fs.readFileSync(path.join(dir, "out", `${prefix}${i}.csr.pem`), "utf8")).toContain("BEGIN CERTIFICATE REQUEST");
       }
       expect(fs.readFileSync(path.join(dir, "out", "chain.pem"), "utf8")).toContain("BEGIN CERTIFICATE");
       expect(await db.device.count({ where: { customerId: t.customerId } })).toBe(3);
@@ -238,7 +215,138 @@ describe(`manufacturing batches (${dbLabel()})`, () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("pss factory enroll --generate: a rerun after a batch's answer was lost reuses the keys and gets the stored certificates", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pss-factory-"));
+    const proxy = await lossyProxy(api.url, 2);
+    try {
+      const t = await tenant(api, unique("Lossy Factory").replace(/-/g, " "));
+      const prefix = `${unique("line").slice(0, 30)}-`;
+      const args = ["--generate", "5", "--batch-size", "2", "--prefix", prefix];
+      const devices = [1, 2, 3, 4, 5].map((i) => `${prefix}${i}`);
+      const file = (id: string, kind: "key" | "csr" | "crt") => path.join(dir, "out", `${id}.${kind}.pem`);
+
+      // batch 2 is stored by the server, its answer never arrives: the run fails there
+      const first = await factoryEnroll(dir, t, proxy.url, args);
+      expect([first.code, JSON.parse(first.stdout).error.code]).toEqual([1, "api_unreachable"]);
+      expect(await db.device.count({ where: { customerId: t.customerId } })).toBe(4);
+      // every key and CSR was on disk before the first request; certificates only for the answered batch
+      for (const id of devices) expect([fs.existsSync(file(id, "key")), fs.existsSync(file(id, "csr"))]).toEqual([true, true]);
+      expect(devices.map((id) => fs.existsSync(file(id, "crt")))).toEqual([true, true, false, false, false]);
+      const keys = devices.map((id) => fs.readFileSync(file(id, "key"), "utf8"));
+
+      const again = await factoryEnroll(dir, t, proxy.url, args);
+      if (again.code !== 0) throw new Error(`the rerun failed: ${again.stdout} ${again.stderr}`);
+      expect(proxy.batches()).toBe(2 + 3);
+      const out = JSON.parse(again.stdout) as { issued: number; certificates: { deviceId: string; serial: string }[] };
+      expect(out.issued).toBe(5);
+
+      // nothing issued twice, and each device's files are one key, its CSR and the certificate the server stored
+      const rows = await db.certificate.findMany({ where: { customerId: t.customerId }, include: { device: true } });
+      expect(rows).toHaveLength(5);
+      expect(await db.device.count({ where: { customerId: t.customerId } })).toBe(5);
+      const stored = new Map(rows.map((row) => [row.device?.deviceId, row.serial]));
+      const bare = (serial: string) => serial.toLowerCase().replace(/^0+/, "");
+      for (const [i, id] of devices.entries()) {
+        expect(fs.readFileSync(file(id, "key"), "utf8")).toBe(keys[i]);
+        expect(fs.statSync(file(id, "key")).mode & 0o777).toBe(0o600);
+        const cert = new X509Certificate(fs.readFileSync(file(id, "crt")));
+        expect(bare(cert.serialNumber)).toBe(bare(stored.get(id) ?? "none"));
+        expect(out.certificates[i]).toMatchObject({ deviceId: id, serial: stored.get(id) });
+        const spki = (k: KeyObject) => k.export({ type: "spki", format: "der" });
+        expect(spki(cert.publicKey).equals(spki(createPublicKey(keys[i])))).toBe(true);
+        expect(createHash("sha256").update(spki(cert.publicKey)).digest("hex")).toBe(
+          parseCsr(fs.readFileSync(file(id, "csr"), "utf8")).spkiSha256,
+        );
+      }
+    } finally {
+      await proxy.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("pss factory enroll --generate refuses a CSR in --out without its key, or with another key, and sends nothing", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pss-factory-"));
+    try {
+      const t = await tenant(api, unique("Careful Factory").replace(/-/g, " "));
+      const id = `${unique("line").slice(0, 30)}-1`;
+      fs.mkdirSync(path.join(dir, "out"));
+      fs.writeFileSync(path.join(dir, "out", `${id}.csr.pem`), csrPem(undefined, id));
+      const args = ["--generate", "1", "--prefix", id.slice(0, -1)];
+      const orphan = await factoryEnroll(dir, t, api.url, args);
+      expect([orphan.code, JSON.parse(orphan.stdout).error.code]).toEqual([1, "device_key_missing"]);
+      fs.writeFileSync(
+        path.join(dir, "out", `${id}.key.pem`),
+        generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ type: "pkcs8", format: "pem" }),
+      );
+      const other = await factoryEnroll(dir, t, api.url, args);
+      expect([other.code, JSON.parse(other.stdout).error.code]).toEqual([1, "device_files_mismatch"]);
+      expect(await db.device.count({ where: { customerId: t.customerId } })).toBe(0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
+
+/** Runs `pss factory enroll --json` for tenant `t` against `apiUrl`, writing to `dir`/out. */
+async function factoryEnroll(dir: string, t: TestTenant, apiUrl: string, args: string[]) {
+  fs.writeFileSync(path.join(dir, "secret"), t.clientSecret);
+  fs.writeFileSync(path.join(dir, "key.pem"), t.key.privateKey.export({ type: "pkcs8", format: "pem" }));
+  const argv = [
+    "bin/pss.mjs",
+    "factory",
+    "enroll",
+    "--api",
+    apiUrl,
+    "--client-id",
+    t.clientId,
+    "--client-secret-file",
+    path.join(dir, "secret"),
+    "--key",
+    path.join(dir, "key.pem"),
+    ...args,
+    "--out",
+    path.join(dir, "out"),
+    "--json",
+  ];
+  return promisify(execFile)(process.execPath, argv, { encoding: "utf8" }).then(
+    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+    (e: { code?: number; stdout: string; stderr: string }) => ({ code: e.code ?? -1, stdout: e.stdout, stderr: e.stderr }),
+  );
+}
+
+/**
+ * A proxy in front of the API that passes everything through, except the answer to the `drop`-th manufacturing
+ * batch: the server stores that batch, and the proxy closes the client's connection instead of answering (a
+ * reply lost on the way). The Host header goes through unchanged, so payloads signed for the proxy's URL verify.
+ */
+async function lossyProxy(target: string, drop: number) {
+  let batches = 0;
+  const server = http.createServer((req, res) => {
+    const n = req.method === "POST" && req.url === BATCH ? ++batches : 0;
+    const upstream = http.request(`${target}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
+      if (n === drop) {
+        answer.resume();
+        answer.on("end", () => req.socket.destroy());
+        return;
+      }
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    upstream.on("error", () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    batches: () => batches,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
 
 describe(`devices and bootstrap revocation (${dbLabel()})`, () => {
   const get = async (q: string, t: TestTenant = a) => {
