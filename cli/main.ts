@@ -13,7 +13,16 @@ import { certIssue, certRevoke, certShow, crlPublish } from "./commands/cert.ts"
 import { clientCreate, clientDisable, clientRotate } from "./commands/client.ts";
 import { customerCreate } from "./commands/customer.ts";
 import { dbMigrate } from "./commands/db.ts";
-import { deviceOverdue, deviceReset, deviceSecretAdd, groupAdd, policyRelease, policySet, policyShow } from "./commands/enrollment.ts";
+import {
+  deviceOverdue,
+  deviceReset,
+  deviceSecretAdd,
+  groupAdd,
+  groupCode,
+  policyRelease,
+  policySet,
+  policyShow,
+} from "./commands/enrollment.ts";
 import { factoryEnroll } from "./commands/factory.ts";
 import { hsmPrune } from "./commands/hsm.ts";
 import { masterKeyRotate } from "./commands/master-key.ts";
@@ -52,6 +61,7 @@ const COMMANDS: Command[] = [
   deviceOverdue,
   deviceReset,
   groupAdd,
+  groupCode,
   benchEnroll,
   seed,
   benchFleetCommand,

@@ -42,6 +42,31 @@ function makerCa(cn: string): string {
   return `${dir}/ca.pem`;
 }
 
+/**
+ * The verification certificate a group registration needs: signed by the maker CA's key (makerCa keeps it beside
+ * the certificate) with the customer's registration code as CN — the one openssl command the portal shows.
+ */
+function verificationCert(caFile: string, code: string): string {
+  const dir = path.dirname(caFile);
+  execFileSync(
+    "openssl",
+    ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", `${dir}/v.key`].concat([
+      "-subj",
+      `/CN=${code}`,
+      "-CA",
+      caFile,
+      "-CAkey",
+      `${dir}/k.pem`,
+      "-days",
+      "1",
+      "-out",
+      `${dir}/verification.pem`,
+    ]),
+    { stdio: "ignore" },
+  );
+  return `${dir}/verification.pem`;
+}
+
 async function downloaded(page: Page, button: string): Promise<string> {
   const download = page.waitForEvent("download");
   await page.getByRole("button", { name: button }).click();
@@ -112,10 +137,25 @@ test("admin: allow-list from a CSV upload refuses other device ids at enrollment
   await expect(page.getByTestId("secret-row").filter({ hasText: "ok-cam-2" })).toContainText("unused");
   await expect(page.getByText(secret)).toHaveCount(0);
 
-  // an enrollment group: the maker's CA uploaded, a name and the admin's UID
+  // an enrollment group: the maker's CA uploaded with the verification certificate it signed for the registration
+  // code the page shows (the proof that the customer holds the CA's key), a name and the admin's UID
+  const code = (await page.getByTestId("registration-code").textContent()) ?? "";
+  expect(code).toMatch(/^[0-9a-f]{32}$/);
+  expect(pss("group", "code", "--customer", c.id).code).toBe(code);
+  const line7 = makerCa("Maker Line 7 CA");
+  const otherCa = makerCa("Maker Line 8 CA");
+  // a verification certificate of another CA's key: refused next to its field, nothing added
+  await page.getByLabel("Group name").fill("Line 7");
+  await page.getByLabel("CA certificate file (PEM)").setInputFiles(line7);
+  await page.getByLabel("Verification certificate file (PEM)").setInputFiles(verificationCert(otherCa, code));
+  await page.getByRole("button", { name: "Add group" }).click();
+  await expect(page.getByLabel("Or paste the verification certificate (PEM)")).toHaveAttribute("aria-invalid", "true");
+  await expect(page.getByText("the verification certificate is not signed by the CA's key")).toBeVisible();
+  await expect(page.getByTestId("group-row")).toHaveCount(0);
   await page.getByLabel("Group name").fill("Line 7");
   await page.getByLabel("UID carried by the group's devices").selectOption(c.admin.uid);
-  await page.getByLabel("CA certificate file (PEM)").setInputFiles(makerCa("Maker Line 7 CA"));
+  await page.getByLabel("CA certificate file (PEM)").setInputFiles(line7);
+  await page.getByLabel("Verification certificate file (PEM)").setInputFiles(verificationCert(line7, code));
   await page.getByRole("button", { name: "Add group" }).click();
   await expect(page.getByRole("status").filter({ hasText: "Enrollment group “Line 7” added." })).toBeVisible();
   const group = page.getByTestId("group-row").filter({ hasText: "Line 7" });
@@ -124,6 +164,7 @@ test("admin: allow-list from a CSV upload refuses other device ids at enrollment
   // not a CA: refused next to its field
   await page.getByLabel("Group name").fill("Not a CA");
   await page.getByLabel("Or paste the CA certificate (PEM)").fill("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----");
+  await page.getByLabel("Or paste the verification certificate (PEM)").fill(fs.readFileSync(verificationCert(line7, code), "utf8"));
   await page.getByRole("button", { name: "Add group" }).click();
   await expect(page.getByLabel("Or paste the CA certificate (PEM)")).toHaveAttribute("aria-invalid", "true");
   await expect(page.getByText("the group's CA certificate cannot be parsed")).toBeVisible();
@@ -217,7 +258,22 @@ test("a viewer sees the policy read-only and every enrollment action refuses a d
 }) => {
   const c = seedCustomer("Enroll Viewer Co");
   pss("policy", "set", "--customer", c.id, "--max", "7", "--allow", "v-cam-1,v-cam-2", "--rate-per-minute", "30");
-  const group = pss("group", "add", "--customer", c.id, "--name", "Maker A", "--ca", makerCa("Maker A CA"), "--uid", c.admin.uid);
+  const makerA = makerCa("Maker A CA");
+  const proof = verificationCert(makerA, pss("group", "code", "--customer", c.id).code);
+  const group = pss(
+    "group",
+    "add",
+    "--customer",
+    c.id,
+    "--name",
+    "Maker A",
+    "--ca",
+    makerA,
+    "--verification-cert",
+    proof,
+    "--uid",
+    c.admin.uid,
+  );
   await signIn(page, c.viewer);
   await page.getByRole("link", { name: "Enrollment policy" }).click();
   await expect(page.getByTestId("policy-budget")).toHaveText("at most 7 enrollments per bootstrapping certificate");

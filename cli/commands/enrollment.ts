@@ -2,6 +2,7 @@ import { rotationOverdue } from "../../lib/data/devices/rotation-overdue.ts";
 import {
   addDeviceSecret,
   addEnrollmentGroup,
+  registrationCode,
   releaseBootstrap,
   setEnrollmentPolicy,
   showEnrollmentPolicies,
@@ -171,20 +172,47 @@ export const deviceReset: Command = {
 
 export const groupAdd: Command = {
   name: "group add",
-  summary: "add an enrollment group: devices whose chain's leaf-most CA is this manufacturer CA enroll into the customer",
-  usage: "pss group add --customer C --name N --ca FILE --uid U [--json]",
+  summary:
+    "add an enrollment group: devices whose chain's leaf-most CA is this manufacturer CA enroll into the customer; --verification-cert: a certificate the CA signed with CN=<pss group code>",
+  usage: "pss group add --customer C --name N --ca FILE --verification-cert FILE --uid U [--json]",
   needsDb: true,
   async run({ args }) {
     const { values } = flags(args, {
       customer: { type: "string" },
       name: { type: "string" },
       ca: { type: "string" },
+      "verification-cert": { type: "string" },
       uid: { type: "string" },
     });
     const caCert = readFile(required(values.ca, "ca"), "the CA certificate");
+    const verificationCert = readFile(required(values["verification-cert"], "verification-cert"), "the verification certificate");
     return addEnrollmentGroup(
-      { customerId: await customerId(values.customer), name: required(values.name, "name"), caCert, uid: required(values.uid, "uid") },
+      {
+        customerId: await customerId(values.customer),
+        name: required(values.name, "name"),
+        caCert,
+        verificationCert,
+        uid: required(values.uid, "uid"),
+      },
       cli,
     );
+  },
+};
+
+export const groupCode: Command = {
+  name: "group code",
+  summary: "print a customer's enrollment group registration code: the CN of the verification certificate `group add` needs",
+  usage: "pss group code --customer C [--json]",
+  needsDb: true,
+  async run({ args }) {
+    const { values } = flags(args, { customer: { type: "string" } });
+    const id = await customerId(values.customer);
+    const code = registrationCode(id);
+    return {
+      customerId: id,
+      code,
+      // the one openssl command that proves possession of the CA's key (ca.pem, ca.key: the maker CA)
+      command: `openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout verification.key -subj "/CN=${code}" -CA ca.pem -CAkey ca.key -days 1 -out verification.pem`,
+    };
   },
 };

@@ -84,6 +84,13 @@ export const enrollmentGroupFormSchema = z.object({
     .min(1, "Upload or paste the manufacturer CA certificate (PEM).")
     .refine((v) => Buffer.byteLength(v) <= CA_PEM_MAX_BYTES, `At most ${CA_PEM_MAX_BYTES / 1024} KiB.`)
     .refine((v) => v.includes("-----BEGIN CERTIFICATE-----"), "Expected a PEM certificate (BEGIN CERTIFICATE)."),
+  /** proof of possession of the CA's key: a certificate the CA signed whose subject CN is the registration code */
+  verificationPem: z
+    .string()
+    .trim()
+    .min(1, "Upload or paste the verification certificate (PEM) the CA signed with your registration code.")
+    .refine((v) => Buffer.byteLength(v) <= CA_PEM_MAX_BYTES, `At most ${CA_PEM_MAX_BYTES / 1024} KiB.`)
+    .refine((v) => v.includes("-----BEGIN CERTIFICATE-----"), "Expected a PEM certificate (BEGIN CERTIFICATE)."),
 });
 
 export const groupIdFormSchema = z.object({ groupId: z.uuid("Not an enrollment group.") });

@@ -22,6 +22,7 @@ import { revokeCa } from "../../lib/data/revocation/revoke-ca.ts";
 import { db } from "../../lib/db/client.ts";
 import { sequence } from "../../lib/pki/der.ts";
 import { EKU, issueCa, issueLeaf, type TestCert } from "../../lib/pki/testing/ca-fixture.ts";
+import { groupVerification } from "../../lib/pki/testing/group-verification.ts";
 import { testDb } from "../../tests/db.ts";
 import { deviceCsr, est, expectRefused, type Listener, newBootstrap, newCustomer, startListener, system } from "./testing.ts";
 
@@ -31,6 +32,12 @@ beforeAll(async () => {
   l = await startListener();
 });
 afterAll(() => l.close());
+
+/** Register `ca` (PEM, or `caCert` as given) as customer `c`'s group, proving possession of its key. */
+async function addGroup(c: Awaited<ReturnType<typeof newCustomer>>, name: string, ca: TestCert, caCert: string | Buffer = ca.pem) {
+  const verificationCert = await groupVerification(ca, c.customer.id);
+  return addEnrollmentGroup({ customerId: c.customer.id, name, caCert, verificationCert, uid: c.user.uid }, system);
+}
 
 describe("allow-list and deny-list", () => {
   it("customer-wide and per bootstrapping certificate lists both apply", async () => {
@@ -166,8 +173,8 @@ describe("enrollment groups (customer-supplied manufacturer CA)", () => {
     const b = await newCustomer("Beta");
     // Beta trusts the maker's root and, for its line-7 devices, the line-7 sub-CA: a line-7 device matches both,
     // and the leaf-most group takes it
-    await addEnrollmentGroup({ customerId: b.customer.id, name: "maker", caCert: mfgRoot.pem, uid: b.user.uid }, system);
-    const line7 = await addEnrollmentGroup({ customerId: b.customer.id, name: "line-7", caCert: mfgSub.der, uid: b.user.uid }, system);
+    await addGroup(b, "maker", mfgRoot);
+    const line7 = await addGroup(b, "line-7", mfgSub, mfgSub.der);
     await new Promise((r) => setTimeout(r, REVOKED_CA_TTL_MS + 50));
     const leaf = await issueLeaf(mfgSub, { subject: "CN=maker-0001,O=Maker", san: {}, eku: [EKU.clientAuth] });
     const r = await est(l, "simpleenroll", credOf(leaf, mfgSub, mfgRoot), deviceCsr("maker-0001"), "application/pem-certificate-chain");
@@ -193,7 +200,7 @@ describe("enrollment groups (customer-supplied manufacturer CA)", () => {
   it("after the customer's issuing CA is revoked, a maker's device re-enrolls through its group; an open reset is no group's to take", async () => {
     const c = await newCustomer("Cut Off");
     const root = await issueCa("CN=Cut Off Maker Root CA,O=Maker", undefined);
-    await addEnrollmentGroup({ customerId: c.customer.id, name: "maker", caCert: root.pem, uid: c.user.uid }, system);
+    await addGroup(c, "maker", root);
     await new Promise((r) => setTimeout(r, REVOKED_CA_TTL_MS + 50));
     const maker = (id: string) => issueLeaf(root, { subject: `CN=${id},O=Maker`, san: {}, eku: [EKU.clientAuth] });
     const grp = credOf(await maker("co-grp-1"), root);
@@ -223,7 +230,7 @@ describe("enrollment groups (customer-supplied manufacturer CA)", () => {
     const c = await newCustomer("Resume");
     const root = await issueCa("CN=Resume Maker Root CA,O=Maker", undefined);
     const line = await issueCa("CN=Resume Maker Line CA,O=Maker", root, { basicConstraints: { ca: true, pathLength: 0 } });
-    await addEnrollmentGroup({ customerId: c.customer.id, name: "resume", caCert: root.pem, uid: c.user.uid }, system);
+    await addGroup(c, "resume", root);
     await new Promise((r) => setTimeout(r, REVOKED_CA_TTL_MS + 50));
     const cred = credOf(await issueLeaf(line, { subject: "CN=rs-0001,O=Maker", san: {}, eku: [EKU.clientAuth] }), line);
     const u = new URL(l.url);
@@ -270,30 +277,66 @@ describe("enrollment groups (customer-supplied manufacturer CA)", () => {
     const owner = await newCustomer("Owner");
     const root = await issueCa("CN=Owned Maker Root CA,O=Maker", undefined);
     const sub = await issueCa("CN=Owned Maker Line 1 CA,O=Maker", root, { basicConstraints: { ca: true, pathLength: 1 } });
-    await addEnrollmentGroup({ customerId: owner.customer.id, name: "root", caCert: root.pem, uid: owner.user.uid }, system);
-    await addEnrollmentGroup({ customerId: owner.customer.id, name: "line-1", caCert: sub.pem, uid: owner.user.uid }, system);
+    await addGroup(owner, "root", root);
+    await addGroup(owner, "line-1", sub);
     const a = await newCustomer("Alpha");
-    const claim = (caCert: string | Buffer, name: string) =>
-      addEnrollmentGroup({ customerId: a.customer.id, name, caCert, uid: a.user.uid }, system);
-    await expect(claim(root.pem, "same")).rejects.toMatchObject({ code: "group_ca_claimed", status: 409 });
-    await expect(claim(sub.pem, "sub")).rejects.toMatchObject({ code: "group_ca_claimed" });
+    // Alpha holds these CAs' keys here (it proves possession): what stops it is the owner's claim
+    const claim = (ca: TestCert, name: string) => addGroup(a, name, ca);
+    await expect(claim(root, "same")).rejects.toMatchObject({ code: "group_ca_claimed", status: 409 });
+    await expect(claim(sub, "sub")).rejects.toMatchObject({ code: "group_ca_claimed" });
     const line8 = await issueCa("CN=Owned Maker Line 8 CA,O=Maker", root, { basicConstraints: { ca: true, pathLength: 1 } });
-    await expect(claim(line8.pem, "line-8")).rejects.toMatchObject({ code: "group_ca_claimed" });
+    await expect(claim(line8, "line-8")).rejects.toMatchObject({ code: "group_ca_claimed" });
+    // the refusal names no one
+    await expect(claim(line8, "line-8")).rejects.toMatchObject({
+      message: expect.not.stringMatching(/another customer/),
+    });
     expect(await db().enrollmentGroup.count({ where: { customerId: a.customer.id } })).toBe(0);
     // a relation registration cannot see (through an intermediate it is never shown) is accepted there, and the
     // device is refused instead
     const mid = await issueCa("CN=Owned Maker Line 8 Sub CA,O=Maker", line8, { basicConstraints: { ca: true, pathLength: 0 } });
-    await claim(mid.pem, "deep");
+    await claim(mid, "deep");
     await new Promise((r) => setTimeout(r, REVOKED_CA_TTL_MS + 50));
     const leaf = await issueLeaf(mid, { subject: "CN=maker-0801,O=Maker", san: {}, eku: [EKU.clientAuth] });
     await expectRefused(est(l, "simpleenroll", credOf(leaf, mid, line8, root), deviceCsr("maker-0801")), 403, "group_ambiguous");
     await db().enrollmentGroup.updateMany({ where: { customerId: a.customer.id }, data: { disabledAt: new Date() } });
   });
 
+  it("a customer cannot register another's maker CA without its key: that maker's devices never land in its fleet", async () => {
+    const victim = await newCustomer("Victim");
+    const attacker = await newCustomer("Attacker");
+    const root = await issueCa("CN=Victim Maker Root CA,O=Maker", undefined);
+    const line = await issueCa("CN=Victim Maker Line CA,O=Maker", root, { basicConstraints: { ca: true, pathLength: 1 } });
+    const cell = await issueCa("CN=Victim Maker Cell CA,O=Maker", line, { basicConstraints: { ca: true, pathLength: 0 } });
+    // the CA certificates are public, the keys are not: the attacker signs with a key of its own, or replays the
+    // victim's verification certificate, for the CA itself or one two levels below the victim's future group
+    const ownKey = await issueCa("CN=Attacker Key,O=Attacker", undefined);
+    const forged = (ca: TestCert) => groupVerification(ca, attacker.customer.id, { issuer: ownKey, issuerNameOverride: ca.cert.subject });
+    const attempts: [TestCert, string][] = [
+      [root, await forged(root)],
+      [cell, await forged(cell)],
+      [root, await groupVerification(root, victim.customer.id)],
+    ];
+    for (const [ca, verificationCert] of attempts)
+      await expect(
+        addEnrollmentGroup(
+          { customerId: attacker.customer.id, name: "stolen", caCert: ca.pem, verificationCert, uid: attacker.user.uid },
+          system,
+        ),
+      ).rejects.toMatchObject({ code: "group_verification_invalid", status: 400 });
+    expect(await db().enrollmentGroup.count({ where: { customerId: attacker.customer.id } })).toBe(0);
+    // the victim, holding the key, registers its root: every device under it is the victim's, none ambiguous
+    await addGroup(victim, "maker", root);
+    await new Promise((r) => setTimeout(r, REVOKED_CA_TTL_MS + 50));
+    const leaf = await issueLeaf(cell, { subject: "CN=victim-0001,O=Maker", san: {}, eku: [EKU.clientAuth] });
+    expect((await est(l, "simpleenroll", credOf(leaf, cell, line, root), deviceCsr("victim-0001"))).status).toBe(200);
+    expect(await db().device.count({ where: { deviceId: "victim-0001", customerId: victim.customer.id } })).toBe(1);
+    expect(await db().device.count({ where: { deviceId: "victim-0001", customerId: attacker.customer.id } })).toBe(0);
+  });
+
   it("a manufacturer's certificate enrolls the device it names (serialNumber, else CN) and no other", async () => {
     const c = await newCustomer("Gamma");
     const ca = await issueCa("CN=Gamma Maker CA,O=Maker", undefined);
-    await addEnrollmentGroup({ customerId: c.customer.id, name: "line-9", caCert: ca.pem, uid: c.user.uid }, system);
+    await addGroup(c, "line-9", ca);
     await new Promise((r) => setTimeout(r, REVOKED_CA_TTL_MS + 50));
     const byCn = credOf(await issueLeaf(ca, { subject: "CN=m9-0001,O=Maker", san: {}, eku: [EKU.clientAuth] }), ca);
     await expectRefused(est(l, "simpleenroll", byCn, deviceCsr("m9-0002")), 403, "device_id_mismatch");
@@ -315,7 +358,7 @@ describe("enrollment groups under the customer-wide policy", () => {
   async function makerGroup() {
     const c = await newCustomer("Maker");
     const ca = await issueCa(`CN=Maker ${Math.random().toString(36).slice(2, 8)} CA,O=Maker`, undefined);
-    const group = await addEnrollmentGroup({ customerId: c.customer.id, name: "line", caCert: ca.pem, uid: c.user.uid }, system);
+    const group = await addGroup(c, "line", ca);
     // the authorizer's list of enabled groups is at most REVOKED_CA_TTL_MS old
     await new Promise((r) => setTimeout(r, REVOKED_CA_TTL_MS + 50));
     const device = async (deviceId: string, subject = `CN=${deviceId},O=Maker`) => {

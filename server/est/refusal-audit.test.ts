@@ -15,6 +15,7 @@ import { env } from "../../lib/env.ts";
 import { AppError } from "../../lib/errors.ts";
 import { keyFingerprint } from "../../lib/pki/csr.ts";
 import { createHierarchy, EKU, issueCa, issueLeaf } from "../../lib/pki/testing/ca-fixture.ts";
+import { groupVerification } from "../../lib/pki/testing/group-verification.ts";
 import { freshWindow as freshMinute, testDb } from "../../tests/db.ts";
 import { type Credential, enrolled, est, footprint, type Listener, newBootstrap, newCustomer, startListener, system } from "./testing.ts";
 
@@ -236,7 +237,16 @@ describe("enrollment rate limits of the enrollment policy (SPEC §5)", () => {
   it("an enrollment group takes the customer-wide limit", async () => {
     const cust = await newCustomer("Rate Group");
     const root = await issueCa(`CN=Rate Maker ${randomInt(1e9)},O=Maker`, undefined);
-    const group = await addEnrollmentGroup({ customerId: cust.customer.id, name: "maker", caCert: root.pem, uid: cust.user.uid }, system);
+    const group = await addEnrollmentGroup(
+      {
+        customerId: cust.customer.id,
+        name: "maker",
+        caCert: root.pem,
+        verificationCert: await groupVerification(root, cust.customer.id),
+        uid: cust.user.uid,
+      },
+      system,
+    );
     await setEnrollmentPolicy({ customerId: cust.customer.id, enrollRatePerMinute: 1 }, system);
     const device = async (id: string) => {
       const leaf = await issueLeaf(root, { subject: `CN=${id},O=Maker`, san: {}, eku: [EKU.clientAuth] });

@@ -164,9 +164,18 @@ export async function addDeviceSecretAction(_prev: ActionState<NewDeviceSecret>,
 }
 
 /** Data-layer refusals that belong to one field of the group form. */
-const GROUP_FIELD: Record<string, string> = { ca_cert_invalid: "caPem", user_not_found: "uid", user_disabled: "uid", group_exists: "name" };
+const GROUP_FIELD: Record<string, string> = {
+  ca_cert_invalid: "caPem",
+  group_verification_invalid: "verificationPem",
+  user_not_found: "uid",
+  user_disabled: "uid",
+  group_exists: "name",
+};
 
-/** A customer admin adds an enrollment group: a manufacturer CA (PEM uploaded or pasted), a name and a user's UID. */
+/**
+ * A customer admin adds an enrollment group: a manufacturer CA and its verification certificate (each PEM, uploaded
+ * or pasted), a name and a user's UID.
+ */
 export async function addGroupAction(
   _prev: ActionState<{ id: string; name: string }>,
   form: FormData,
@@ -175,14 +184,24 @@ export async function addGroupAction(
   const values = formValues(form);
   const keep = { name: values.name ?? "", uid: values.uid ?? "" };
   try {
-    const file = form.get("caFile");
-    const caPem =
-      file instanceof File && file.size > 0 ? (file.size > 64 * 1024 ? "x".repeat(64 * 1024) : await file.text()) : values.caPem;
-    const parsed = enrollmentGroupFormSchema.safeParse({ ...values, caPem });
+    // an uploaded file wins over the pasted text; an oversized one fails the schema's size check
+    const pem = async (fileField: string, pasted: string | undefined) => {
+      const file = form.get(fileField);
+      return file instanceof File && file.size > 0 ? (file.size > 64 * 1024 ? "x".repeat(64 * 1024) : await file.text()) : pasted;
+    };
+    const caPem = await pem("caFile", values.caPem);
+    const verificationPem = await pem("verificationFile", values.verificationPem);
+    const parsed = enrollmentGroupFormSchema.safeParse({ ...values, caPem, verificationPem });
     if (!parsed.success) return invalid(parsed.error, keep);
     const caller = await portalCaller(user);
     const g = await addEnrollmentGroup(
-      { customerId: caller.customerId, name: parsed.data.name, caCert: parsed.data.caPem, uid: parsed.data.uid },
+      {
+        customerId: caller.customerId,
+        name: parsed.data.name,
+        caCert: parsed.data.caPem,
+        verificationCert: parsed.data.verificationPem,
+        uid: parsed.data.uid,
+      },
       caller.actor,
     );
     revalidatePath("/enrollment");

@@ -13,7 +13,7 @@ import { date, Table, TD } from "@/components/ui/table.tsx";
 import { requireRole } from "@/lib/auth/session.ts";
 import { tenantOf } from "@/lib/auth/tenant.ts";
 import { listCustomerUsers } from "@/lib/data/clients/manage-clients.ts";
-import { customerPolicy, listDeviceSecrets, listEnrollmentGroups } from "@/lib/data/enrollment/manage-policy.ts";
+import { customerPolicy, listDeviceSecrets, listEnrollmentGroups, registrationCode } from "@/lib/data/enrollment/manage-policy.ts";
 import { enrollmentQuerySchema, LIST_MAX_BYTES } from "@/lib/validations/enrollment.ts";
 
 const utc = (d: Date | null) => (d ? `${d.toISOString().replace("T", " ").slice(0, 16)} UTC` : "—");
@@ -171,7 +171,10 @@ export default async function EnrollmentPage({ searchParams }: { searchParams: P
         {admin && (
           <div className={BOX}>
             <h3 className="mb-3 font-semibold">Add an enrollment group</h3>
-            <GroupForm users={users.filter((u) => !u.disabledAt).map((u) => ({ uid: u.uid, email: u.email }))} />
+            <GroupForm
+              users={users.filter((u) => !u.disabledAt).map((u) => ({ uid: u.uid, email: u.email }))}
+              code={registrationCode(customerId)}
+            />
           </div>
         )}
       </section>

@@ -9,6 +9,7 @@ import { env } from "../../env.ts";
 import { createCsr } from "../../pki/csr.ts";
 import { toPem } from "../../pki/der.ts";
 import { issueCa } from "../../pki/testing/ca-fixture.ts";
+import { groupVerification } from "../../pki/testing/group-verification.ts";
 import { parseDeviceIdList } from "../../validations/enrollment.ts";
 import type { ApiCaller } from "../api/access-token.ts";
 import { ensureHierarchy } from "../ca/hierarchy.ts";
@@ -23,6 +24,7 @@ import {
   disableEnrollmentGroup,
   listDeviceSecrets,
   listEnrollmentGroups,
+  registrationCode,
   setEnrollmentPolicy,
   showEnrollmentPolicies,
 } from "./manage-policy.ts";
@@ -273,7 +275,16 @@ describe(`enrollment groups (${dbLabel()})`, () => {
     const a = await customer();
     const b = await customer();
     const ca = await issueCa(`CN=Maker ${unique()},O=Maker`, undefined);
-    const g = await addEnrollmentGroup({ customerId: a.customer.id, name: "line 1", caCert: ca.pem, uid: a.user.uid }, a.caller.actor);
+    const g = await addEnrollmentGroup(
+      {
+        customerId: a.customer.id,
+        name: "line 1",
+        caCert: ca.pem,
+        verificationCert: await groupVerification(ca, a.customer.id),
+        uid: a.user.uid,
+      },
+      a.caller.actor,
+    );
     const [listed] = await listEnrollmentGroups(a.customer.id);
     expect(listed).toMatchObject({ id: g.id, name: "line 1", uid: a.user.uid, email: a.user.email, disabledAt: null });
     expect(listed).not.toHaveProperty("caCertDer");
@@ -303,10 +314,53 @@ describe(`enrollment groups (${dbLabel()})`, () => {
     );
     await db().user.update({ where: { uid: u.uid }, data: { disabledAt: new Date() } });
     const ca = await issueCa(`CN=Maker ${unique()},O=Maker`, undefined);
-    await expect(addEnrollmentGroup({ customerId: c.customer.id, name: "g", caCert: ca.pem, uid: u.uid }, system)).rejects.toMatchObject({
-      code: "user_disabled",
-    });
+    const verificationCert = await groupVerification(ca, c.customer.id);
+    await expect(
+      addEnrollmentGroup({ customerId: c.customer.id, name: "g", caCert: ca.pem, verificationCert, uid: u.uid }, system),
+    ).rejects.toMatchObject({ code: "user_disabled" });
     expect(await db().enrollmentGroup.count({ where: { customerId: c.customer.id } })).toBe(0);
+  });
+
+  it("take a verification certificate the CA signed with the customer's registration code as CN, valid now", async () => {
+    const c = await customer();
+    const other = await customer();
+    const ca = await issueCa(`CN=Maker ${unique()},O=Maker`, undefined);
+    const stranger = await issueCa(`CN=Stranger ${unique()},O=Other`, undefined);
+    const code = registrationCode(c.customer.id);
+    expect(code).toMatch(/^[0-9a-f]{32}$/);
+    expect(registrationCode(c.customer.id)).toBe(code);
+    expect(registrationCode(other.customer.id)).not.toBe(code);
+    const add = (verificationCert: string | undefined) =>
+      addEnrollmentGroup({ customerId: c.customer.id, name: "line", caCert: ca.pem, verificationCert, uid: c.user.uid }, system);
+    const day = 86_400_000;
+    const refused: [string | undefined, RegExp][] = [
+      [undefined, /is missing/],
+      ["-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----", /cannot be parsed/],
+      [await groupVerification(ca, c.customer.id, { subject: "CN=not-the-code" }), /registration code/],
+      // another customer's code: a verification certificate is worth nothing to anyone else
+      [await groupVerification(ca, other.customer.id), /registration code/],
+      // the CA's name and identifiers, another key's signature
+      [await groupVerification(ca, c.customer.id, { signingKeyOverride: stranger.keys.privateKey }), /not signed by the CA's key/],
+      [await groupVerification(stranger, c.customer.id), /not signed by the CA's key/],
+      [
+        await groupVerification(ca, c.customer.id, { notBefore: new Date(Date.now() - 3 * day), notAfter: new Date(Date.now() - day) }),
+        /not valid now/,
+      ],
+      [await groupVerification(ca, c.customer.id, { notBefore: new Date(Date.now() + day) }), /not valid now/],
+    ];
+    for (const [verificationCert, reason] of refused)
+      await expect(add(verificationCert)).rejects.toMatchObject({
+        code: "group_verification_invalid",
+        status: 400,
+        message: expect.stringMatching(reason),
+      });
+    expect(await db().enrollmentGroup.count({ where: { customerId: c.customer.id } })).toBe(0);
+    expect(await db().auditEvent.count({ where: { action: "enrollment_group.add", customerId: c.customer.id } })).toBe(0);
+    const g = await add(await groupVerification(ca, c.customer.id));
+    expect(await db().enrollmentGroup.findUniqueOrThrow({ where: { id: g.id } })).toMatchObject({
+      customerId: c.customer.id,
+      name: "line",
+    });
   });
 });
 

@@ -1,8 +1,9 @@
 // Managing enrollment policy (SPEC §5; CLI, portal and customer API): set/show a policy, release a quarantined
 // bootstrapping certificate, register and list one-time device secrets, add, list and disable enrollment groups.
 // Every policy row is written by writePolicy, with its audit event, in the caller's transaction.
-import { createHash, randomBytes, X509Certificate } from "node:crypto";
+import { createHash, createHmac, hkdfSync, randomBytes, X509Certificate } from "node:crypto";
 import { z } from "zod";
+import { authSecret } from "../../auth/secret.ts";
 import { ADMIN_TX_MAX_WAIT, bytes, db, type Tx } from "../../db/client.ts";
 import { AppError, isUniqueViolation } from "../../errors.ts";
 import { readCertificate } from "../../pki/certificate.ts";
@@ -181,10 +182,62 @@ export async function addDeviceSecret(input: { customerId: string; deviceId: str
   return { deviceId, secret };
 }
 
+const memo = globalThis as unknown as { __pssGroupCodeKey?: Buffer };
+
+/** The registration codes' HMAC key, derived from the auth secret (as the API token key is) and never the secret itself. */
+function groupCodeKey(): Buffer {
+  memo.__pssGroupCodeKey ??= Buffer.from(hkdfSync("sha256", authSecret(), "pss", "pss enrollment group registration code v1", 32));
+  return memo.__pssGroupCodeKey;
+}
+
+/**
+ * The customer's enrollment group registration code (AWS IoT's CA registration model): registering a maker CA
+ * takes a verification certificate signed by the CA's key whose subject CN is this code, the proof that the
+ * customer controls the CA — CA certificates are public (devices send them in every TLS chain). Deterministic
+ * per customer, so the portal and the CLI show the same value; keyed by the auth secret, so nobody computes
+ * another customer's code, and a verification certificate made for one customer is worthless to another.
+ */
+export function registrationCode(customerId: string): string {
+  return createHmac("sha256", groupCodeKey()).update(`enrollment-group-registration:${customerId}`).digest("hex").slice(0, 32);
+}
+
+/** The subject CN values of a certificate (X509Certificate.subject puts one attribute per line). */
+function commonNames(cert: X509Certificate): string[] {
+  return cert.subject.split("\n").flatMap((line) => (line.startsWith("CN=") ? [line.slice(3)] : []));
+}
+
+/**
+ * Proof of possession of the maker CA's key: the verification certificate parses, is signed by the CA's key,
+ * names the customer's registration code as its only CN, and is valid now. Otherwise group_verification_invalid
+ * with the reason.
+ */
+function checkVerification(ca: X509Certificate, customerId: string, input: string | Uint8Array | undefined, now = new Date()) {
+  const refuse = (reason: string) => new AppError("group_verification_invalid", `the verification certificate ${reason}`, 400);
+  if (input === undefined || input.length === 0)
+    throw refuse("is missing: have the CA sign a certificate whose subject CN is your registration code, to prove you hold the CA's key");
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(toDer(input));
+  } catch {
+    throw refuse("cannot be parsed");
+  }
+  let signed = false;
+  try {
+    signed = cert.verify(ca.publicKey);
+  } catch {
+    signed = false;
+  }
+  if (!signed) throw refuse("is not signed by the CA's key");
+  const cns = commonNames(cert);
+  if (cns.length !== 1 || cns[0] !== registrationCode(customerId)) throw refuse("does not name your registration code as its subject CN");
+  if (now < new Date(cert.validFrom) || now > new Date(cert.validTo)) throw refuse("is not valid now (expired or not yet valid)");
+}
+
 /**
  * A maker CA belongs to one customer: refuse a CA that another customer's enabled group already names, by key,
  * or that issued or was issued by one (the devices under it would match both groups). Deeper relations, through
- * intermediates we never see, are caught at enrollment: matches of several customers refuse the device.
+ * intermediates we never see, are caught at enrollment: matches of several customers refuse the device. The
+ * refusal names no one: whose CA it is stays theirs.
  */
 async function refuseClaimedCa(tx: Tx, customerId: string, der: Buffer) {
   const mine = new X509Certificate(der);
@@ -198,25 +251,31 @@ async function refuseClaimedCa(tx: Tx, customerId: string, der: Buffer) {
     if (mine.publicKey.equals(other.publicKey) || issues(mine, other) || issues(other, mine))
       throw new AppError(
         "group_ca_claimed",
-        "another customer's enrollment group already names this CA, its issuer or a CA it issued: ask the manufacturer for a CA of your own",
+        "this CA, its issuer or a CA it issued is already registered in an enrollment group: ask the manufacturer for a CA of your own",
         409,
       );
   }
 }
 
-/** Add an enrollment group: a manufacturer CA certificate (PEM or DER) whose devices enroll into the customer. */
+/**
+ * Add an enrollment group: a manufacturer CA certificate (PEM or DER) whose devices enroll into the customer,
+ * with a verification certificate (PEM or DER) that proves the registrant holds the CA's key (checkVerification).
+ */
 export async function addEnrollmentGroup(
-  input: { customerId: string; name: string; caCert: string | Uint8Array; uid: string },
+  input: { customerId: string; name: string; caCert: string | Uint8Array; verificationCert: string | Uint8Array | undefined; uid: string },
   actor: Actor,
 ) {
   const der = toDer(input.caCert);
   let fields: ReturnType<typeof readCertificate>;
+  let ca: X509Certificate;
   try {
     fields = readCertificate(der);
+    ca = new X509Certificate(der);
   } catch {
     throw new AppError("ca_cert_invalid", "the group's CA certificate cannot be parsed", 400);
   }
   if (!fields.ca) throw new AppError("ca_cert_invalid", "the group's certificate is not a CA (basicConstraints CA:TRUE)", 400);
+  checkVerification(ca, input.customerId, input.verificationCert);
   const user = await db().user.findUnique({ where: { uid: input.uid }, select: { customerId: true, disabledAt: true } });
   if (!user || user.customerId !== input.customerId) throw new AppError("user_not_found", "No such user of this customer.", 404);
   if (user.disabledAt) throw new AppError("user_disabled", "This user is disabled.", 409);
