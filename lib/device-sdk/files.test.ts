@@ -1,9 +1,11 @@
 // The device SDK's files: a key and its certificates are replaced together or not at all, whatever moment a
-// crash (power cut) interrupts the replacement; Device.open finishes a committed replacement.
+// crash (power cut) interrupts the replacement; Device.open finishes a committed replacement. A request's new key is
+// on disk (pending) before the request leaves, and the next attempt at that request sends it again.
 import fs from "node:fs";
+import net, { type AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Device, finishReplace, replaceTogether } from "./index.ts";
 
 const dirs: string[] = [];
@@ -81,5 +83,61 @@ describe("replacing a key with its certificates", () => {
       expect(() => finishReplace(dir)).toThrow(/not a list of file names/);
       expect(() => Device.open(dir)).toThrow(/not a list of file names/);
     }
+  });
+});
+
+describe("the pending key of an enrollment", () => {
+  // a server that takes each connection and drops it: the request left, no answer came
+  let connections = 0;
+  let url = "";
+  const server = net.createServer((s) => {
+    connections++;
+    s.destroy();
+  });
+  beforeAll(async () => {
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  const emptyDir = () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pss-sdk-"));
+    dirs.push(dir);
+    return dir;
+  };
+  const enroll = (dir: string, deviceId = "cam-1") => Device.enroll({ dir, url, ca: "", bootstrapCert: "", bootstrapKey: "", deviceId });
+  const pending = (dir: string) => read(dir, "device-pending.json");
+
+  it("is written 0600 before the request leaves and sent again by the next attempt; another request gets a new one", async () => {
+    const dir = emptyDir();
+    await expect(enroll(dir)).rejects.toThrow();
+    expect(connections).toBe(1);
+    expect(fs.statSync(path.join(dir, "device-pending.json")).mode & 0o777).toBe(0o600);
+    const first = pending(dir);
+    expect(JSON.parse(first)).toMatchObject({ op: "simpleenroll", url, deviceId: "cam-1", keyType: "p256" });
+    await expect(enroll(dir)).rejects.toThrow();
+    expect(pending(dir)).toBe(first);
+    // another device id is another request: a new key
+    await expect(enroll(dir, "cam-2")).rejects.toThrow();
+    expect(JSON.parse(pending(dir)).key).not.toBe(JSON.parse(first).key);
+    expect(fs.readdirSync(dir).sort()).toEqual(["device-pending.json"]);
+  });
+
+  it("one whose certificate was stored (a crash came before it was removed) is not sent again", async () => {
+    const dir = emptyDir();
+    await expect(enroll(dir)).rejects.toThrow();
+    const first = JSON.parse(pending(dir)).key as string;
+    fs.writeFileSync(path.join(dir, "device.key"), first);
+    await expect(enroll(dir)).rejects.toThrow();
+    expect(JSON.parse(pending(dir)).key).not.toBe(first);
+  });
+
+  it("that cannot be written (another process holds the lock) fails the enrollment before anything is sent", async () => {
+    const dir = emptyDir();
+    fs.writeFileSync(path.join(dir, "replace.lock"), "");
+    const before = connections;
+    await expect(enroll(dir)).rejects.toMatchObject({ code: "state_busy" });
+    expect(connections).toBe(before);
+    expect(fs.existsSync(path.join(dir, "device-pending.json"))).toBe(false);
   });
 });

@@ -7,9 +7,10 @@
 //   ca.pem                the TLS Root CA (trust anchor for the server and the chains)
 //   device.key / .crt     current Client TLS key and certificate; device-chain.pem = certificate + intermediates
 //   <profile>.key / .crt  application key and certificate (c2pa.key, c2pa.crt, c2pa-chain.pem)
+//   device-pending.json   the key of an enrollment or rotation sent but not yet stored (see "Retries" below)
 //
 // Only node:crypto, node:https and node:fs: no database, no Next.js.
-import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
+import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from "node:crypto";
 import fs from "node:fs";
 import https from "node:https";
 import path from "node:path";
@@ -203,8 +204,8 @@ function withLock<T>(dir: string, fn: () => T): T {
   }
 }
 
-/** Replace a set of files in `dir` together (see above). */
-export function replaceTogether(dir: string, files: Record<string, string | Buffer>): void {
+/** Replace a set of files in `dir` together (see above); then remove `done` (files the new set makes obsolete). */
+export function replaceTogether(dir: string, files: Record<string, string | Buffer>, done: string[] = []): void {
   withLock(dir, () => {
     finishReplace(dir);
     for (const [name, data] of Object.entries(files)) writePrivate(path.join(dir, `${name}.next`), data);
@@ -212,6 +213,8 @@ export function replaceTogether(dir: string, files: Record<string, string | Buff
     writePrivate(path.join(dir, COMMIT), JSON.stringify(Object.keys(files)));
     syncDir(dir);
     finishReplace(dir);
+    for (const name of done) fs.rmSync(path.join(dir, name), { force: true });
+    if (done.length) syncDir(dir);
   });
 }
 
@@ -228,6 +231,57 @@ export function finishReplace(dir: string): void {
   }
   syncDir(dir);
   fs.unlinkSync(commit);
+}
+
+// Retries. The service may commit an enrollment or a rotation whose answer never reaches the device (a timeout, a
+// dropped connection) or is not stored (a full disk, state_busy, a crash). A rotation's new certificate is then the
+// device's newest, for a key nobody holds: a rotation with the old one again would be refused as a suspected
+// clone, and 72 h on the old one is revoked; a second enrollment would be refused (409 device_exists). So the new
+// key is on disk before the request leaves — device-pending.json (0600, flushed), written under the lock, naming
+// the request it belongs to — and the next attempt at that request (enroll, rotate, start) sends a CSR for the same
+// key, which the service answers with the certificate it issued then (only the key's holder can sign that CSR).
+// The pending key is removed with the replacement that stores its certificate. A pending key of another request
+// (another device id, server or key type, a rotation of a certificate no longer current) is replaced by a new one.
+const PENDING = "device-pending.json";
+
+type PendingRequest = { op: "simpleenroll" | "simplereenroll"; url: string; deviceId: string; keyType: KeyType; replaces?: string };
+
+const samePublicKey = (a: KeyObject, b: KeyObject) =>
+  createPublicKey(a)
+    .export({ type: "spki", format: "der" })
+    .equals(createPublicKey(b).export({ type: "spki", format: "der" }));
+
+/** The pending key of `want`, if device-pending.json holds one (and it is not the current device.key already). */
+function readPending(dir: string, want: PendingRequest): KeyObject | null {
+  let key: KeyObject;
+  try {
+    const found = JSON.parse(fs.readFileSync(path.join(dir, PENDING), "utf8")) as PendingRequest & { key: string };
+    if (!(["op", "url", "deviceId", "keyType", "replaces"] as const).every((k) => found[k] === want[k])) return null;
+    key = createPrivateKey(found.key);
+  } catch {
+    // none; or damaged (it is written atomically, so only by the disk): nothing to reuse, a new key is the way on
+    return null;
+  }
+  // its certificate was stored, and a crash came before the pending file was removed
+  const current = path.join(dir, "device.key");
+  if (fs.existsSync(current) && samePublicKey(key, createPrivateKey(fs.readFileSync(current)))) return null;
+  return key;
+}
+
+/**
+ * The key for `want`: its pending key when there is one, else a new one, written as pending before it is returned
+ * (under the lock, flushed). Throws — before anything was sent — when it cannot be written.
+ */
+function pendingKey(dir: string, want: PendingRequest): KeyObject {
+  return withLock(dir, () => {
+    finishReplace(dir);
+    const pending = readPending(dir, want);
+    if (pending) return pending;
+    const key = generateKey(want.keyType);
+    writePrivate(path.join(dir, PENDING), JSON.stringify({ ...want, key: key.export({ type: "pkcs8", format: "pem" }) }));
+    syncDir(dir);
+    return key;
+  });
 }
 
 type State = { url: string; deviceId: string; keyType: KeyType };
@@ -250,7 +304,8 @@ export class Device {
 
   /**
    * Initial device setup: a new key, a CSR for `deviceId`, simpleenroll authenticated by the factory
-   * bootstrapping certificate. Writes ca.pem, device.key, device.crt, device-chain.pem and state.json.
+   * bootstrapping certificate. Writes ca.pem, device.key, device.crt, device-chain.pem and state.json. Run again
+   * after a failure, it sends the pending key of the same enrollment (see "Retries").
    */
   static async enroll(input: {
     dir: string;
@@ -263,16 +318,19 @@ export class Device {
     keyType?: KeyType;
   }): Promise<Device> {
     fs.mkdirSync(input.dir, { recursive: true, mode: 0o700 });
-    const key = generateKey(input.keyType);
+    const state: State = { url: input.url, deviceId: input.deviceId, keyType: input.keyType ?? "p256" };
+    const key = pendingKey(input.dir, { op: "simpleenroll", ...state });
+    // the one-time secret is not kept in the pending file: a retry passes it again (or none: the service answers
+    // a repeat by the key alone)
     const csr = buildCsr({ key, deviceId: input.deviceId, ...(input.secret ? { challengePassword: input.secret } : {}) });
     const issued = await enrollRequest(
       { url: input.url, ca: input.ca, cert: input.bootstrapCert, key: input.bootstrapKey },
       "simpleenroll",
       csr,
     );
-    const device = new Device(input.dir, { url: input.url, deviceId: input.deviceId, keyType: input.keyType ?? "p256" });
+    const device = new Device(input.dir, state);
     // state.json last in the set: a device is enrolled once its key, certificates and state are all in place
-    device.store("device", key, issued, { "ca.pem": input.ca, "state.json": JSON.stringify(device.state, null, 2) });
+    device.store("device", key, issued, { "ca.pem": input.ca, "state.json": JSON.stringify(device.state, null, 2) }, [PENDING]);
     return device;
   }
 
@@ -305,28 +363,48 @@ export class Device {
   }
 
   /** The key, certificate and chain of `name` (device, or an application profile), replaced together. */
-  private store(name: string, key: KeyObject, issued: { cert: string; chain: string[] }, more: Record<string, string> = {}) {
-    replaceTogether(this.dir, {
-      [`${name}.key`]: key.export({ type: "pkcs8", format: "pem" }) as string,
-      [`${name}.crt`]: issued.cert,
-      [`${name}-chain.pem`]: [issued.cert, ...issued.chain].join(""),
-      ...more,
-    });
+  private store(
+    name: string,
+    key: KeyObject,
+    issued: { cert: string; chain: string[] },
+    more: Record<string, string> = {},
+    done: string[] = [],
+  ) {
+    replaceTogether(
+      this.dir,
+      {
+        [`${name}.key`]: key.export({ type: "pkcs8", format: "pem" }) as string,
+        [`${name}.crt`]: issued.cert,
+        [`${name}-chain.pem`]: [issued.cert, ...issued.chain].join(""),
+        ...more,
+      },
+      done,
+    );
+  }
+
+  /** The rotation of the current certificate, as device-pending.json names it. */
+  private rotation(): PendingRequest {
+    const { url, deviceId, keyType } = this.state;
+    return { op: "simplereenroll", url, deviceId, keyType, replaces: this.status().serial };
   }
 
   /**
-   * simplereenroll with a new key when due (or `force`). The new key and certificate replace the old files
-   * only after the service answered, and together, so a failed or interrupted rotation leaves a working device.
+   * simplereenroll with a new key when due (or `force`), or when a rotation of the current certificate is pending
+   * (its answer was lost: see "Retries"). The new key is written as pending before the request is sent, and reused
+   * until its certificate is stored; the current key and certificate stay in place until then, and are replaced
+   * together with the new ones. So a failed or interrupted rotation leaves the device working with its current
+   * certificate, and the next rotate() or start() completes it (within 72 h, before the current one is retired).
    */
   async rotate(opts: { force?: boolean; now?: Date } = {}): Promise<boolean> {
-    if (!opts.force && !this.rotationDue(opts.now)) return false;
-    const key = generateKey(this.state.keyType);
+    const want = this.rotation();
+    if (!opts.force && !readPending(this.dir, want) && !this.rotationDue(opts.now)) return false;
+    const key = pendingKey(this.dir, want);
     const issued = await enrollRequest(this.connection(), "simplereenroll", buildCsr({ key, deviceId: this.state.deviceId }));
-    this.store("device", key, issued);
+    this.store("device", key, issued, {}, [PENDING]);
     return true;
   }
 
-  /** What a device runs at start: rotate if due. */
+  /** What a device runs at start: rotate if due, or finish a rotation whose answer was lost. */
   async start(now = new Date()): Promise<{ rotated: boolean }> {
     return { rotated: await this.rotate({ now }) };
   }

@@ -1,14 +1,17 @@
 // End to end over real TLS on localhost: the device SDK, and separately curl + openssl, enroll, rotate and get
-// a c2pa certificate; every resulting chain passes `openssl verify`.
+// a c2pa certificate; every resulting chain passes `openssl verify`. The SDK completes an enrollment or a rotation
+// whose answer was lost after the service committed (a TCP proxy that drops it, another process holding the lock).
 import { execFile } from "node:child_process";
 import fs from "node:fs";
+import net, { type AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { setEnrollmentPolicy } from "../../lib/data/enrollment/manage-policy.ts";
 import { db } from "../../lib/db/client.ts";
 import { Device, fetchCaCerts } from "../../lib/device-sdk/index.ts";
 import { readCertsOnly } from "../../lib/pki/pkcs7.ts";
 import { opensslAsync, scratchDir } from "../../lib/pki/testing/ca-fixture.ts";
 import { testDb } from "../../tests/db.ts";
-import { est, type Listener, newBootstrap, newCustomer, startListener } from "./testing.ts";
+import { est, type Listener, newBootstrap, newCustomer, startListener, system } from "./testing.ts";
 
 testDb();
 let l: Listener;
@@ -251,5 +254,160 @@ describe("TLS", () => {
     }
     expect((await handshake("-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0")).out).not.toMatch(/Cipher is ECDHE/);
     expect((await handshake("-tls1_3")).out).toMatch(/TLSv1\.3/);
+  });
+});
+
+/**
+ * A TCP proxy in front of the listener that can lose an answer: armed, it relays the request, and once the
+ * listener starts its answer (the issuance has committed by then) it closes both connections instead of relaying
+ * it — what a device sees when the network drops at that moment.
+ */
+async function lossyProxy(target: Listener) {
+  let losing = false;
+  const open = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(new URL(target.url).port), "127.0.0.1");
+    for (const s of [client, upstream]) {
+      open.add(s);
+      s.on("error", () => {});
+      s.on("close", () => open.delete(s));
+    }
+    client.pipe(upstream);
+    upstream.on("data", (d: Buffer) => {
+      if (!losing) return void client.write(d);
+      losing = false;
+      client.destroy();
+      upstream.destroy();
+    });
+    upstream.on("end", () => client.end());
+    client.on("close", () => upstream.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    url: `https://localhost:${(server.address() as AddressInfo).port}`,
+    /** Lose the answer to the listener's next request. */
+    loseNextAnswer: () => onNextAnswer(target, () => (losing = true)),
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of open) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+/** Runs `fn` when the listener starts answering its next request: its work is done and committed by then. */
+function onNextAnswer(target: Listener, fn: () => void) {
+  target.server.prependOnceListener("request", (_req, res) => {
+    const writeHead = res.writeHead;
+    res.writeHead = function (this: typeof res, ...args: Parameters<typeof res.writeHead>) {
+      fn();
+      return writeHead.apply(this, args);
+    } as typeof res.writeHead;
+  });
+}
+
+describe("device SDK: an answer lost after the service committed", () => {
+  let proxy: Awaited<ReturnType<typeof lossyProxy>>;
+  beforeAll(async () => {
+    proxy = await lossyProxy(l);
+  });
+  afterAll(() => proxy.close());
+
+  const clientTls = (customerId: string) =>
+    db().certificate.findMany({ where: { customerId, kind: "CLIENT_TLS" }, orderBy: { createdAt: "asc" } });
+  const pendingFile = (dir: string) => `${dir}/device-pending.json`;
+
+  async function enrollThroughProxy(deviceId: string) {
+    const c = await newCustomer();
+    const boot = await newBootstrap(c);
+    const dir = `${scratch.dir}/${deviceId}`;
+    const input = { dir, url: proxy.url, ca: l.rootPem, bootstrapCert: boot.chainPem, bootstrapKey: boot.keyPem, deviceId };
+    return { c, boot, dir, input };
+  }
+
+  it("a lost rotation: the next start() sends the same key again and stores the certificate the service issued", async () => {
+    const { c, dir, input } = await enrollThroughProxy("lost-rot-1");
+    const device = await Device.enroll(input);
+    const first = device.status().serial;
+    const oldKey = fs.readFileSync(device.file("device.key"), "utf8");
+
+    proxy.loseNextAnswer();
+    await expect(device.rotate({ force: true })).rejects.toThrow();
+    // the service committed: the device's newest certificate is one the device never received
+    const [old, lost, ...more] = await clientTls(c.customer.id);
+    expect(more).toEqual([]);
+    expect(old.serial).toBe(first);
+    expect(lost.replacesId).toBe(old.id);
+    // the device still works with its current files, and holds the new key as pending
+    expect(device.status().serial).toBe(first);
+    expect(fs.readFileSync(device.file("device.key"), "utf8")).toBe(oldKey);
+    expect(fs.statSync(pendingFile(dir)).mode & 0o777).toBe(0o600);
+
+    // not due, not forced: the pending rotation is what start() completes
+    expect(await device.start()).toEqual({ rotated: true });
+    expect(device.status().serial).toBe(lost.serial);
+    expect(fs.existsSync(pendingFile(dir))).toBe(false);
+    await verify(device.file("device.crt"), device.file("device-chain.pem"));
+    expect((await clientTls(c.customer.id)).map((r) => r.serial)).toEqual([first, lost.serial]);
+    // answered as a repeat, not refused as a clone
+    expect(await db().auditEvent.count({ where: { action: "clone_suspected", target: `certificate:${first}` } })).toBe(0);
+    const repeat = await db().auditEvent.findFirstOrThrow({
+      where: { action: "certificate.issue_repeated", target: `certificate:${lost.serial}` },
+    });
+    expect(repeat).toMatchObject({ outcome: "success", actorId: first, customerId: c.customer.id });
+    expect(repeat.details).toMatchObject({ request: "simplereenroll", deviceId: "lost-rot-1", authorizedBy: `client-tls:${first}` });
+    // the certificate is the device's now: using it retires the old one, and the next rotation is an ordinary one
+    expect(await device.rotate({ force: true })).toBe(true);
+    expect(await db().certificate.findUniqueOrThrow({ where: { id: old.id } })).toMatchObject({ revocationReason: "superseded" });
+    expect(await clientTls(c.customer.id)).toHaveLength(3);
+  });
+
+  it("a lost enrollment under a budget of one: enrolling again gets the same certificate, and the credential is not quarantined", async () => {
+    const { c, boot, dir, input } = await enrollThroughProxy("lost-enr-1");
+    await setEnrollmentPolicy({ customerId: c.customer.id, bootstrapSerial: boot.serial, maxEnrollments: 1 }, system);
+    proxy.loseNextAnswer();
+    await expect(Device.enroll(input)).rejects.toThrow();
+    const [issued, ...more] = await clientTls(c.customer.id);
+    expect(more).toEqual([]);
+    expect(fs.existsSync(`${dir}/state.json`)).toBe(false);
+    expect(fs.statSync(pendingFile(dir)).mode & 0o777).toBe(0o600);
+
+    const device = await Device.enroll(input);
+    expect(device.status().serial).toBe(issued.serial);
+    expect(fs.existsSync(pendingFile(dir))).toBe(false);
+    await verify(device.file("device.crt"), device.file("device-chain.pem"));
+    expect(await clientTls(c.customer.id)).toHaveLength(1);
+    expect(await db().device.count({ where: { customerId: c.customer.id } })).toBe(1);
+    expect((await db().certificate.findUniqueOrThrow({ where: { id: boot.id } })).quarantinedAt).toBeNull();
+    const repeat = await db().auditEvent.findFirstOrThrow({
+      where: { action: "certificate.issue_repeated", target: `certificate:${issued.serial}` },
+    });
+    expect(repeat.details).toMatchObject({ request: "simpleenroll", authorizedBy: `bootstrap:${boot.serial}` });
+    // the device works with it
+    expect(await device.rotate({ force: true })).toBe(true);
+  });
+
+  it("an answer that arrives while another process holds the lock: the next enroll() stores the same certificate", async () => {
+    const { c, dir, input } = await enrollThroughProxy("busy-enr-1");
+    // another process takes the directory's lock while the request is in flight
+    onNextAnswer(l, () => fs.writeFileSync(`${dir}/replace.lock`, ""));
+    await expect(Device.enroll(input)).rejects.toMatchObject({ code: "state_busy" });
+    const [issued] = await clientTls(c.customer.id);
+    fs.rmSync(`${dir}/replace.lock`);
+    const device = await Device.enroll(input);
+    expect(device.status().serial).toBe(issued.serial);
+    expect(await clientTls(c.customer.id)).toHaveLength(1);
+  });
+
+  it("a pending key that cannot be written (the lock is held) fails the rotation before anything is sent", async () => {
+    const { c, dir, input } = await enrollThroughProxy("busy-rot-1");
+    const device = await Device.enroll(input);
+    fs.writeFileSync(`${dir}/replace.lock`, "");
+    await expect(device.rotate({ force: true })).rejects.toMatchObject({ code: "state_busy" });
+    fs.rmSync(`${dir}/replace.lock`);
+    expect(fs.existsSync(pendingFile(dir))).toBe(false);
+    expect(await clientTls(c.customer.id)).toHaveLength(1);
+    expect(await device.rotate({ force: true })).toBe(true);
+    expect(await clientTls(c.customer.id)).toHaveLength(2);
   });
 });

@@ -20,11 +20,12 @@ import {
 } from "../../lib/data/enrollment/manage-policy.ts";
 import { revokeCa } from "../../lib/data/revocation/revoke-ca.ts";
 import { db } from "../../lib/db/client.ts";
+import { buildCsr, generateKey } from "../../lib/device-sdk/index.ts";
 import { sequence } from "../../lib/pki/der.ts";
 import { EKU, issueCa, issueLeaf, type TestCert } from "../../lib/pki/testing/ca-fixture.ts";
 import { groupVerification } from "../../lib/pki/testing/group-verification.ts";
-import { testDb } from "../../tests/db.ts";
-import { deviceCsr, est, expectRefused, type Listener, newBootstrap, newCustomer, startListener, system } from "./testing.ts";
+import { freshWindow, testDb } from "../../tests/db.ts";
+import { deviceCsr, est, expectRefused, footprint, type Listener, newBootstrap, newCustomer, startListener, system } from "./testing.ts";
 
 testDb();
 let l: Listener;
@@ -71,8 +72,25 @@ describe("one-time device secret (CSR challengePassword)", () => {
     });
     expect(row.usedAt).not.toBeNull();
     expect(row.secretHash).not.toContain(secret);
-    // a replay of the same enrollment: the device exists
+    // a replay of the same enrollment with a new key: the device exists
     await expectRefused(est(l, "simpleenroll", boot, deviceCsr("s-1", secret)), 409, "device_exists");
+  });
+
+  it("an enrollment sent again after its secret was consumed: the same certificate (its key proves the request)", async () => {
+    const c = await newCustomer();
+    const boot = await newBootstrap(c);
+    await setEnrollmentPolicy({ customerId: c.customer.id, requireDeviceSecret: true }, system);
+    const { secret } = await addDeviceSecret({ customerId: c.customer.id, deviceId: "s-again" }, system);
+    const key = generateKey();
+    const csr = () => buildCsr({ key, deviceId: "s-again", challengePassword: secret });
+    const first = await est(l, "simpleenroll", boot, csr());
+    expect(first.status).toBe(200);
+    const again = await est(l, "simpleenroll", boot, csr());
+    expect([again.status, again.res?.body.toString()]).toEqual([200, first.res?.body.toString()]);
+    // without the secret too (the SDK does not keep it): the key is the proof
+    const bare = await est(l, "simpleenroll", boot, buildCsr({ key, deviceId: "s-again" }));
+    expect([bare.status, bare.res?.body.toString()]).toEqual([200, first.res?.body.toString()]);
+    await expectRefused(est(l, "simpleenroll", boot, deviceCsr("s-again", secret)), 409, "device_exists");
   });
 
   it("stored salted (scrypt); a row of the older unsalted SHA-256 form still verifies", async () => {
@@ -132,6 +150,8 @@ describe("one-time device secret (CSR challengePassword)", () => {
 });
 
 describe("enrollment budget", () => {
+  const PEM = "application/pem-certificate-chain";
+
   it("exceeding max devices quarantines the bootstrapping certificate, audited; release lifts it", async () => {
     const c = await newCustomer();
     const boot = await newBootstrap(c);
@@ -146,6 +166,45 @@ describe("enrollment budget", () => {
     await releaseBootstrap(c.customer.id, boot.serial, system);
     await setEnrollmentPolicy({ customerId: c.customer.id, bootstrapSerial: boot.serial, maxEnrollments: 3 }, system);
     expect((await est(l, "simpleenroll", boot, deviceCsr("b-4"))).status).toBe(200);
+  });
+
+  it("an enrollment sent again (its answer lost) takes no second place of the budget: the same certificate, no quarantine", async () => {
+    const c = await newCustomer();
+    const boot = await newBootstrap(c);
+    await setEnrollmentPolicy({ customerId: c.customer.id, bootstrapSerial: boot.serial, maxEnrollments: 1 }, system);
+    const key = generateKey();
+    const first = await est(l, "simpleenroll", boot, buildCsr({ key, deviceId: "once-1" }), PEM);
+    expect(first.status).toBe(200);
+    const before = await footprint();
+    const again = await est(l, "simpleenroll", boot, buildCsr({ key, deviceId: "once-1" }), PEM);
+    expect([again.status, again.res?.body.toString()]).toEqual([200, first.res?.body.toString()]);
+    expect(await footprint()).toEqual(before);
+    expect((await db().certificate.findUniqueOrThrow({ where: { id: boot.id } })).quarantinedAt).toBeNull();
+    // the one place is taken: another device exceeds the budget
+    await expectRefused(est(l, "simpleenroll", boot, deviceCsr("once-2")), 403, "enrollment_budget_exceeded");
+  });
+
+  it("an enrollment sent again counts as an attempt for the rate limit", async () => {
+    const c = await newCustomer();
+    const boot = await newBootstrap(c);
+    await setEnrollmentPolicy({ customerId: c.customer.id, bootstrapSerial: boot.serial, enrollRatePerMinute: 2 }, system);
+    const key = generateKey();
+    await freshWindow(); // the attempts below count in one minute
+    expect((await est(l, "simpleenroll", boot, buildCsr({ key, deviceId: "rl-1" }))).status).toBe(200);
+    expect((await est(l, "simpleenroll", boot, buildCsr({ key, deviceId: "rl-1" }))).status).toBe(200);
+    expect(await est(l, "simpleenroll", boot, buildCsr({ key, deviceId: "rl-1" }))).toMatchObject({ status: 429, code: "rate_limited" });
+  });
+
+  it("twin enrollments under a budget of one, at once: both get the one certificate, no quarantine", async () => {
+    const c = await newCustomer();
+    const boot = await newBootstrap(c);
+    await setEnrollmentPolicy({ customerId: c.customer.id, bootstrapSerial: boot.serial, maxEnrollments: 1 }, system);
+    const key = generateKey();
+    const twins = await Promise.all([1, 2].map(() => est(l, "simpleenroll", boot, buildCsr({ key, deviceId: "twin-1" }), PEM)));
+    expect(twins.map((r) => r.status)).toEqual([200, 200]);
+    expect(twins[0].res?.body.toString()).toBe(twins[1].res?.body.toString());
+    expect(await db().certificate.count({ where: { customerId: c.customer.id, kind: "CLIENT_TLS" } })).toBe(1);
+    expect((await db().certificate.findUniqueOrThrow({ where: { id: boot.id } })).quarantinedAt).toBeNull();
   });
 
   it("a closed enrollment window (customer default) quarantines too", async () => {

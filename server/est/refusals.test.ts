@@ -1,4 +1,5 @@
-// Refusals at the device API: each with its status and code, and nothing written (but the audit record).
+// Refusals at the device API: each with its status and code, and nothing written (but the audit record). A request
+// sent again because its answer was lost gets the certificate it was issued; anything short of that stays refused.
 import { KeyObject } from "node:crypto";
 import https from "node:https";
 import tls from "node:tls";
@@ -23,6 +24,8 @@ afterAll(() => l.close());
 
 type Cust = Awaited<ReturnType<typeof newCustomer>>;
 const csrFor = (deviceId: string, key = generateKey()) => buildCsr({ key, deviceId });
+const PEM = "application/pem-certificate-chain";
+const pemOf = (key: KeyObject) => key.export({ type: "pkcs8", format: "pem" }) as string;
 
 /** Runs `request`, expects its status/code, and that it wrote no certificate, device or secret use. */
 async function refused(request: () => Promise<{ status: number; code?: string }>, status: number, code?: string) {
@@ -164,10 +167,29 @@ describe("wrong kind, wrong device, policy", () => {
     await refused(() => est(l, "simpleenroll", b, csrFor("dev-q")), 403, "bootstrap_quarantined");
   });
 
-  it("a replayed one-time enrollment → 409; the bootstrapping key or an already certified key → 400", async () => {
+  it("an enrollment sent again (its answer lost) → the same certificate; another key or credential, or once used → 409", async () => {
     const key = generateKey();
     const csr = csrFor("dev-once", key);
-    expect((await est(l, "simpleenroll", boot, csr)).status).toBe(200);
+    const first = await est(l, "simpleenroll", boot, csr, PEM);
+    expect(first.status).toBe(200);
+    // the same request, or a new CSR for the same key (ECDSA signs anew): the same answer, nothing written
+    for (const again of [csr, csrFor("dev-once", key)]) {
+      const before = await footprint();
+      const r = await est(l, "simpleenroll", boot, again, PEM);
+      expect(r.status).toBe(200);
+      expect(r.res?.body.toString()).toBe(first.res?.body.toString());
+      expect(await footprint()).toEqual(before);
+    }
+    const repeats = await db().auditEvent.findMany({ where: { action: "certificate.issue_repeated", actorId: boot.serial } });
+    expect(repeats.map((e) => e.details)).toEqual([
+      expect.objectContaining({ request: "simpleenroll", deviceId: "dev-once" }),
+      expect.objectContaining({ request: "simpleenroll", deviceId: "dev-once" }),
+    ]);
+    await refused(() => est(l, "simpleenroll", boot, csrFor("dev-once")), 409, "device_exists");
+    const otherBoot = await newBootstrap(c);
+    await refused(() => est(l, "simpleenroll", otherBoot, csr), 409, "device_exists");
+    // the device presented its certificate: the enrollment is over, a replay of it is one
+    expect((await est(l, "cacerts", { keyPem: pemOf(key), chainPem: first.res!.body.toString("utf8") })).status).toBe(200);
     await refused(() => est(l, "simpleenroll", boot, csr), 409, "device_exists");
     await refused(() => est(l, "simpleenroll", boot, csrFor("dev-once-b", key)), 400, "csr_key_reused");
     await refused(() => est(l, "simpleenroll", boot, csrFor("dev-bk", boot.key)), 400, "csr_key_reused");
@@ -251,5 +273,43 @@ describe("wrong kind, wrong device, policy", () => {
     await refused(() => est(l, "simplereenroll", d, csrFor("dev-clone-2")), 403, "cert_revoked");
     const ev = await db().auditEvent.findFirst({ where: { action: "clone_suspected", target: `certificate:${d.serial}` } });
     expect(ev?.outcome).toBe("refused");
+  });
+
+  it("a rotation sent again (its answer lost) → the same certificate, not a clone; another key or a revoked answer → 403 clone_suspected", async () => {
+    const d = await enrolled(l, c.customer.id, boot, "dev-again");
+    const key = generateKey();
+    const first = await est(l, "simplereenroll", d, csrFor("dev-again", key), PEM);
+    expect(first.status).toBe(200);
+    const before = await footprint();
+    const again = await est(l, "simplereenroll", d, csrFor("dev-again", key), PEM);
+    expect(again.status).toBe(200);
+    expect(again.res?.body.toString()).toBe(first.res?.body.toString());
+    expect(await footprint()).toEqual(before);
+    expect(await db().auditEvent.count({ where: { action: "clone_suspected", target: `certificate:${d.serial}` } })).toBe(0);
+    // the same key under another device id, or another key: not this request
+    await refused(() => est(l, "simplereenroll", d, csrFor("dev-other", key)), 403, "clone_suspected");
+    await refused(() => est(l, "simplereenroll", d, csrFor("dev-again")), 403, "clone_suspected");
+    expect(await db().auditEvent.count({ where: { action: "clone_suspected", target: `certificate:${d.serial}` } })).toBe(1);
+    // the answer was revoked meanwhile: it is not sent again
+    const newest = await db().certificate.findFirstOrThrow({
+      where: { customerId: c.customer.id, device: { deviceId: "dev-again" } },
+      orderBy: { createdAt: "desc" },
+    });
+    await revokeCertificate({ serial: newest.serial, reason: "keyCompromise", customerId: c.customer.id, actor: system });
+    await refused(() => est(l, "simplereenroll", d, csrFor("dev-again", key)), 403, "clone_suspected");
+    // once the new certificate was used, the old one is retired: refused before any repeat is considered
+    await db().certificate.update({ where: { id: newest.id }, data: { firstUsedAt: new Date() } });
+    await refused(() => est(l, "simplereenroll", d, csrFor("dev-again", key)), 403, "cert_superseded");
+  });
+
+  it("the same rotation twice at once (sent again while the first was in flight): both get the one certificate", async () => {
+    const d = await enrolled(l, c.customer.id, boot, "dev-twin");
+    const key = generateKey();
+    const before = await footprint();
+    const [a, b] = await Promise.all([1, 2].map(() => est(l, "simplereenroll", d, csrFor("dev-twin", key), PEM)));
+    expect([a.status, b.status]).toEqual([200, 200]);
+    expect(a.res?.body.toString()).toBe(b.res?.body.toString());
+    expect((await footprint()).certificates).toBe(before.certificates + 1);
+    expect(await db().auditEvent.count({ where: { action: "clone_suspected", target: `certificate:${d.serial}` } })).toBe(0);
   });
 });

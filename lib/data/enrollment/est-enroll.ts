@@ -4,13 +4,24 @@
 //   applicationEnroll  a Client TLS certificate → application certificate (c2pa) for the same device
 // A refusal throws an AppError and writes nothing (an exceeded budget quarantines the bootstrapping
 // certificate); the device listener audits it (issue.ts auditRefusal).
+//
+// Repeats: a device whose answer was lost after the service committed (a timeout, a dropped connection, a full
+// disk on the device) sends the same request again — the SDK keeps the key it sent until the certificate is
+// stored. That request is answered with the certificate already issued instead of a refusal (clone_suspected,
+// device_exists), when it is provably the same: the same credential, a CSR for the same key (only that key's
+// holder can sign one), and a certificate nobody has used yet. The answer is a certificate for the requester's
+// own key, so it reveals nothing new; it writes no certificate and takes no place of the budget, but counts
+// as an attempt for the rate limits, and is audited as certificate.issue_repeated.
 import { batchedRead } from "../../db/batch-reads.ts";
 import { db, driverQuery, type Tx } from "../../db/client.ts";
 import { env } from "../../env.ts";
 import { AppError, isUniqueViolation } from "../../errors.ts";
 import { type ParsedCsr, parseCsr, requireDeviceId } from "../../pki/csr.ts";
+import { toPem } from "../../pki/der.ts";
 import { getLeafProfile, type LeafProfileId } from "../../pki/profiles.ts";
 import { hitRateLimitShedding, refuseShed } from "../api/rate-limit.ts";
+import { audit } from "../audit/record.ts";
+import { chainOf } from "../ca/chain.ts";
 import { APPLICATION_PROFILES } from "../ca/hierarchy.ts";
 import {
   type IssuedRecord,
@@ -236,7 +247,14 @@ export function simpleEnroll({ identity, csr: input, now = new Date() }: EnrollI
     // counted before any refusal the request's content earns, as every attempt is
     await limitEnrollmentAttempts(identity, policy.enrollRate, now);
     checkDeviceLists(policy, deviceId);
-    if (facts.deviceExists) throw new AppError("device_exists", `device ${deviceId} has already enrolled: rotate with simplereenroll`, 409);
+    const authorizedBy = identity.via === "pss" ? `bootstrap:${identity.serial}` : `group:${identity.groupId}`;
+    const repeat = () => repeatedEnrollment(identity, { csr, deviceId, authorizedBy, enrolledById: bootstrapCertId });
+    if (facts.deviceExists) {
+      // this request again, its answer lost: the certificate it got (a key of this device is certified then)
+      const again = facts.keyUsed ? await repeat() : null;
+      if (again) return again;
+      throw new AppError("device_exists", `device ${deviceId} has already enrolled: rotate with simplereenroll`, 409);
+    }
     // a reset left open by a CA revocation: a bootstrapping certificate may claim it (in the transaction below);
     // any other reset names its credential (NULL: the device's enrollment group)
     const claimsReset = facts.deviceReset && facts.resetFor === OPEN_RESET && bootstrapCertId !== null;
@@ -253,15 +271,15 @@ export function simpleEnroll({ identity, csr: input, now = new Date() }: EnrollI
       uid: identity.uid,
       device: "create",
       ...(bootstrapCertId ? { enrolledById: bootstrapCertId } : {}),
-      authorizedBy: identity.via === "pss" ? `bootstrap:${identity.serial}` : `group:${identity.groupId}`,
+      authorizedBy,
       ...(identity.via === "pss" ? { authCertId: identity.certId } : {}),
       requireNewKey: true,
       actor: deviceActor(identity),
     };
-    // Nothing to lock or consume: the write joins the group commit, which still refuses a device id that
-    // enrolled meanwhile (unique (customer, device id)) and a key certified meanwhile (requireNewKey).
-    if (!budgeted && !useSecret && !claimsReset) return await issueBatched(req);
     try {
+      // Nothing to lock or consume: the write joins the group commit, which still refuses a device id that
+      // enrolled meanwhile (unique (customer, device id)) and a key certified meanwhile (requireNewKey).
+      if (!budgeted && !useSecret && !claimsReset) return await issueBatched(req);
       // refused before signing when the budget is already spent
       // a re-enrollment by the credential that enrolled the device is no new device for its budget; by another, it is
       const at = { now, reenroll: facts.deviceReset && facts.enrolledBy === bootstrapCertId };
@@ -278,6 +296,10 @@ export function simpleEnroll({ identity, csr: input, now = new Date() }: EnrollI
         },
       });
     } catch (e) {
+      // a twin of this request (sent again while the first was still in flight) committed first: its answer, and
+      // no quarantine — the budget it found spent was spent by this very enrollment
+      const again = twinRefusal(e, ENROLL_TWIN_REFUSALS) ? await repeat() : null;
+      if (again) return again;
       if (e instanceof BudgetExceeded && bootstrapCertId) await quarantineBootstrap(bootstrapCertId, e.code, deviceActor(identity), now);
       throw e;
     }
@@ -291,33 +313,42 @@ export function simpleReenroll({ identity, csr: input, now = new Date() }: Enrol
       wrongKind(identity, "the device's current Client TLS certificate");
     const { certId, deviceRef, deviceId } = identity as DeviceIdentity & { via: "pss"; deviceRef: string; deviceId: string };
     await limitDeviceRequests(deviceRef, now);
-    await requireNewest(identity, certId, deviceRef);
-    const csr = parseCsr(input);
-    await requireNewKey(csr, identity);
-    return issueInTransaction(
-      {
-        profile: "client-tls",
-        csr,
-        customerId: identity.customerId,
-        uid: identity.uid,
-        deviceId,
-        device: "upsert",
-        authorizedBy: `client-tls:${identity.serial}`,
-        authCertId: certId,
-        requireNewKey: true,
-        actor: deviceActor(identity),
-      },
-      {
-        before: async (tx) => {
-          // one rotation per device at a time: a clone racing the device loses here
-          await tx.$executeRaw`SELECT 1 FROM "Device" WHERE id = ${deviceRef}::uuid FOR UPDATE`;
-          await requireNewest(identity, certId, deviceRef, tx);
+    try {
+      await requireNewest(identity, certId, deviceRef);
+      const csr = parseCsr(input);
+      await requireNewKey(csr, identity);
+      return await issueInTransaction(
+        {
+          profile: "client-tls",
+          csr,
+          customerId: identity.customerId,
+          uid: identity.uid,
+          deviceId,
+          device: "upsert",
+          authorizedBy: `client-tls:${identity.serial}`,
+          authCertId: certId,
+          requireNewKey: true,
+          actor: deviceActor(identity),
         },
-        after: async (tx, record) => {
-          await tx.certificate.update({ where: { id: record.id }, data: { replacesId: certId } });
+        {
+          before: async (tx) => {
+            // one rotation per device at a time: a clone racing the device loses here
+            await tx.$executeRaw`SELECT 1 FROM "Device" WHERE id = ${deviceRef}::uuid FOR UPDATE`;
+            await requireNewest(identity, certId, deviceRef, tx);
+          },
+          after: async (tx, record) => {
+            await tx.certificate.update({ where: { id: record.id }, data: { replacesId: certId } });
+          },
         },
-      },
-    );
+      );
+    } catch (e) {
+      // this request again, its answer lost (or a twin of it committed first): the certificate it got, not a clone
+      const again = twinRefusal(e, REENROLL_TWIN_REFUSALS)
+        ? await repeatedRotation({ ...identity, certId, deviceRef, deviceId }, input)
+        : null;
+      if (again) return again;
+      throw e;
+    }
   });
 }
 
@@ -333,6 +364,127 @@ async function requireNewest(identity: DeviceIdentity, certId: string, deviceRef
     deviceId: identity.deviceId,
     newestSerial: newest?.serial ?? null,
   });
+}
+
+// ---- repeats (see the top of this file) --------------------------------------------------------------------
+
+/** What the first of two identical requests, once committed, makes the second's checks refuse with. */
+const ENROLL_TWIN_REFUSALS = new Set([
+  "device_exists",
+  "csr_key_reused",
+  "device_secret_used",
+  "reset_credential_mismatch",
+  "enrollment_budget_exceeded",
+  "group_budget_exceeded",
+]);
+const REENROLL_TWIN_REFUSALS = new Set(["clone_suspected", "csr_key_reused"]);
+
+const twinRefusal = (e: unknown, codes: Set<string>) => isUniqueViolation(e) || (e instanceof AppError && codes.has(e.code));
+
+const REPEAT_SELECT = {
+  id: true,
+  serial: true,
+  profile: true,
+  issuerId: true,
+  deviceRef: true,
+  subject: true,
+  spkiSha256: true,
+  der: true,
+  notBefore: true,
+  notAfter: true,
+  authorizedBy: true,
+  replacesId: true,
+  firstUsedAt: true,
+  revokedAt: true,
+} as const;
+
+/** The CSR, when it parses, is signed by its key and names `deviceId`; else null (no repeat). */
+function csrFor(input: string | Uint8Array, deviceId: string): ParsedCsr | null {
+  try {
+    const csr = parseCsr(input);
+    return requireDeviceId(csr) === deviceId ? csr : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A certificate for the CSR's key that nobody has presented yet (the requester never got it) and is in force. */
+const unusedFor = (row: RepeatRow, csr: ParsedCsr) => row.spkiSha256 === csr.spkiSha256 && !row.firstUsedAt && !row.revokedAt;
+
+/** The device's newest Client TLS certificate (as requireNewest reads it). */
+const newestClientTls = (deviceRef: string) =>
+  db().certificate.findFirst({ where: { deviceRef, kind: "CLIENT_TLS" }, orderBy: { createdAt: "desc" }, select: REPEAT_SELECT });
+
+type RepeatRow = NonNullable<Awaited<ReturnType<typeof newestClientTls>>>;
+
+/**
+ * simpleenroll again: the device id exists, active and not reset, enrolled by this credential, and its newest
+ * Client TLS certificate was issued on this credential's authority for the CSR's key and never used.
+ */
+async function repeatedEnrollment(
+  identity: DeviceIdentity,
+  r: { csr: ParsedCsr; deviceId: string; authorizedBy: string; enrolledById: string | null },
+): Promise<IssuedRecord | null> {
+  const device = await db().device.findFirst({
+    where: {
+      customerId: identity.customerId,
+      deviceId: r.deviceId,
+      status: "ACTIVE",
+      resetAt: null,
+      enrolledById: r.enrolledById,
+    },
+    select: { id: true },
+  });
+  const newest = device && (await newestClientTls(device.id));
+  if (!newest || newest.authorizedBy !== r.authorizedBy || !unusedFor(newest, r.csr)) return null;
+  return repeated(newest, identity, { request: "simpleenroll", deviceId: r.deviceId, authorizedBy: r.authorizedBy });
+}
+
+/**
+ * simplereenroll again: the device's newest Client TLS certificate replaces the authenticating one, is for the
+ * CSR's key and was never used.
+ */
+async function repeatedRotation(
+  identity: DeviceIdentity & { certId: string; deviceRef: string; deviceId: string },
+  input: string | Uint8Array,
+): Promise<IssuedRecord | null> {
+  const csr = csrFor(input, identity.deviceId);
+  const newest = csr && (await newestClientTls(identity.deviceRef));
+  if (!csr || !newest || newest.replacesId !== identity.certId || !unusedFor(newest, csr)) return null;
+  return repeated(newest, identity, {
+    request: "simplereenroll",
+    deviceId: identity.deviceId,
+    authorizedBy: `client-tls:${identity.serial}`,
+  });
+}
+
+/** The stored certificate as its issuance answered it (same certificate, same chain), audited as a repeat. */
+async function repeated(
+  row: RepeatRow,
+  identity: DeviceIdentity,
+  details: { request: string; deviceId: string; authorizedBy: string },
+): Promise<IssuedRecord> {
+  await audit(null, deviceActor(identity), {
+    action: "certificate.issue_repeated",
+    customerId: identity.customerId,
+    target: `certificate:${row.serial}`,
+    details: { profile: row.profile, ...details },
+  });
+  const der = Buffer.from(row.der);
+  return {
+    der,
+    pem: toPem("CERTIFICATE", der),
+    serialHex: row.serial,
+    notBefore: row.notBefore,
+    notAfter: row.notAfter,
+    subject: row.subject,
+    spkiSha256: row.spkiSha256,
+    deviceId: details.deviceId,
+    profile: row.profile,
+    id: row.id,
+    issuerId: row.issuerId,
+    chainPem: await chainOf(row.issuerId),
+  };
 }
 
 /** POST /.well-known/est/<profile>/simpleenroll and …/simplereenroll */
