@@ -7,12 +7,12 @@
 // back. With --generate that needs the same CSRs on the rerun: every key and CSR is written to --out (0600,
 // flushed) before the first request and reused from there, never made again in memory — new keys would be new
 // CSRs, a new Idempotency-Key, and 409 device_exists for devices enrolled with keys nobody holds.
-import { createHash, createPrivateKey, createPublicKey, type KeyObject, randomUUID } from "node:crypto";
+import { createHash, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { algFor, freshClaims, type PayloadKey, signKeyRegistration, signPayload } from "../../lib/api/sign.ts";
 import { writeNewSecretFile } from "../../lib/db/target.ts";
-import { syncDir } from "../../lib/durable-files.ts";
+import { replaceFile, syncDir } from "../../lib/durable-files.ts";
 import { AppError } from "../../lib/errors.ts";
 import { createCsr, parseCsr } from "../../lib/pki/csr.ts";
 import { toPem } from "../../lib/pki/der.ts";
@@ -61,18 +61,9 @@ function keep(file: string, content: string, what: string): string {
 
 /** Replaces `file` whole (a reader sees the old or the new content, never part of it), flushed. */
 function replace(file: string, content: string): void {
-  const tmp = `${file}.${process.pid}.${randomUUID()}.tmp`;
   try {
-    const fd = fs.openSync(tmp, "wx", 0o644);
-    try {
-      fs.writeFileSync(fd, content);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, file);
+    replaceFile(file, content, 0o644);
   } catch (e) {
-    fs.rmSync(tmp, { force: true });
     throw new AppError("file_unwritable", `cannot write ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, 1);
   }
 }

@@ -14,7 +14,7 @@ import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } fr
 import fs from "node:fs";
 import https from "node:https";
 import path from "node:path";
-import { syncDir } from "../durable-files.ts";
+import { replaceFile, syncDir } from "../durable-files.ts";
 import { createCsr } from "../pki/csr.ts";
 import { oid, sequence, set, utf8String } from "../pki/der.ts";
 import { newPrivateKey } from "../pki/keygen.ts";
@@ -159,16 +159,7 @@ export async function enrollRequest(conn: EstConnection, op: string, csrDer: Buf
 
 /** Write a file with mode 0600, durably and atomically: a temporary file, flushed, then renamed over the old one. */
 export function writePrivate(file: string, data: string | Buffer): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  const fd = fs.openSync(tmp, "w", 0o600);
-  try {
-    fs.writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.chmodSync(tmp, 0o600);
-  fs.renameSync(tmp, file);
+  replaceFile(file, data, 0o600);
 }
 
 // A key and its certificate are replaced together or not at all: a power cut between writing a new key and its
