@@ -66,3 +66,81 @@ describe("embedded database over its socket", () => {
     expect((await b.query("SELECT 1 AS one")).rows[0].one).toBe(1);
   });
 });
+
+describe("embedded database maintenance (autovacuum's work, which PGlite has no process for)", () => {
+  const opened: { served: Awaited<ReturnType<typeof serveEmbedded>>; dir: string; clients: pg.Client[] }[] = [];
+  /** A database of its own, checking every `maintenanceMs`, and a client of it. */
+  const database = async (maintenanceMs: number) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pss-embedded-maintained-"));
+    const db = {
+      served: await serveEmbedded(path.join(dir, "pglite"), path.join(dir, "run"), { maintenanceMs }),
+      dir,
+      clients: [] as pg.Client[],
+    };
+    opened.push(db);
+    const connect = async () => {
+      if (db.served.target.kind === "pglite") throw new Error("unexpected target");
+      const c = new pg.Client(pgConnection(db.served.target));
+      await c.connect();
+      db.clients.push(c);
+      return c;
+    };
+    return { served: db.served, connect };
+  };
+  const stats = async (c: pg.Client, table: string) =>
+    (
+      await c.query<{ analyzed: boolean; vacuumed: boolean; dead: number }>(
+        `SELECT last_analyze IS NOT NULL AS analyzed, last_vacuum IS NOT NULL AS vacuumed, n_dead_tup::int AS dead
+           FROM pg_stat_user_tables WHERE relname = $1`,
+        [table],
+      )
+    ).rows[0];
+  const until = async (check: () => Promise<boolean>) => {
+    for (let i = 0; i < 200 && !(await check()); i++) await new Promise((r) => setTimeout(r, 50));
+    return check();
+  };
+
+  afterAll(async () => {
+    for (const db of opened) {
+      for (const c of db.clients) await c.end().catch(() => {});
+      await db.served.close();
+      fs.rmSync(db.dir, { recursive: true, force: true });
+    }
+  });
+
+  it("analyzes a table once a tenth of it changed, and vacuums away its dead rows", async () => {
+    const c = await (await database(50)).connect();
+    await c.query("CREATE TABLE grown (id int PRIMARY KEY, v text)");
+    await c.query("INSERT INTO grown SELECT g, md5(g::text) FROM generate_series(1, 5000) g");
+    expect(await until(async () => (await stats(c, "grown")).analyzed)).toBe(true);
+    // the planner now knows the table's size
+    expect((await c.query("SELECT reltuples::int AS n FROM pg_class WHERE relname = 'grown'")).rows[0].n).toBe(5000);
+    await c.query("DELETE FROM grown WHERE id % 2 = 0");
+    expect(await until(async () => (await stats(c, "grown")).vacuumed && (await stats(c, "grown")).dead === 0)).toBe(true);
+    expect((await c.query("SELECT count(*)::int AS n FROM grown")).rows[0].n).toBe(2500);
+  });
+
+  it("never runs inside a connection's open transaction: it waits for the transaction to end", async () => {
+    const { served: db, connect } = await database(3_600_000);
+    const c = await connect();
+    await c.query("CREATE TABLE churn (id int PRIMARY KEY)");
+    await c.query("INSERT INTO churn SELECT generate_series(1, 3000)");
+    await c.query("DELETE FROM churn");
+    expect(await until(async () => (await stats(c, "churn")).dead === 3000)).toBe(true);
+    await c.query("BEGIN");
+    await c.query("INSERT INTO churn VALUES (1)");
+    let ran: string[] | null = null;
+    const maintained = db.maintainNow().then((statements) => {
+      ran = statements;
+    });
+    // a VACUUM there would fail the transaction, an ANALYZE would be rolled back with it
+    await new Promise((r) => setTimeout(r, 300));
+    expect(ran).toBeNull();
+    await c.query("INSERT INTO churn VALUES (2)");
+    await c.query("COMMIT");
+    await maintained;
+    expect(ran).toContain("VACUUM (ANALYZE) public.churn");
+    expect((await c.query("SELECT count(*)::int AS n FROM churn")).rows[0].n).toBe(2);
+    expect(await stats(c, "churn")).toMatchObject({ vacuumed: true, analyzed: true });
+  });
+});
