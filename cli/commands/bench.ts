@@ -61,7 +61,9 @@ export function benchReport(r: {
   api: ApiReport;
 }): string {
   const { issue, enroll, keepalive, api } = r;
-  const perCore = issue.issue_per_process_cpu_s;
+  // per core: issuances per CPU-second of every process of the machine (a PostgreSQL server's included) where
+  // /proc/stat tells, else of the issuing process (the embedded database runs in it)
+  const perCore = issue.issue_per_machine_cpu_s ?? issue.issue_per_process_cpu_s;
   return [
     `# PSS benchmark report`,
     "",
@@ -69,7 +71,7 @@ export function benchReport(r: {
     "",
     "| measure | value | baseline / ratio | target | |",
     "| --- | --- | --- | --- | --- |",
-    `| issuance with the database write, ${issue.concurrency} concurrent | ${issue.issue_per_s}/s (${perCore} per process CPU-second) | signing core alone ${issue.core_issue_per_s}/s (×${issue.issue_vs_core}); cfssl ${issue.cfssl_per_s ?? "not installed"}${issue.ratio_vs_cfssl === null ? "" : ` (×${issue.ratio_vs_cfssl})`} | ≥ 2,000/s per core | ${yes(perCore >= 2000)} |`,
+    `| issuance with the database write, ${issue.concurrency} concurrent | ${issue.issue_per_s}/s (${issue.issue_per_process_cpu_s} per CPU-second of the process${issue.issue_per_machine_cpu_s === null ? "" : `, ${issue.issue_per_machine_cpu_s} of the machine`}) | signing core alone ${issue.core_issue_per_s}/s (×${issue.issue_vs_core}); cfssl ${issue.cfssl_per_s ?? "not installed"}${issue.ratio_vs_cfssl === null ? "" : ` (×${issue.ratio_vs_cfssl})`} | ≥ 2,000/s per core (machine CPU-second) | ${yes(perCore >= 2000)} |`,
     `| signing core against @peculiar/x509 | ${issue.core_issue_per_s}/s | ${issue.peculiar_reference_per_s}/s (×${issue.core_vs_peculiar}) | | |`,
     `| EST enrollment on fresh handshakes, ${enroll.concurrency} connections | ${enroll.fresh_enroll_per_s}/s | bare handshakes ${enroll.bare_handshake_per_s}/s (×${enroll.fresh_vs_handshake}) | ≥ 0.85 of the handshakes | ${yes(enroll.fresh_vs_handshake === null ? null : enroll.fresh_vs_handshake >= 0.85)} |`,
     `| EST enrollment on resumed sessions | ${enroll.resumed_enroll_per_s}/s | | | |`,
