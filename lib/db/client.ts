@@ -1,11 +1,11 @@
 // The one Prisma client of a process. Memoized on globalThis: the custom server and the Next.js
 // bundle load this module separately, and the embedded PGlite must be opened only once per process.
-import { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { PrismaClient } from "../../generated/prisma/client.ts";
 import { env } from "../env.ts";
+import { openDurablePGlite } from "./pglite-durable.mjs";
 import { type DbTarget, dbTarget, lockEmbedded, pgConnection, privateDir } from "./target.ts";
 
 /** Secrets never leave the data layer unless a query asks for them by name. */
@@ -25,7 +25,7 @@ function newClient(target: DbTarget) {
   if (target.kind === "pglite") {
     privateDir(target.dir);
     const release = lockEmbedded(target.dir);
-    const pglite = new PGlite(target.dir);
+    const pglite = openDurablePGlite(target.dir);
     const client = new PrismaClient({ adapter: new PrismaPGlite(pglite), omit });
     return {
       db: client,

@@ -5,10 +5,11 @@
 // TypeScript loader (under tsx, vitest and the `pss` CLI alike).
 import fs from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
-import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import { maintain } from "./embedded-maintenance.mjs";
+import { openDurablePGlite } from "./pglite-durable.mjs";
 
+/** @typedef {import("@electric-sql/pglite").PGlite} PGlite */
 /** @type {{ dir: string, socketPath: string, maintenanceMs: number }} */
 const { dir, socketPath, maintenanceMs } = workerData;
 
@@ -87,7 +88,7 @@ function scheduleStatements(server, db) {
   return { requestMaintenance, stop: () => clearInterval(timer) };
 }
 
-const pglite = new PGlite(dir);
+const pglite = openDurablePGlite(dir);
 await pglite.waitReady;
 fs.rmSync(socketPath, { force: true }); // a stale socket of a process that died (the caller holds the lock now)
 const server = new PGLiteSocketServer({ db: pglite, path: socketPath, maxConnections: 256 });

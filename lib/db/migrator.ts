@@ -57,6 +57,7 @@ async function adapterFactory(target: DbTarget): Promise<{ factory: Any; close: 
   if (target.kind === "pglite") {
     const { PGlite } = await import("@electric-sql/pglite");
     const { PrismaPGlite } = await import("pglite-prisma-adapter");
+    const { openDurablePGlite } = await import("./pglite-durable.mjs");
     // pglite-prisma-adapter 0.7.2: executeScript() does not await, and the shadow instance is never closed.
     const fix = (adapter: Any, db: Any, onDispose?: () => Promise<void>) => {
       adapter.executeScript = async (script: string) => {
@@ -80,7 +81,7 @@ async function adapterFactory(target: DbTarget): Promise<{ factory: Any; close: 
     }
     privateDir(target.dir);
     const unlock = lockEmbedded(target.dir);
-    const client = new PGlite(target.dir);
+    const client = openDurablePGlite(target.dir);
     return {
       factory: new SafePrismaPGlite(client),
       close: async () => {
