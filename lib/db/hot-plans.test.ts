@@ -6,20 +6,24 @@
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { testDb } from "../../tests/db.ts";
+import { ownPostgres, testDb } from "../../tests/db.ts";
 import { customerWithBootstrap } from "../data/enrollment/testing.ts";
-import { driverQuery } from "./client.ts";
+import { closeDb, driverQuery, openDatabase } from "./client.ts";
 
-testDb();
+// On PostgreSQL a database of this file's own, new and never analyzed (the shared one's statistics are shaped by
+// the other test files), reached by this session directly: plans are made per session.
+const t = inject("pssTestDb");
+const own = t.kind === "postgres" ? ownPostgres(t.url) : null;
+if (own) openDatabase({ kind: "postgres", url: own.url });
+else testDb();
 
 /** One database session: plans are cached per session. */
 type Session = { query<T>(sql: string, params?: unknown[]): Promise<T[]>; end(): Promise<void> };
 
 async function session(): Promise<Session> {
-  const t = inject("pssTestDb");
   // the test process's in-process PGlite is one session already
-  if (t.kind === "pglite") return { query: (sql, params = []) => driverQuery(sql, params), end: async () => {} };
-  const c = new pg.Client({ connectionString: t.url });
+  if (!own) return { query: (sql, params = []) => driverQuery(sql, params), end: async () => {} };
+  const c = new pg.Client({ connectionString: own.url });
   await c.connect();
   return { query: async (sql, params = []) => (await c.query(sql, params)).rows, end: () => c.end() };
 }
@@ -94,10 +98,13 @@ beforeAll(async () => {
   );
 });
 
+// (both databases are this file's own: they go, rows and all)
 afterAll(async () => {
-  await s.query(`DELETE FROM "Device" WHERE "customerId" = $1::uuid AND "deviceId" LIKE 'hot-plan-%'`, [fixture.c.customer.id]);
-  await s.query(`DELETE FROM "Certificate" WHERE "customerId" = $1::uuid AND id <> $2::uuid`, [fixture.c.customer.id, fixture.boot.id]);
-  await s.end();
+  await s?.end();
+  if (own) {
+    await closeDb();
+    own.drop();
+  }
 });
 
 describe("the device API's hot functions find rows by key, whatever the statistics were when their plans were made", () => {

@@ -8,7 +8,8 @@
 -- enrollments/s against 1,374 on an analyzed one. Every statement of these functions finds its rows by key, so the
 -- plans are pinned to that whatever the statistics say:
 --   * no sequential scans, hash joins or merge joins in the functions' own statements: nested loops over index probes;
---   * issue_batch's authorizing-certificate check filters revokedAt and quarantinedAt after the primary-key probe;
+--   * issue_batch's authorizing-certificate check filters revokedAt and quarantinedAt after the primary-key probe
+--     (it now also share-locks a revoked or quarantined certificate it then refuses: harmless);
 --   * enrollment_facts' "key already certified" is a scalar subquery (an EXISTS may be run as one hash of every key);
 --   * a certificate's oldest replacement is found on an index of (replacesId, createdAt).
 
@@ -134,12 +135,16 @@ BEGIN
           WHERE o = 'ok' AND p = 'client-tls' AND r IS NOT NULL
           ORDER BY r, i DESC) newest;
 
+  -- the one join of two arrays (no table): a hash join, not a nested loop over both (the function turns hash joins off
+  -- for its look-ups; the setting returns to off below, and to the caller's value when the function returns)
+  PERFORM set_config('enable_hashjoin', 'on', true);
   INSERT INTO "Device" (id, "customerId", "deviceId", "enrolledById", "currentCertId", "currentSerial", "currentNotAfter", uid,
       "enrolledAt", "lastRotatedAt")
     SELECT t.r, t.c, t.v, t.e, cur.cert, cur.serial, cur.na, cur.uid, p_at, p_at
     FROM unnest(ref, p_customer, p_device_id, p_enrolled_by, created) AS t(r, c, v, e, made)
     LEFT JOIN unnest(cur_device, cur_cert, cur_serial, cur_not_after, cur_uid) AS cur(device, cert, serial, na, uid) ON cur.device = t.r
     WHERE t.made;
+  PERFORM set_config('enable_hashjoin', 'off', true);
 
   -- a reset device re-enrolls: enrolled anew by this credential, its new certificate current whatever the old one's expiry
   UPDATE "Device" d SET "enrolledById" = t.e, "enrolledAt" = p_at, "resetAt" = NULL, "resetFor" = NULL, "currentNotAfter" = NULL
