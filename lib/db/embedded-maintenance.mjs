@@ -2,8 +2,8 @@
 // where no autovacuum worker ever starts: nothing would reclaim dead rows (every rotation rewrites a Device row, the
 // hourly prune deletes rate-limit windows and nonces), nothing would freeze old transaction ids (a database never
 // vacuumed stops accepting writes after about two billion transactions) and the planner would never get statistics.
-// The database's thread (./embedded-worker.mjs) runs `maintain` between statements, when no connection holds a
-// transaction open, with autovacuum's default thresholds. Plain JavaScript, like the thread that loads it.
+// The database's thread (./embedded-worker.mjs) runs these statements between other statements, one at a time and
+// when no connection holds a transaction open, with autovacuum's default thresholds. Plain JavaScript, like the thread that loads it.
 
 /** PostgreSQL's defaults (autovacuum_* settings): a table qualifies once this much of it changed. */
 export const THRESHOLDS = {
@@ -52,12 +52,11 @@ export function dueSteps(tables) {
 }
 
 /**
- * Run what is due on `db` (a PGlite instance; the caller makes sure no transaction is open and nothing else runs).
- * @param {{ query: (sql: string) => Promise<{ rows: any[] }>, exec: (sql: string) => Promise<unknown> }} db
- * @returns {Promise<string[]>} the statements run
+ * The statements due on `db` now (a PGlite instance; the caller makes sure no transaction is open and runs them
+ * one at a time between other statements).
+ * @param {{ query: (sql: string) => Promise<{ rows: any[] }> }} db
+ * @returns {Promise<string[]>}
  */
-export async function maintain(db) {
-  const steps = dueSteps((await db.query(TABLES)).rows);
-  for (const step of steps) await db.exec(step.statement);
-  return steps.map((s) => s.statement);
+export async function dueStatements(db) {
+  return dueSteps((await db.query(TABLES)).rows).map((s) => s.statement);
 }

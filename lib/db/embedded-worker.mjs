@@ -6,7 +6,7 @@
 import fs from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
-import { maintain } from "./embedded-maintenance.mjs";
+import { dueStatements } from "./embedded-maintenance.mjs";
 import { openDurablePGlite } from "./pglite-durable.mjs";
 
 /** @typedef {import("@electric-sql/pglite").PGlite} PGlite */
@@ -33,19 +33,54 @@ function scheduleStatements(server, db) {
   /** @type {number | null} */
   let openBatch = null;
   let maintenanceDue = false;
+  /** maintainNow requests waiting for the next round */
+  /** @type {number[]} */
+  let requests = [];
+  /** the round under way: statements left, run, failed, and the requests it answers */
+  /** @type {{ left: string[], ran: string[], failed: string[], ids: number[] } | null} */
+  let round = null;
+  // after a maintenance statement, a waiting client message goes first: statements take turns with clients
+  let clientsFirst = false;
+  let closing = false;
+  /** @param {unknown} e */
+  const reason = (e) => (e instanceof Error ? e.message : String(e));
+  const maintenanceTurn = async () => {
+    if (!round) {
+      maintenanceDue = false;
+      round = { left: [], ran: [], failed: [], ids: requests };
+      requests = [];
+      try {
+        round.left = await dueStatements(db);
+      } catch (e) {
+        round.failed.push(`reading the statistics: ${reason(e)}`);
+      }
+    } else {
+      const statement = /** @type {string} */ (round.left.shift());
+      try {
+        await db.exec(statement);
+        round.ran.push(statement);
+      } catch (e) {
+        // one table's failure does not keep the others from their turn
+        round.failed.push(`${statement}: ${reason(e)}`);
+      }
+      clientsFirst = true;
+    }
+    if (round.left.length === 0) {
+      if (!closing) parentPort?.postMessage({ type: "maintained", statements: round.ran, failed: round.failed, ids: round.ids });
+      round = null;
+    }
+  };
   q.processQueue = async function processQueue() {
     if (q.processing) return;
     q.processing = true;
     try {
       for (;;) {
-        if (maintenanceDue && openBatch === null && !db.isInTransaction()) {
-          maintenanceDue = false;
-          await maintain(db).then(
-            (statements) => parentPort?.postMessage({ type: "maintained", statements }),
-            (e) => parentPort?.postMessage({ type: "maintenance-failed", message: e instanceof Error ? e.message : String(e) }),
-          );
+        const idle = openBatch === null && !db.isInTransaction();
+        if (idle && (round || maintenanceDue) && !(clientsFirst && q.queue.length > 0)) {
+          await maintenanceTurn();
           continue;
         }
+        clientsFirst = false;
         if (q.queue.length === 0) break;
         const owner = openBatch ?? (db.isInTransaction() ? q.lastHandlerId : null);
         const index = owner === null ? 0 : q.queue.findIndex((/** @type {{ handlerId: number }} */ i) => i.handlerId === owner);
@@ -79,13 +114,21 @@ function scheduleStatements(server, db) {
     await clear(handlerId);
     await q.processQueue();
   };
-  const requestMaintenance = () => {
+  /** @param {number} [id] a maintainNow request, answered when the next round ends */
+  const requestMaintenance = (id) => {
+    if (id !== undefined) requests.push(id);
     maintenanceDue = true;
     void q.processQueue();
   };
-  const timer = setInterval(requestMaintenance, maintenanceMs);
+  const timer = setInterval(() => requestMaintenance(), maintenanceMs);
   timer.unref();
-  return { requestMaintenance, stop: () => clearInterval(timer) };
+  return {
+    requestMaintenance,
+    stop: () => {
+      closing = true;
+      clearInterval(timer);
+    },
+  };
 }
 
 const pglite = openDurablePGlite(dir);
@@ -97,7 +140,7 @@ await server.start();
 fs.chmodSync(socketPath, 0o600);
 
 parentPort?.on("message", async (message) => {
-  if (message === "maintain") return maintenance.requestMaintenance();
+  if (typeof message === "object" && message?.type === "maintain") return maintenance.requestMaintenance(message.id);
   if (message !== "stop") return;
   maintenance.stop();
   await server.stop();

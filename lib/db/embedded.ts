@@ -14,13 +14,13 @@ import { type DbTarget, lockEmbedded, privateDir } from "./target.ts";
 /** How often the database's thread checks which tables autovacuum would vacuum or analyze now. */
 const MAINTENANCE_MS = 30_000;
 
-type FromDatabase = "ready" | "stopped" | { type: "maintained"; statements: string[] } | { type: "maintenance-failed"; message: string };
+type FromDatabase = "ready" | "stopped" | { type: "maintained"; statements: string[]; failed: string[]; ids: number[] };
 
 export async function serveEmbedded(
   dir: string,
   socketDir: string,
   { maintenanceMs = MAINTENANCE_MS } = {},
-): Promise<{ target: DbTarget; maintainNow(): Promise<string[]>; close(): Promise<void> }> {
+): Promise<{ target: DbTarget; maintainNow(): Promise<{ statements: string[]; failed: string[] }>; close(): Promise<void> }> {
   const release = lockEmbedded(privateDir(dir));
   fs.mkdirSync(socketDir, { recursive: true, mode: 0o700 });
   const socketPath = path.join(socketDir, ".s.PGSQL.5432");
@@ -52,21 +52,28 @@ export async function serveEmbedded(
   worker.on("exit", (code) => fatal(`stopped (exit ${code})`));
   worker.on("message", (m: FromDatabase) => {
     if (typeof m !== "object") return;
-    if (m.type === "maintained") m.statements.length && log.debug({ statements: m.statements }, "embedded database maintenance");
-    else log.error({ err: m.message }, "embedded database maintenance failed");
+    if (m.statements.length) log.debug({ statements: m.statements }, "embedded database maintenance");
+    if (m.failed.length) log.error({ failed: m.failed }, "embedded database maintenance failed");
   });
+  let maintenanceRequests = 0;
   return {
     target: { kind: "pglite-socket", dir, socketDir },
-    /** Run the maintenance now (once no connection holds a transaction open); resolves with the statements it ran. */
+    /** Run a maintenance round now (once no connection holds a transaction open); resolves with what it ran. */
     maintainNow() {
-      return new Promise((resolve, reject) => {
+      const id = ++maintenanceRequests;
+      return new Promise<{ statements: string[]; failed: string[] }>((resolve, reject) => {
+        const done = () => worker.off("message", onMessage).off("exit", onExit);
         const onMessage = (m: FromDatabase) => {
-          if (typeof m !== "object") return;
-          worker.off("message", onMessage);
-          m.type === "maintained" ? resolve(m.statements) : reject(new Error(m.message));
+          if (typeof m !== "object" || !m.ids.includes(id)) return;
+          done();
+          resolve({ statements: m.statements, failed: m.failed });
         };
-        worker.on("message", onMessage);
-        worker.postMessage("maintain");
+        const onExit = () => {
+          done();
+          reject(new Error("the embedded database stopped"));
+        };
+        worker.on("message", onMessage).on("exit", onExit);
+        worker.postMessage({ type: "maintain", id });
       });
     },
     async close() {
